@@ -1,0 +1,49 @@
+# cloudrenew: `make` builds the Lua 5.4 module; `make LUA=luajit` (or lua5.1, lua5.3)
+# builds build/$(LUA)/cloudrenew/core.so; `make test` and `make demo` install
+# missing Debian packages first.
+LUA      ?= lua5.4
+VERSION  := 0.1.0
+PKG      := $(LUA)
+ifeq ($(LUA),lua5.4)
+OUTDIR   := build
+else
+OUTDIR   := build/$(LUA)
+endif
+LUA_CFLAGS  ?= $(shell pkg-config --cflags $(PKG) 2>/dev/null)
+DEP_CFLAGS  := $(shell pkg-config --cflags libcurl openssl 2>/dev/null)
+DEP_LIBS    := $(shell pkg-config --libs libcurl openssl 2>/dev/null || echo -lcurl -lssl -lcrypto)
+CFLAGS   ?= -O2 -g
+WARN     := -std=c99 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+ALL_CFLAGS = $(CFLAGS) $(WARN) -fPIC -D_POSIX_C_SOURCE=200809L \
+             -DCLOUDRENEW_VERSION='"$(VERSION)"' $(LUA_CFLAGS) $(DEP_CFLAGS)
+SRCS     := csrc/sign.c csrc/http.c csrc/ratelimit.c csrc/lua_core.c
+SRCS     := $(wildcard $(SRCS))
+OBJS     := $(patsubst csrc/%.c,$(OUTDIR)/obj/%.o,$(SRCS))
+MODULE   := $(OUTDIR)/cloudrenew/core.so
+BUSTED   := busted --lua=lua5.4
+
+.PHONY: all deps test demo clean luajit
+
+all: $(MODULE)
+
+$(OUTDIR)/obj/%.o: csrc/%.c $(wildcard csrc/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(MODULE): $(OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -o $@ $(OBJS) $(DEP_LIBS) -pthread
+
+deps:
+	@sh scripts/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	$(BUSTED)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh examples/demo.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,225 @@
+/* libcurl transport: one CURLSH per client so every transfer, blocking or in a
+ * multi, reuses the same keep-alive connections, DNS and TLS sessions. */
+#define _POSIX_C_SOURCE 200809L
+#include "http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POOL_MAX 8
+
+struct cr_http {
+  CURLSH *share;
+  char *ca_file, *proxy, *user_agent;
+  struct curl_slist *connect_to;
+  long timeout_ms, connect_timeout_ms;
+  size_t max_response;
+  CURL *pool[POOL_MAX];       /* idle easy handles, reset before reuse */
+  int npool;
+};
+
+int cr_http_global_init(void) {
+  static int done = 0;
+  if (!done) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return -1;
+    done = 1;
+  }
+  return 0;
+}
+
+static char *dupstr(const char *s) {
+  char *d;
+  if (!s) return NULL;
+  d = malloc(strlen(s) + 1);
+  if (d) strcpy(d, s);
+  return d;
+}
+
+void cr_http_free(cr_http *h) {
+  int i;
+  if (!h) return;
+  for (i = 0; i < h->npool; i++) curl_easy_cleanup(h->pool[i]);
+  if (h->share) curl_share_cleanup(h->share);
+  curl_slist_free_all(h->connect_to);
+  free(h->ca_file); free(h->proxy); free(h->user_agent);
+  free(h);
+}
+
+cr_http *cr_http_new(const cr_http_opts *o, char *err, size_t errlen) {
+  cr_http *h = calloc(1, sizeof *h);
+  if (!h) { snprintf(err, errlen, "out of memory"); return NULL; }
+  h->timeout_ms = o->timeout_ms;
+  h->connect_timeout_ms = o->connect_timeout_ms;
+  h->max_response = o->max_response;
+  if ((o->ca_file && !(h->ca_file = dupstr(o->ca_file))) ||
+      (o->proxy && !(h->proxy = dupstr(o->proxy))) ||
+      (o->user_agent && !(h->user_agent = dupstr(o->user_agent)))) {
+    snprintf(err, errlen, "out of memory"); cr_http_free(h); return NULL;
+  }
+  if (o->connect_to && *o->connect_to) {
+    /* "127.0.0.1:8443" means: whatever host/port the URL names, connect here. */
+    char line[512];
+    const char *colon = strrchr(o->connect_to, ':');
+    if (!colon || colon == o->connect_to || !colon[1] ||
+        strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+        strlen(o->connect_to) > sizeof line - 8) {
+      snprintf(err, errlen, "connect_to must be HOST:PORT, e.g. 127.0.0.1:8443");
+      cr_http_free(h); return NULL;
+    }
+    snprintf(line, sizeof line, "::%s", o->connect_to);
+    if (!(h->connect_to = curl_slist_append(NULL, line))) {
+      snprintf(err, errlen, "out of memory"); cr_http_free(h); return NULL;
+    }
+  }
+  h->share = curl_share_init();
+  if (!h->share) { snprintf(err, errlen, "curl_share_init failed"); cr_http_free(h); return NULL; }
+  curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+  curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  return h;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud) {
+  cr_http_response *r = ud;
+  size_t len = size * n;
+  if (r->body.len + len > r->max_body) { r->too_big = 1; return 0; }
+  return cr_buf_append(&r->body, p, len) == 0 ? len : 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud) {
+  cr_http_response *r = ud;
+  size_t len = size * n;
+  /* A new status line (100-continue, proxy CONNECT, redirects) starts a new block. */
+  if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) r->headers.len = 0;
+  if (r->headers.len + len > 64 * 1024) return 0;
+  return cr_buf_append(&r->headers, p, len) == 0 ? len : 0;
+}
+
+CURL *cr_http_prepare(cr_http *h, const cr_http_request *req, cr_http_response *resp,
+                      struct curl_slist **hdrs) {
+  CURL *e;
+  size_t i;
+  *hdrs = NULL;
+  resp->max_body = h->max_response;
+  if (h->npool > 0) { e = h->pool[--h->npool]; curl_easy_reset(e); }
+  else e = curl_easy_init();
+  if (!e) { resp->result = CR_HTTP_ENOMEM; snprintf(resp->error, sizeof resp->error, "out of memory"); return NULL; }
+
+  for (i = 0; i < req->nheaders; i++) {
+    struct curl_slist *n = curl_slist_append(*hdrs, req->headers[i]);
+    if (!n) goto nomem;
+    *hdrs = n;
+  }
+  /* libcurl would add "Expect: 100-continue" to large bodies: one wasted round trip. */
+  { struct curl_slist *n = curl_slist_append(*hdrs, "Expect:"); if (!n) goto nomem; *hdrs = n; }
+
+  curl_easy_setopt(e, CURLOPT_SHARE, h->share);
+  curl_easy_setopt(e, CURLOPT_URL, req->url);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);   /* verification is never turned off */
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (h->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
+  if (h->proxy) curl_easy_setopt(e, CURLOPT_PROXY, h->proxy);
+  if (h->connect_to) curl_easy_setopt(e, CURLOPT_CONNECT_TO, h->connect_to);
+  if (h->user_agent) curl_easy_setopt(e, CURLOPT_USERAGENT, h->user_agent);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, *hdrs);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, resp);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, resp->error);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, resp);
+  if (strcmp(req->method, "GET") == 0) {
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+  } else {
+    if (strcmp(req->method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+  }
+  if (req->fresh_connection) {
+    /* libcurl silently re-sends a request when a reused connection dies before
+     * any response byte arrives (Curl_retry_request). For a non-idempotent
+     * renewal whose answer was lost that would be a second purchase, so such a
+     * request always gets its own connection and never lends it out after. */
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+  }
+  return e;
+nomem:
+  curl_slist_free_all(*hdrs); *hdrs = NULL;
+  curl_easy_cleanup(e);
+  resp->result = CR_HTTP_ENOMEM;
+  snprintf(resp->error, sizeof resp->error, "out of memory");
+  return NULL;
+}
+
+/* Did any byte of the request possibly leave this host? Conservative: once the
+ * transfer got past connecting we assume yes. */
+static int maybe_sent(CURL *e) {
+  curl_off_t pre = 0, reqsize = 0;
+  long rs = 0;
+  curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pre);
+  if (curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &rs) == CURLE_OK) reqsize = rs;
+  return pre > 0 || reqsize > 0;
+}
+
+void cr_http_finish(cr_http *h, CURL *e, CURLcode rc, cr_http_response *resp,
+                    struct curl_slist *hdrs) {
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
+  curl_easy_getinfo(e, CURLINFO_TOTAL_TIME, &resp->total_time);
+  resp->curl_code = (int)rc;
+  if (!resp->error[0]) snprintf(resp->error, sizeof resp->error, "%s", curl_easy_strerror(rc));
+
+  switch (rc) {
+  case CURLE_OK:
+    resp->result = CR_HTTP_OK; resp->sent = 1; resp->error[0] = 0; break;
+  case CURLE_COULDNT_RESOLVE_HOST: case CURLE_COULDNT_RESOLVE_PROXY:
+  case CURLE_COULDNT_CONNECT: case CURLE_UNSUPPORTED_PROTOCOL: case CURLE_URL_MALFORMAT:
+    resp->result = CR_HTTP_ENETWORK; resp->sent = 0; break;
+  case CURLE_SSL_CONNECT_ERROR: case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CACERT_BADFILE: case CURLE_SSL_CERTPROBLEM: case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_CIPHER: case CURLE_SSL_PINNEDPUBKEYNOTMATCH: case CURLE_SSL_CRL_BADFILE:
+    /* The handshake precedes the request: nothing reached the application. */
+    resp->result = CR_HTTP_ETLS; resp->sent = 0; break;
+  case CURLE_OPERATION_TIMEDOUT:
+    resp->result = CR_HTTP_ETIMEOUT; resp->sent = maybe_sent(e); break;
+  case CURLE_WRITE_ERROR:
+    if (resp->too_big) {
+      resp->result = CR_HTTP_ETOOBIG; resp->sent = 1;
+      snprintf(resp->error, sizeof resp->error,
+               "response body larger than %zu bytes", resp->max_body);
+    } else { resp->result = CR_HTTP_ENOMEM; resp->sent = 1; }
+    break;
+  case CURLE_PARTIAL_FILE: case CURLE_WEIRD_SERVER_REPLY: case CURLE_BAD_CONTENT_ENCODING:
+  case CURLE_HTTP2: case CURLE_HTTP2_STREAM:
+    resp->result = CR_HTTP_EBADRESPONSE; resp->sent = 1; break;
+  case CURLE_OUT_OF_MEMORY:
+    resp->result = CR_HTTP_ENOMEM; resp->sent = maybe_sent(e); break;
+  default:   /* GOT_NOTHING, RECV_ERROR, SEND_ERROR, ...: the server may have acted */
+    resp->result = CR_HTTP_ENETWORK; resp->sent = maybe_sent(e); break;
+  }
+  curl_slist_free_all(hdrs);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+  if (h->npool < POOL_MAX) h->pool[h->npool++] = e;
+  else curl_easy_cleanup(e);
+}
+
+void cr_http_perform(cr_http *h, const cr_http_request *req, cr_http_response *resp) {
+  struct curl_slist *hdrs;
+  CURL *e = cr_http_prepare(h, req, resp, &hdrs);
+  if (!e) return;
+  cr_http_finish(h, e, curl_easy_perform(e), resp, hdrs);
+}
+
+void cr_http_response_free(cr_http_response *resp) {
+  cr_buf_free(&resp->body);
+  cr_buf_free(&resp->headers);
+}

@@ -1,0 +1,68 @@
+/* HTTP transport over libcurl. No Lua here: the binding copies arguments in and
+ * results out, so no Lua error can ever unwind through a libcurl frame. */
+#ifndef CR_HTTP_H
+#define CR_HTTP_H
+
+#include <stddef.h>
+#include <curl/curl.h>
+#include "sign.h"   /* cr_buf */
+
+typedef struct {
+  const char *ca_file, *proxy, *connect_to, *user_agent;  /* NULL = unset */
+  long timeout_ms, connect_timeout_ms;
+  size_t max_response;                                    /* body cap in bytes */
+} cr_http_opts;
+
+/* Failure classes; `sent` in the response says whether the request may have
+ * reached the server (0 = provably not sent). */
+enum {
+  CR_HTTP_OK = 0,
+  CR_HTTP_ENETWORK,      /* DNS, connect, reset, empty reply */
+  CR_HTTP_ETIMEOUT,
+  CR_HTTP_ETLS,          /* handshake or certificate verification */
+  CR_HTTP_ETOOBIG,       /* body over max_response */
+  CR_HTTP_EBADRESPONSE,  /* truncated body, malformed HTTP */
+  CR_HTTP_ENOMEM,
+  CR_HTTP_EINVAL         /* bad option (e.g. connect_to) */
+};
+
+typedef struct {
+  const char *method, *url;
+  const char *const *headers; size_t nheaders;   /* "Name: value" lines */
+  const char *body; size_t body_len;
+  int fresh_connection;   /* non-idempotent: never reuse a connection (see http.c) */
+} cr_http_request;
+
+typedef struct {
+  int    result;          /* CR_HTTP_* */
+  int    sent;
+  int    curl_code;
+  long   status;
+  double total_time;      /* seconds */
+  cr_buf body, headers;   /* headers: raw block of the final response */
+  size_t max_body;        /* set by cr_http_prepare from the client's cap */
+  int    too_big;
+  char   error[CURL_ERROR_SIZE + 64];
+} cr_http_response;
+
+/* One client: options plus a connection cache shared by all of its transfers. */
+typedef struct cr_http cr_http;
+
+int  cr_http_global_init(void);
+cr_http *cr_http_new(const cr_http_opts *opts, char *err, size_t errlen);
+void cr_http_free(cr_http *h);
+
+/* Prepare an easy handle for req into resp (resp zeroed by caller). Returns an
+ * easy handle to run (blocking: cr_http_finish(curl_easy_perform(...))), or NULL
+ * with resp->result set. *hdrs receives the header list to free after the run. */
+CURL *cr_http_prepare(cr_http *h, const cr_http_request *req, cr_http_response *resp,
+                      struct curl_slist **hdrs);
+/* Classify a finished transfer into resp, then release the easy handle. */
+void cr_http_finish(cr_http *h, CURL *easy, CURLcode rc, cr_http_response *resp,
+                    struct curl_slist *hdrs);
+
+/* Blocking convenience: prepare + perform + finish. */
+void cr_http_perform(cr_http *h, const cr_http_request *req, cr_http_response *resp);
+void cr_http_response_free(cr_http_response *resp);
+
+#endif

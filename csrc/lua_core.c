@@ -1,0 +1,406 @@
+/* cloudrenew.core: the only file that knows Lua. Arguments are read into C
+ * structs first, then sign.c / http.c run with no Lua call in between, so no
+ * Lua error can unwind through an OpenSSL or libcurl frame. Every C allocation
+ * is owned by a userdata with __gc, so a raised error cannot leak it. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "compat.h"
+#include "http.h"
+#include "sign.h"
+
+#ifndef CLOUDRENEW_VERSION
+#define CLOUDRENEW_VERSION "scm"
+#endif
+
+#define SIGNOUT_MT "cloudrenew.core.signout"
+#define HTTP_MT    "cloudrenew.core.http"
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static const char *field_str(lua_State *L, int t, const char *k, size_t *len, int required) {
+  const char *s;
+  lua_getfield(L, t, k);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    if (required) luaL_error(L, "cloudrenew.core: field '%s' is required", k);
+    if (len) *len = 0;
+    return NULL;
+  }
+  if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "cloudrenew.core: field '%s' must be a string", k);
+  s = lua_tolstring(L, -1, len);
+  lua_pop(L, 1);   /* still referenced by the table, which stays on the stack */
+  return s;
+}
+
+static double field_num(lua_State *L, int t, const char *k, double dflt) {
+  double v = dflt;
+  lua_getfield(L, t, k);
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "cloudrenew.core: field '%s' must be a number", k);
+    v = lua_tonumber(L, -1);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+/* Read a {name = "value"} table (values may also be arrays of strings, for
+ * repeated query names) into a scratch cr_kv array owned by the Lua stack. */
+static cr_kv *read_pairs(lua_State *L, int t, const char *what, size_t *n) {
+  size_t count = 0, i = 0;
+  cr_kv *kv;
+  *n = 0;
+  if (lua_isnil(L, t)) return NULL;
+  luaL_checktype(L, t, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    if (lua_type(L, -1) == LUA_TTABLE) count += cr_rawlen(L, -1); else count++;
+    lua_pop(L, 1);
+  }
+  kv = lua_newuserdata(L, (count ? count : 1) * sizeof *kv);
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "cloudrenew.core: %s names must be strings", what);
+    if (lua_type(L, -1) == LUA_TTABLE) {
+      size_t j, m = cr_rawlen(L, -1);
+      for (j = 1; j <= m && i < count; j++, i++) {
+        lua_rawgeti(L, -1, (int)j);
+        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "cloudrenew.core: %s values must be strings", what);
+        kv[i].value = lua_tolstring(L, -1, &kv[i].value_len);  /* anchored in the inner table */
+        kv[i].name = lua_tolstring(L, -3, &kv[i].name_len);
+        lua_pop(L, 1);
+      }
+    } else {
+      if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "cloudrenew.core: %s values must be strings", what);
+      kv[i].name = lua_tolstring(L, -2, &kv[i].name_len);
+      kv[i].value = lua_tolstring(L, -1, &kv[i].value_len);
+      i++;
+    }
+    lua_pop(L, 1);
+  }
+  *n = i;
+  return kv;
+}
+
+/* ---- hashing and signing ----------------------------------------------- */
+
+static int l_sha256_hex(lua_State *L) {
+  size_t n; const char *s = luaL_checklstring(L, 1, &n);
+  char hex[65];
+  cr_sha256_hex(s, n, hex);
+  lua_pushlstring(L, hex, 64);
+  return 1;
+}
+
+static int l_hmac_sha256_hex(lua_State *L) {
+  size_t kn, mn, i;
+  const char *k = luaL_checklstring(L, 1, &kn), *m = luaL_checklstring(L, 2, &mn);
+  unsigned char mac[32]; char hex[65];
+  cr_hmac_sha256(k, kn, m, mn, mac);
+  for (i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", mac[i]);
+  lua_pushlstring(L, hex, 64);
+  return 1;
+}
+
+static int l_uri_encode(lua_State *L) {
+  size_t n; const char *s = luaL_checklstring(L, 1, &n);
+  cr_buf b = {0};
+  if (cr_uri_encode(&b, s, n) != 0) { cr_buf_free(&b); return luaL_error(L, "out of memory"); }
+  lua_pushlstring(L, b.data ? b.data : "", b.len);
+  cr_buf_free(&b);
+  return 1;
+}
+
+static int signout_gc(lua_State *L) {
+  cr_sign_output_free(luaL_checkudata(L, 1, SIGNOUT_MT));
+  return 0;
+}
+
+static cr_sign_output *new_signout(lua_State *L) {
+  cr_sign_output *o = lua_newuserdata(L, sizeof *o);
+  memset(o, 0, sizeof *o);
+  luaL_getmetatable(L, SIGNOUT_MT);
+  lua_setmetatable(L, -2);
+  return o;
+}
+
+static void push_buf(lua_State *L, const cr_buf *b, const char *k) {
+  lua_pushlstring(L, b->data ? b->data : "", b->len);
+  lua_setfield(L, -2, k);
+}
+
+static int push_signout(lua_State *L, cr_sign_output *o, int rc) {
+  if (rc == CR_SIGN_ENOMEM) return luaL_error(L, "cloudrenew.core: out of memory while signing");
+  if (rc != 0) { lua_pushnil(L); lua_pushstring(L, "invalid signing input"); return 2; }
+  lua_newtable(L);
+  push_buf(L, &o->authorization, "authorization");
+  push_buf(L, &o->canonical_query, "canonical_query");
+  push_buf(L, &o->canonical_request, "canonical_request");
+  push_buf(L, &o->string_to_sign, "string_to_sign");
+  push_buf(L, &o->signed_headers, "signed_headers");
+  lua_pushstring(L, o->signature); lua_setfield(L, -2, "signature");
+  return 1;
+}
+
+/* core.tc3_sign{secret_id, secret_key, service, timestamp, method, query, payload, headers} */
+static int l_tc3_sign(lua_State *L) {
+  cr_tc3_input in;
+  cr_sign_output *o;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  memset(&in, 0, sizeof in);
+  in.secret_id = field_str(L, 1, "secret_id", NULL, 1);
+  in.secret_key = field_str(L, 1, "secret_key", &in.secret_key_len, 1);
+  in.service = field_str(L, 1, "service", NULL, 1);
+  in.method = field_str(L, 1, "method", NULL, 1);
+  in.query = field_str(L, 1, "query", &in.query_len, 0);
+  if (!in.query) in.query = "";
+  in.payload = field_str(L, 1, "payload", &in.payload_len, 0);
+  if (!in.payload) in.payload = "";
+  in.timestamp = (long long)field_num(L, 1, "timestamp", -1);
+  if (in.timestamp < 0) return luaL_error(L, "cloudrenew.core: field 'timestamp' is required");
+  lua_getfield(L, 1, "headers");                       /* index 2 */
+  in.headers = read_pairs(L, 2, "header", &in.nheaders);
+  o = new_signout(L);
+  return push_signout(L, o, cr_tc3_sign(&in, o));
+}
+
+/* core.volc_sign{access_key, secret_key, service, region, date, method, path, query, headers, body} */
+static int l_volc_sign(lua_State *L) {
+  cr_volc_input in;
+  cr_sign_output *o;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  memset(&in, 0, sizeof in);
+  in.access_key = field_str(L, 1, "access_key", NULL, 1);
+  in.secret_key = field_str(L, 1, "secret_key", &in.secret_key_len, 1);
+  in.service = field_str(L, 1, "service", NULL, 1);
+  in.region = field_str(L, 1, "region", NULL, 1);
+  in.date = field_str(L, 1, "date", NULL, 1);
+  in.method = field_str(L, 1, "method", NULL, 1);
+  in.path = field_str(L, 1, "path", NULL, 0);
+  if (!in.path) in.path = "/";
+  in.body = field_str(L, 1, "body", &in.body_len, 0);
+  if (!in.body) in.body = "";
+  lua_getfield(L, 1, "query");                         /* index 2 */
+  in.query = read_pairs(L, 2, "query", &in.nquery);
+  lua_getfield(L, 1, "headers");                       /* index 3 or 4 */
+  in.headers = read_pairs(L, lua_gettop(L), "header", &in.nheaders);
+  o = new_signout(L);
+  return push_signout(L, o, cr_volc_sign(&in, o));
+}
+
+static int l_sign_key_derivations(lua_State *L) {
+  lua_pushnumber(L, (lua_Number)cr_sign_key_derivations());
+  return 1;
+}
+
+/* ---- HTTP client -------------------------------------------------------- */
+
+typedef struct {
+  cr_http *h;
+  cr_http_response resp;   /* reused by blocking requests: buffers keep their capacity */
+} l_http;
+
+static l_http *check_http(lua_State *L) {
+  l_http *c = luaL_checkudata(L, 1, HTTP_MT);
+  if (!c->h) luaL_error(L, "cloudrenew.core: HTTP client is closed");
+  return c;
+}
+
+static int http_close(lua_State *L) {
+  l_http *c = luaL_checkudata(L, 1, HTTP_MT);
+  cr_http_response_free(&c->resp);
+  cr_http_free(c->h);
+  c->h = NULL;
+  return 0;
+}
+
+static int http_tostring(lua_State *L) {
+  l_http *c = luaL_checkudata(L, 1, HTTP_MT);
+  lua_pushfstring(L, "cloudrenew.core.http (%s)", c->h ? "open" : "closed");
+  return 1;
+}
+
+/* core.http{ca_file, proxy, connect_to, user_agent, timeout, connect_timeout, max_response} */
+static int l_http_new(lua_State *L) {
+  cr_http_opts o;
+  l_http *c;
+  char err[256];
+  luaL_checktype(L, 1, LUA_TTABLE);
+  memset(&o, 0, sizeof o);
+  o.ca_file = field_str(L, 1, "ca_file", NULL, 0);
+  o.proxy = field_str(L, 1, "proxy", NULL, 0);
+  o.connect_to = field_str(L, 1, "connect_to", NULL, 0);
+  o.user_agent = field_str(L, 1, "user_agent", NULL, 0);
+  o.timeout_ms = (long)(field_num(L, 1, "timeout", 60) * 1000);
+  o.connect_timeout_ms = (long)(field_num(L, 1, "connect_timeout", 10) * 1000);
+  o.max_response = (size_t)field_num(L, 1, "max_response", 8 * 1024 * 1024);
+  c = lua_newuserdata(L, sizeof *c);
+  memset(c, 0, sizeof *c);
+  luaL_getmetatable(L, HTTP_MT);
+  lua_setmetatable(L, -2);
+  c->h = cr_http_new(&o, err, sizeof err);
+  if (!c->h) { lua_pushnil(L); lua_pushstring(L, err); return 2; }
+  return 1;
+}
+
+static const char *const kind_names[] = {
+  "ok", "network", "timeout", "tls", "too_big", "bad_response", "nomem", "invalid"
+};
+
+static void push_headers(lua_State *L, const cr_buf *b) {
+  const char *p = b->data, *end = b->data + b->len;
+  lua_newtable(L);
+  if (!p) return;
+  while (p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon;
+    const char *le = eol ? eol : end;
+    colon = memchr(p, ':', (size_t)(le - p));
+    if (colon && colon > p) {
+      char name[128];
+      size_t nl = (size_t)(colon - p), i;
+      const char *v = colon + 1, *ve = le;
+      if (nl < sizeof name) {
+        for (i = 0; i < nl; i++) name[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
+        while (v < ve && (*v == ' ' || *v == '\t')) v++;
+        while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+        lua_pushlstring(L, name, nl);
+        lua_pushlstring(L, v, (size_t)(ve - v));
+        lua_rawset(L, -3);
+      }
+    }
+    p = eol ? eol + 1 : end;
+  }
+}
+
+/* Push a finished response as (table) or (nil, failure table). */
+static int push_response(lua_State *L, const cr_http_response *r) {
+  if (r->result == CR_HTTP_OK) {
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, (lua_Integer)r->status); lua_setfield(L, -2, "status");
+    lua_pushlstring(L, r->body.data ? r->body.data : "", r->body.len); lua_setfield(L, -2, "body");
+    push_headers(L, &r->headers); lua_setfield(L, -2, "headers");
+    lua_pushnumber(L, r->total_time); lua_setfield(L, -2, "time");
+    return 1;
+  }
+  lua_pushnil(L);
+  lua_createtable(L, 0, 5);
+  lua_pushstring(L, kind_names[r->result]); lua_setfield(L, -2, "kind");
+  lua_pushboolean(L, r->sent); lua_setfield(L, -2, "sent");
+  lua_pushstring(L, r->error); lua_setfield(L, -2, "message");
+  lua_pushinteger(L, r->curl_code); lua_setfield(L, -2, "curl_code");
+  if (r->status) { lua_pushinteger(L, (lua_Integer)r->status); lua_setfield(L, -2, "status"); }
+  return 2;
+}
+
+/* Read {method, url, headers = {"Name: value", ...}, body, fresh} into req.
+ * Header strings are anchored in the request table at index t. */
+static void read_request(lua_State *L, int t, cr_http_request *req) {
+  size_t i, n;
+  const char **lines;
+  memset(req, 0, sizeof *req);
+  req->method = field_str(L, t, "method", NULL, 1);
+  req->url = field_str(L, t, "url", NULL, 1);
+  req->body = field_str(L, t, "body", &req->body_len, 0);
+  lua_getfield(L, t, "fresh");
+  req->fresh_connection = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  lua_getfield(L, t, "headers");
+  n = lua_istable(L, -1) ? cr_rawlen(L, -1) : 0;
+  lines = lua_newuserdata(L, (n ? n : 1) * sizeof *lines);
+  for (i = 0; i < n; i++) {
+    lua_rawgeti(L, -2, (int)i + 1);
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "cloudrenew.core: headers must be strings");
+    lines[i] = lua_tostring(L, -1);
+    lua_pop(L, 1);
+  }
+  req->headers = lines; req->nheaders = n;
+  /* The headers table and the scratch array stay on the stack until we return. */
+}
+
+static int http_request(lua_State *L) {
+  l_http *c = check_http(L);
+  cr_http_request req;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  read_request(L, 2, &req);
+  c->resp.body.len = 0; c->resp.headers.len = 0;   /* keep capacity */
+  c->resp.result = 0; c->resp.sent = 0; c->resp.status = 0; c->resp.too_big = 0;
+  c->resp.error[0] = 0;
+  cr_http_perform(c->h, &req, &c->resp);           /* no Lua calls inside */
+  return push_response(L, &c->resp);
+}
+
+/* ---- clocks, sleep, randomness ----------------------------------------- */
+
+static int l_monotonic(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + ts.tv_nsec / 1e9);
+  return 1;
+}
+
+static int l_time(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + ts.tv_nsec / 1e9);
+  return 1;
+}
+
+static int l_sleep(lua_State *L) {
+  double s = luaL_checknumber(L, 1);
+  struct timespec ts;
+  if (s <= 0) return 0;
+  ts.tv_sec = (time_t)s;
+  ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+  return 0;
+}
+
+static int l_random_hex(lua_State *L) {
+  int n = (int)luaL_checkinteger(L, 1), i;
+  unsigned char buf[64]; char hex[129];
+  luaL_argcheck(L, n > 0 && n <= 64, 1, "1..64 bytes");
+  if (RAND_bytes(buf, n) != 1) return luaL_error(L, "cloudrenew.core: RAND_bytes failed");
+  for (i = 0; i < n; i++) sprintf(hex + 2 * i, "%02x", buf[i]);
+  lua_pushlstring(L, hex, (size_t)n * 2);
+  return 1;
+}
+
+/* ---- module ------------------------------------------------------------- */
+
+static const luaL_Reg http_methods[] = {
+  {"request", http_request}, {"close", http_close}, {NULL, NULL}
+};
+
+static const luaL_Reg funcs[] = {
+  {"sha256_hex", l_sha256_hex}, {"hmac_sha256_hex", l_hmac_sha256_hex},
+  {"uri_encode", l_uri_encode}, {"tc3_sign", l_tc3_sign}, {"volc_sign", l_volc_sign},
+  {"sign_key_derivations", l_sign_key_derivations},
+  {"http", l_http_new}, {"monotonic", l_monotonic}, {"time", l_time},
+  {"sleep", l_sleep}, {"random_hex", l_random_hex}, {NULL, NULL}
+};
+
+int luaopen_cloudrenew_core(lua_State *L) {
+  if (cr_http_global_init() != 0) return luaL_error(L, "cloudrenew.core: curl_global_init failed");
+  luaL_newmetatable(L, SIGNOUT_MT);
+  lua_pushcfunction(L, signout_gc); lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, HTTP_MT);
+  lua_pushcfunction(L, http_close); lua_setfield(L, -2, "__gc");
+#if LUA_VERSION_NUM >= 504
+  lua_pushcfunction(L, http_close); lua_setfield(L, -2, "__close");
+#endif
+  lua_pushcfunction(L, http_tostring); lua_setfield(L, -2, "__tostring");
+  cr_newlib(L, http_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  cr_newlib(L, funcs);
+  lua_pushstring(L, CLOUDRENEW_VERSION); lua_setfield(L, -2, "version");
+  lua_pushstring(L, curl_version()); lua_setfield(L, -2, "curl_version");
+  return 1;
+}

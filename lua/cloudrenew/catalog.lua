@@ -1,0 +1,117 @@
+-- The action catalogue: data, one row per documented action. Adding an action is
+-- adding a row. Fields:
+--   cloud, service, version, action, method ("POST" JSON body | "GET" query)
+--   host      default host (Tencent: "<service>.tencentcloudapi.com")
+--   rate      documented requests/second per account (pacing default)
+--   kind      "inquiry" (read-only, safe to retry) | "renewal" (spends money)
+--   token     name of the idempotency token parameter, when the cloud has one
+--   region    "required" when the action needs X-TC-Region
+--   params    validation rules (see validate.lua); result documents the answer
+local M = {}
+
+local function range(a, b, ...)
+  local t = {}
+  for i = a, b do t[#t + 1] = i end
+  for _, v in ipairs({ ... }) do t[#t + 1] = v end
+  return t
+end
+
+local RENEW_FLAGS = { "NOTIFY_AND_AUTO_RENEW", "NOTIFY_AND_MANUAL_RENEW", "DISABLE_NOTIFY_AND_MANUAL_RENEW" }
+local TC_PERIODS = range(1, 12, 24, 36)
+local CVM_PERIODS = range(1, 12, 24, 36, 48, 60)
+local VOLC_PERIODS = range(1, 9, 12, 24, 36)
+
+local CVM_IDS = function(max)
+  return { type = "array", required = true, min = 1, max = max, unique = true,
+           items = { type = "string", pattern = "^ins%-[0-9a-z]+$", example = "ins-2zvpghhc" } }
+end
+local CVM_CHARGE = { type = "object", required = true, fields = {
+  Period = { type = "integer", required = true, enum = CVM_PERIODS },
+  RenewFlag = { type = "string", enum = RENEW_FLAGS },
+} }
+local HS_CHARGE = { type = "object", required = true, fields = {
+  Period = { type = "integer", required = true, enum = TC_PERIODS },
+  RenewFlag = { type = "string", enum = RENEW_FLAGS },
+} }
+
+M.actions = {
+  { cloud = "tencent", service = "yunjing", version = "2018-02-28", action = "RenewProVersion",
+    method = "POST", rate = 20, kind = "renewal",
+    params = {
+      Quuid = { type = "string", required = true, min = 1, max = 128 },
+      ChargePrepaid = HS_CHARGE,
+    } },
+  { cloud = "tencent", service = "yunjing", version = "2018-02-28",
+    action = "InquiryPriceOpenProVersionPrepaid", method = "POST", rate = 20, kind = "inquiry",
+    params = {
+      ChargePrepaid = HS_CHARGE,
+      Machines = { type = "array", required = true, min = 1, items = { type = "object", fields = {
+        MachineType = { type = "string", required = true, enum = { "CVM", "BM" } },
+        MachineRegion = { type = "string", required = true, min = 1 },
+        Quuid = { type = "string", required = true, min = 1, max = 128 },
+      } } },
+    } },
+  { cloud = "tencent", service = "teo", version = "2022-09-01", action = "RenewPlan",
+    method = "POST", rate = 20, kind = "renewal",
+    params = {
+      PlanId = { type = "string", required = true, pattern = "^edgeone%-[0-9a-z]+$",
+                 example = "edgeone-2unuvzjmmn2q" },
+      Period = { type = "integer", required = true, enum = TC_PERIODS },
+      -- a STRING in the API, not a boolean
+      AutoUseVoucher = { type = "string", enum = { "true", "false" } },
+    } },
+  { cloud = "tencent", service = "cvm", version = "2017-03-12", action = "InquiryPriceRenewInstances",
+    method = "POST", rate = 10, kind = "inquiry", region = "required",
+    params = {
+      InstanceIds = CVM_IDS(100),
+      InstanceChargePrepaid = CVM_CHARGE,
+      DryRun = { type = "boolean" },
+      RenewPortableDataDisk = { type = "boolean" },
+    } },
+  { cloud = "tencent", service = "cvm", version = "2017-03-12", action = "RenewInstances",
+    method = "POST", rate = 10, kind = "renewal", region = "required",
+    params = {
+      InstanceIds = CVM_IDS(100),
+      InstanceChargePrepaid = CVM_CHARGE,
+      RenewPortableDataDisk = { type = "boolean" },
+    } },
+  { cloud = "volcengine", service = "ecs", version = "2020-04-01", action = "RenewInstance",
+    method = "GET", rate = 10, kind = "renewal", token = "ClientToken",
+    params = {
+      InstanceId = { type = "string", required = true, pattern = "^i%-[0-9a-z]+$",
+                     example = "i-3tiefmkskq3vj0hx1lt5" },
+      Period = { type = "integer", required = true, enum = VOLC_PERIODS },
+      PeriodUnit = { type = "string", enum = { "Month" } },
+      ClientToken = { type = "string", min = 1, max = 64, pattern = "^[\32-\126]+$",
+                      example = "at most 64 printable ASCII characters" },
+    } },
+  { cloud = "volcengine", service = "billing", version = "2022-01-01", action = "QueryPriceForRenew",
+    method = "POST", rate = 10, kind = "inquiry", host = "billing.volcengineapi.com",
+    params = {
+      Product = { type = "string", required = true, min = 1 },
+      UseDuration = { type = "integer", required = true, min = 1, max = 36 },
+      InstanceIDList = { type = "array", required = true, min = 1, max = 20, unique = true,
+                         items = { type = "string", min = 1 } },
+    } },
+}
+
+-- Lookups: by_service[cloud][service][action] = row; services[cloud][service] = version.
+M.by_service, M.services = {}, {}
+for _, row in ipairs(M.actions) do
+  local c = M.by_service[row.cloud] or {}
+  M.by_service[row.cloud] = c
+  c[row.service] = c[row.service] or {}
+  c[row.service][row.action] = row
+  M.services[row.cloud] = M.services[row.cloud] or {}
+  M.services[row.cloud][row.service] = row.version
+end
+
+-- Rate used when a doc gives none (generic calls).
+M.default_rate = 20
+
+function M.find(cloud, service, action)
+  local c = M.by_service[cloud]
+  return c and c[service] and c[service][action] or nil
+end
+
+return M

@@ -1,0 +1,20 @@
+-- cloudrenew: inquire renewal prices and renew prepaid resources on Tencent
+-- Cloud and Volcengine. See README.md for the API.
+local M = {}
+
+M.VERSION = require("cloudrenew.core").version
+M.errors = require("cloudrenew.errors")
+
+function M.tencent(opts)
+  return require("cloudrenew.tencent").new(opts)
+end
+
+function M.volcengine(opts)
+  return require("cloudrenew.volcengine").new(opts)
+end
+
+function M.map(list, fn, opts)
+  return require("cloudrenew.map").map(list, fn, opts)
+end
+
+return M

@@ -1,0 +1,128 @@
+-- Tencent Cloud API 3.0 client: POST JSON, TC3-HMAC-SHA256, errors in
+-- Response.Error with HTTP 200.
+local client = require("cloudrenew.client")
+local core = require("cloudrenew.core")
+local credentials = require("cloudrenew.credentials")
+local errors = require("cloudrenew.errors")
+local json = require("cloudrenew.json")
+
+local M = {}
+local Client = {}
+Client.__index = Client
+
+local adapter = {}
+
+function adapter.prepare(_, _, params)
+  return params, false
+end
+
+-- Build and sign one request. Returns req or nil, error fields.
+function adapter.build(c, spec, params, opts)
+  local region = opts.region or c.options.region
+  if spec.region == "required" and not region then
+    return nil, { code = "ClientError.InvalidParameter", outcome = "not_executed",
+      message = spec.service .. " needs a region: pass region = \"ap-guangzhou\" (or another) "
+        .. "to cloudrenew.tencent{} or in the call options, or set TENCENTCLOUD_REGION" }
+  end
+  local u = client.endpoint(c, spec.service, region, opts.endpoint, "https://{service}.tencentcloudapi.com")
+  if not u or u.path ~= "/" then
+    return nil, { code = "ClientError.InvalidParameter", outcome = "not_executed",
+                  message = "Tencent endpoints take no path: use e.g. https://cvm.tencentcloudapi.com" }
+  end
+  local body, jerr = json.encode(params)
+  if not body then
+    return nil, { code = "ClientError.InvalidParameter", outcome = "not_executed",
+                  message = "parameters cannot be encoded as JSON: " .. tostring(jerr) }
+  end
+  local creds = client.secrets[c]
+  local timestamp = math.floor(core.time() + (c.clock_offset or 0))
+  local auth = core.tc3_sign{
+    secret_id = c.secret_id, secret_key = creds.key, service = spec.service,
+    timestamp = timestamp, method = "POST", query = "", payload = body,
+    headers = { ["Content-Type"] = "application/json", Host = u.authority, ["X-TC-Action"] = spec.action },
+  }
+  local headers = {
+    { "Authorization", auth.authorization },
+    { "Content-Type", "application/json" },
+    { "Host", u.authority },
+    { "X-TC-Action", spec.action },
+    { "X-TC-Version", spec.version },
+    { "X-TC-Timestamp", tostring(timestamp) },
+    { "X-TC-RequestClient", client.USER_AGENT },
+  }
+  if region then headers[#headers + 1] = { "X-TC-Region", region } end
+  if creds.token then headers[#headers + 1] = { "X-TC-Token", creds.token } end
+  if c.options.language then headers[#headers + 1] = { "X-TC-Language", c.options.language } end
+  return {
+    method = "POST", url = u.scheme .. "://" .. u.authority .. "/", headers = headers, body = body,
+    -- A renewal without an idempotency token must never ride a reused connection.
+    fresh = spec.kind ~= "inquiry",
+  }
+end
+
+local function snippet(body)
+  body = body or ""
+  if #body > 120 then body = body:sub(1, 120) .. "..." end
+  return (body:gsub("[%c]", " "))
+end
+
+function adapter.parse(_, _, res)
+  local doc = json.decode(res.body)
+  local r = type(doc) == "table" and doc.Response
+  if type(r) ~= "table" then
+    local what = res.body == "" and "an empty body" or ("a body that is not a Tencent Cloud response: " .. snippet(res.body))
+    return nil, { code = "ClientError.BadResponse", status = res.status,
+                  message = string.format("HTTP %d with %s", res.status, what) }
+  end
+  if type(r.Error) == "table" then
+    return nil, { code = tostring(r.Error.Code or "UnknownError"), message = tostring(r.Error.Message or ""),
+                  request_id = r.RequestId, status = res.status }
+  end
+  if res.status ~= 200 then
+    return nil, { code = "ClientError.BadResponse", status = res.status, request_id = r.RequestId,
+                  message = string.format("HTTP %d without an error code", res.status) }
+  end
+  return r
+end
+
+M.adapter = adapter
+
+function Client:call(service, version, action, params, call_opts)
+  if getmetatable(self) ~= Client then error("use tc:call(service, version, action, params)", 2) end
+  if call_opts ~= nil and type(call_opts) ~= "table" then call_opts = nil end
+  local spec = client.generic_spec("tencent", service, version, action, call_opts)
+  if not spec then
+    return client.invalid("call(service, version, action, params): service, version and action must be non-empty strings")
+  end
+  return client.execute(self, spec, params, call_opts)
+end
+
+function Client:close()
+  if self.transport then self.transport:close() end
+end
+
+Client.__tostring = function(self)
+  return string.format("cloudrenew.tencent{secret_id=%s, region=%s}", self.secret_id,
+    tostring(self.options.region))
+end
+Client.__close = Client.close
+
+function M.new(opts)
+  local o, err = client.check_options(opts, { timeout = 60, connect_timeout = 10 })
+  if not o then return nil, err end
+  o.region = o.region or os.getenv("TENCENTCLOUD_REGION")
+  if o.region == "" then o.region = nil end
+  local creds, cerr = credentials.tencent(opts or {})
+  if not creds then return nil, cerr end
+  local t, terr = client.new_transport(o)
+  if not t then return nil, terr end
+  local c = setmetatable({ options = o, secret_id = creds.id, credential_source = creds.source,
+                           transport = t, adapter = adapter, cloud = "tencent" }, Client)
+  client.set_secrets(c, creds)
+  client.attach_services(c, "tencent")
+  return c
+end
+
+M.Client = Client
+M.errors = errors
+return M

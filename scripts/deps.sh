@@ -1,0 +1,19 @@
+#!/bin/sh
+# Install the Debian packages cloudrenew needs to build, test and demo, only when
+# some are missing (so `make demo` / `make test` work on a fresh Debian machine).
+set -eu
+PKGS="gcc make pkg-config lua5.4 liblua5.4-dev lua-cjson lua-busted lua-argparse \
+libcurl4-openssl-dev libssl-dev openssl python3 luarocks"
+[ "${CLOUDRENEW_EXTRA_PKGS:-}" ] && PKGS="$PKGS $CLOUDRENEW_EXTRA_PKGS"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "cloudrenew: installing missing Debian packages:$missing" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >&2
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >&2
