@@ -28,8 +28,7 @@ static int buf_reserve(cr_buf *b, size_t extra) {
   while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
   if (!(p = realloc(b->data, cap))) return -1;
   if (!b->data) p[0] = '\0';
-  b->data = p;
-  b->cap = cap;
+  b->data = p; b->cap = cap;
   return 0;
 }
 
@@ -44,11 +43,7 @@ int cr_buf_append(cr_buf *b, const void *p, size_t n) {
 
 int cr_buf_puts(cr_buf *b, const char *s) { return cr_buf_append(b, s, strlen(s)); }
 
-void cr_buf_free(cr_buf *b) {
-  free(b->data);
-  b->data = NULL;
-  b->len = b->cap = 0;
-}
+void cr_buf_free(cr_buf *b) { free(b->data); b->data = NULL; b->len = b->cap = 0; }
 
 /* Append C strings up to END; keeps the signers' layouts readable. */
 static int cat(cr_buf *b, ...) {
@@ -197,8 +192,7 @@ static int signing_key(const char *alg, const char *prefix, const char *secret, 
   derivations++;
   if (cacheable) {
     i = cache_next++ % CACHE_SLOTS;
-    cache[i].used = 1;
-    cache[i].scope_len = sl;
+    cache[i].used = 1; cache[i].scope_len = sl;
     memcpy(cache[i].secret_hash, sh, 32);
     memcpy(cache[i].scope, scope, sl);
     memcpy(cache[i].key, k, 32);
@@ -325,17 +319,53 @@ done:
 static int empty(const char *s) { return !s || !*s; }
 
 /* ---- signers -------------------------------------------------------------
- * cat() stops at a NULL, so every buffer passed to it must already hold data:
- * canon_headers/canon_query guarantee that on success. */
+ * Both schemes share one shape: CanonicalRequest -> StringToSign over a scope
+ * "a/b/.../terminator" -> key chained through the same scope parts -> header. */
+typedef struct {
+  const char *alg, *key_prefix, *id, *when, *method, *path, *query, *body, *secret;
+  size_t query_len, body_len, secret_len, nsteps;
+  const char *steps[4];
+} sign_job;
+
+/* cat() stops at NULL, so ch and signed_headers must hold data: canon_headers ensures it. */
+static int sign_common(const sign_job *j, const cr_buf *ch, cr_sign_output *out) {
+  char body_hash[65], cr_hash[65];
+  unsigned char key[32], mac[32];
+  cr_buf scope = {0}, *cr = &out->canonical_request, *sts = &out->string_to_sign;
+  const char *sh;
+  size_t i;
+  int rc = CR_SIGN_ENOMEM;
+  for (i = 0; i < j->nsteps; i++)
+    if ((i && cr_buf_puts(&scope, "/")) || cr_buf_puts(&scope, j->steps[i])) goto done;
+  sh = out->signed_headers.data;
+  /* The query is appended by length: it is length-delimited and may be "". */
+  if (sha256_hex(j->body, j->body_len, body_hash) ||
+      cat(cr, j->method, "\n", j->path, "\n", END) || cr_buf_append(cr, j->query, j->query_len) ||
+      cat(cr, "\n", ch->data, "\n", sh, "\n", body_hash, END) ||
+      sha256_hex(cr->data, cr->len, cr_hash) ||
+      cat(sts, j->alg, "\n", j->when, "\n", scope.data, "\n", cr_hash, END) ||
+      signing_key(j->alg, j->key_prefix, j->secret, j->secret_len, j->steps, j->nsteps, key) ||
+      hmac(key, 32, sts->data, sts->len, mac))
+    goto done;
+  to_hex(mac, out->signature);
+  if (cat(&out->authorization, j->alg, " Credential=", j->id, "/", scope.data, ", SignedHeaders=",
+          sh, ", Signature=", out->signature, END))
+    goto done;
+  rc = 0;
+done:
+  cr_buf_free(&scope);
+  OPENSSL_cleanse(key, sizeof key);
+  OPENSSL_cleanse(mac, sizeof mac);
+  return rc;
+}
 
 int cr_tc3_sign(const cr_tc3_input *in, cr_sign_output *out) {
-  char date[32], ts[32], body_hash[65], cr_hash[65];
-  const char *steps[3];
-  unsigned char key[32], mac[32];
-  cr_buf ch = {0}, *cr = &out->canonical_request, *sts = &out->string_to_sign, *sh = &out->signed_headers;
+  char date[32], ts[32];
+  cr_buf ch = {0};
   struct tm tm;
   time_t t = (time_t)in->timestamp;
   int rc = CR_SIGN_EINVAL, seen = 0;
+  sign_job j = {0};
 
   if (empty(in->secret_id) || !in->secret_key || !in->secret_key_len || empty(in->service) ||
       empty(in->method) || (!in->query && in->query_len) || (!in->payload && in->payload_len) ||
@@ -343,30 +373,18 @@ int cr_tc3_sign(const cr_tc3_input *in, cr_sign_output *out) {
       !strftime(date, sizeof date, "%Y-%m-%d", &tm))
     goto done;
   snprintf(ts, sizeof ts, "%lld", in->timestamp);
-  rc = canon_headers(in->headers, in->nheaders, 1, &ch, sh, &seen);
+  rc = canon_headers(in->headers, in->nheaders, 1, &ch, &out->signed_headers, &seen);
   if (rc == 0 && seen != 3) rc = CR_SIGN_EINVAL;     /* Tencent requires both */
   if (rc) goto done;
-  rc = CR_SIGN_ENOMEM;
-  /* The query is appended by length: it is length-delimited and usually "". */
-  if (sha256_hex(in->payload, in->payload_len, body_hash) || cat(cr, in->method, "\n/\n", END) ||
-      cr_buf_append(cr, in->query ? in->query : "", in->query_len) ||
-      cat(cr, "\n", ch.data, "\n", sh->data, "\n", body_hash, END) ||
-      sha256_hex(cr->data, cr->len, cr_hash) ||
-      cat(sts, "TC3-HMAC-SHA256\n", ts, "\n", date, "/", in->service, "/tc3_request\n", cr_hash, END))
-    goto done;
-  steps[0] = date; steps[1] = in->service; steps[2] = "tc3_request";
-  if (signing_key("TC3-HMAC-SHA256", "TC3", in->secret_key, in->secret_key_len, steps, 3, key) ||
-      hmac(key, 32, sts->data, sts->len, mac))
-    goto done;
-  to_hex(mac, out->signature);
-  if (cat(&out->authorization, "TC3-HMAC-SHA256 Credential=", in->secret_id, "/", date, "/",
-          in->service, "/tc3_request, SignedHeaders=", sh->data, ", Signature=", out->signature, END))
-    goto done;
-  rc = 0;
+  j.alg = "TC3-HMAC-SHA256"; j.key_prefix = "TC3"; j.id = in->secret_id; j.when = ts;
+  j.method = in->method; j.path = "/";
+  j.query = in->query ? in->query : ""; j.query_len = in->query_len;
+  j.body = in->payload; j.body_len = in->payload_len;
+  j.secret = in->secret_key; j.secret_len = in->secret_key_len;
+  j.steps[0] = date; j.steps[1] = in->service; j.steps[2] = "tc3_request"; j.nsteps = 3;
+  rc = sign_common(&j, &ch, out);
 done:
   cr_buf_free(&ch);
-  OPENSSL_cleanse(key, sizeof key);
-  OPENSSL_cleanse(mac, sizeof mac);
   if (rc) cr_sign_output_free(out);
   return rc;
 }
@@ -380,42 +398,29 @@ static int valid_xdate(const char *d) {
 }
 
 int cr_volc_sign(const cr_volc_input *in, cr_sign_output *out) {
-  char ymd[9], body_hash[65], cr_hash[65];
-  const char *steps[4];
-  unsigned char key[32], mac[32];
-  cr_buf ch = {0}, *cr = &out->canonical_request, *sts = &out->string_to_sign, *sh = &out->signed_headers;
+  char ymd[9];
+  cr_buf ch = {0};
   int rc = CR_SIGN_EINVAL, seen = 0;
+  sign_job j = {0};
 
   if (empty(in->access_key) || !in->secret_key || !in->secret_key_len || empty(in->service) ||
       empty(in->region) || empty(in->date) || empty(in->method) || empty(in->path) ||
       (!in->body && in->body_len) || !valid_xdate(in->date))
     goto done;
-  memcpy(ymd, in->date, 8);
-  ymd[8] = '\0';
+  memcpy(ymd, in->date, 8); ymd[8] = '\0';
   if ((rc = canon_query(in->query, in->nquery, &out->canonical_query)) != 0 ||
-      (rc = canon_headers(in->headers, in->nheaders, 0, &ch, sh, &seen)) != 0)
+      (rc = canon_headers(in->headers, in->nheaders, 0, &ch, &out->signed_headers, &seen)) != 0)
     goto done;
-  rc = CR_SIGN_ENOMEM;
-  if (sha256_hex(in->body, in->body_len, body_hash) ||
-      cat(cr, in->method, "\n", in->path, "\n", out->canonical_query.data, "\n", ch.data, "\n",
-          sh->data, "\n", body_hash, END) ||
-      sha256_hex(cr->data, cr->len, cr_hash) ||
-      cat(sts, "HMAC-SHA256\n", in->date, "\n", ymd, "/", in->region, "/", in->service, "/request\n",
-          cr_hash, END))
-    goto done;
-  steps[0] = ymd; steps[1] = in->region; steps[2] = in->service; steps[3] = "request";
-  if (signing_key("HMAC-SHA256", "", in->secret_key, in->secret_key_len, steps, 4, key) ||
-      hmac(key, 32, sts->data, sts->len, mac))
-    goto done;
-  to_hex(mac, out->signature);
-  if (cat(&out->authorization, "HMAC-SHA256 Credential=", in->access_key, "/", ymd, "/", in->region,
-          "/", in->service, "/request, SignedHeaders=", sh->data, ", Signature=", out->signature, END))
-    goto done;
-  rc = 0;
+  j.alg = "HMAC-SHA256"; j.key_prefix = ""; j.id = in->access_key; j.when = in->date;
+  j.method = in->method; j.path = in->path;
+  j.query = out->canonical_query.data; j.query_len = out->canonical_query.len;
+  j.body = in->body; j.body_len = in->body_len;
+  j.secret = in->secret_key; j.secret_len = in->secret_key_len;
+  j.steps[0] = ymd; j.steps[1] = in->region; j.steps[2] = in->service; j.steps[3] = "request";
+  j.nsteps = 4;
+  rc = sign_common(&j, &ch, out);
 done:
   cr_buf_free(&ch);
-  OPENSSL_cleanse(key, sizeof key);
-  OPENSSL_cleanse(mac, sizeof mac);
   if (rc) cr_sign_output_free(out);
   return rc;
 }

@@ -112,7 +112,7 @@ function Fake:tencent_opts(extra)
   local c = M.credentials().tencent[1]
   local o = { secret_id = c.secret_id, secret_key = c.secret_key, region = "ap-guangzhou",
               endpoint = self.url, timeout = 10 }
-  for k, v in pairs(extra or {}) do o[k] = v end
+  for k, v in pairs(extra or {}) do if v == false then o[k] = nil else o[k] = v end end
   return o
 end
 
@@ -120,7 +120,7 @@ function Fake:volc_opts(extra)
   local c = M.credentials().volcengine[1]
   local o = { access_key = c.access_key, secret_key = c.secret_key, region = "cn-beijing",
               endpoint = self.url, timeout = 10 }
-  for k, v in pairs(extra or {}) do o[k] = v end
+  for k, v in pairs(extra or {}) do if v == false then o[k] = nil else o[k] = v end end
   return o
 end
 

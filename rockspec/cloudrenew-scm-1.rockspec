@@ -1,0 +1,47 @@
+rockspec_format = "3.0"
+package = "cloudrenew"
+version = "scm-1"
+source = {
+  url = "git+https://example.invalid/cloudrenew.git",
+}
+description = {
+  summary = "Inquire renewal prices and renew prepaid resources on Tencent Cloud and Volcengine",
+  detailed = [[
+A Lua module with a C core (OpenSSL signing, libcurl transport, pacing) that
+renews prepaid cloud resources and inquires their renewal prices on Tencent Cloud
+(CVM, EdgeOne, Host Security) and Volcengine (ECS, billing).]],
+  license = "MIT",
+}
+dependencies = {
+  "lua >= 5.1",
+  "lua-cjson",
+}
+external_dependencies = {
+  CURL = { header = "curl/curl.h", library = "curl" },
+  OPENSSL = { header = "openssl/evp.h", library = "crypto" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["cloudrenew.core"] = {
+      sources = { "csrc/sign.c", "csrc/http.c", "csrc/ratelimit.c", "csrc/lua_core.c" },
+      libraries = { "curl", "ssl", "crypto", "pthread" },
+      defines = { "CLOUDRENEW_VERSION=\"0.1.0\"", "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
+      incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
+    },
+    ["cloudrenew"] = "lua/cloudrenew/init.lua",
+    ["cloudrenew.catalog"] = "lua/cloudrenew/catalog.lua",
+    ["cloudrenew.client"] = "lua/cloudrenew/client.lua",
+    ["cloudrenew.credentials"] = "lua/cloudrenew/credentials.lua",
+    ["cloudrenew.errors"] = "lua/cloudrenew/errors.lua",
+    ["cloudrenew.json"] = "lua/cloudrenew/json.lua",
+    ["cloudrenew.map"] = "lua/cloudrenew/map.lua",
+    ["cloudrenew.policy"] = "lua/cloudrenew/policy.lua",
+    ["cloudrenew.sign"] = "lua/cloudrenew/sign.lua",
+    ["cloudrenew.tencent"] = "lua/cloudrenew/tencent.lua",
+    ["cloudrenew.transport"] = "lua/cloudrenew/transport.lua",
+    ["cloudrenew.validate"] = "lua/cloudrenew/validate.lua",
+    ["cloudrenew.volcengine"] = "lua/cloudrenew/volcengine.lua",
+  },
+}
