@@ -17,6 +17,8 @@ struct cr_http {
   size_t max_response;
   CURL *pool[POOL_MAX];       /* idle easy handles, reset before reuse */
   int npool;
+  int inflight;               /* transfers running in some cr_multi */
+  int closing;                /* freed by its owner while transfers were in flight */
 };
 
 int cr_http_global_init(void) {
@@ -39,6 +41,7 @@ static char *dupstr(const char *s) {
 void cr_http_free(cr_http *h) {
   int i;
   if (!h) return;
+  if (h->inflight > 0) { h->closing = 1; return; }   /* the last transfer frees it */
   for (i = 0; i < h->npool; i++) curl_easy_cleanup(h->pool[i]);
   if (h->share) curl_share_cleanup(h->share);
   curl_slist_free_all(h->connect_to);
@@ -141,8 +144,9 @@ CURL *cr_http_prepare(cr_http *h, const cr_http_request *req, cr_http_response *
   } else {
     if (strcmp(req->method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+    /* Copied: a concurrent transfer outlives the Lua string it came from. */
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
   }
   if (req->fresh_connection) {
     /* libcurl silently re-sends a request when a reused connection dies before
@@ -223,3 +227,109 @@ void cr_http_response_free(cr_http_response *resp) {
   cr_buf_free(&resp->body);
   cr_buf_free(&resp->headers);
 }
+
+/* ---- multi ---------------------------------------------------------------- */
+
+typedef struct {
+  CURL *easy;                 /* NULL once finished */
+  cr_http *h;
+  struct curl_slist *hdrs;
+  cr_http_response resp;
+  int used, done;
+} cr_slot;
+
+struct cr_multi {
+  CURLM *multi;
+  cr_slot **slots;            /* stable addresses: curl holds &slot->resp */
+  int nslots, active;
+};
+
+cr_multi *cr_multi_new(void) {
+  cr_multi *m = calloc(1, sizeof *m);
+  if (!m) return NULL;
+  if (!(m->multi = curl_multi_init())) { free(m); return NULL; }
+  return m;
+}
+
+static void slot_finish(cr_multi *m, cr_slot *s, CURLcode rc) {
+  curl_multi_remove_handle(m->multi, s->easy);
+  cr_http_finish(s->h, s->easy, rc, &s->resp, s->hdrs);
+  s->easy = NULL; s->hdrs = NULL; s->done = 1;
+  m->active--;
+  if (--s->h->inflight == 0 && s->h->closing) { s->h->closing = 0; cr_http_free(s->h); }
+}
+
+void cr_multi_free(cr_multi *m) {
+  int i;
+  if (!m) return;
+  for (i = 0; i < m->nslots; i++) {
+    cr_slot *s = m->slots[i];
+    if (s->used && !s->done) slot_finish(m, s, CURLE_ABORTED_BY_CALLBACK);
+    cr_http_response_free(&s->resp);
+    free(s);
+  }
+  free(m->slots);
+  curl_multi_cleanup(m->multi);
+  free(m);
+}
+
+int cr_multi_add(cr_multi *m, cr_http *h, const cr_http_request *req) {
+  int id;
+  cr_slot *s = NULL;
+  for (id = 0; id < m->nslots; id++) if (!m->slots[id]->used) { s = m->slots[id]; break; }
+  if (!s) {
+    cr_slot **grown = realloc(m->slots, (size_t)(m->nslots + 1) * sizeof *grown);
+    if (!grown) return -1;
+    m->slots = grown;
+    if (!(s = calloc(1, sizeof *s))) return -1;
+    m->slots[m->nslots++] = s;
+    id = m->nslots - 1;
+  }
+  s->used = 1; s->done = 0; s->h = h;
+  s->resp.body.len = 0; s->resp.headers.len = 0;
+  s->resp.result = 0; s->resp.sent = 0; s->resp.status = 0; s->resp.too_big = 0;
+  s->resp.curl_code = 0; s->resp.error[0] = 0;
+  s->easy = cr_http_prepare(h, req, &s->resp, &s->hdrs);
+  if (!s->easy) { s->done = 1; return id; }
+  if (curl_multi_add_handle(m->multi, s->easy) != CURLM_OK) {
+    h->inflight++; m->active++;
+    slot_finish(m, s, CURLE_OUT_OF_MEMORY);
+    return id;
+  }
+  h->inflight++; m->active++;
+  return id;
+}
+
+int cr_multi_run(cr_multi *m, long timeout_ms, int *done, int max) {
+  int running = 0, n = 0, left, i;
+  CURLMsg *msg;
+  curl_multi_perform(m->multi, &running);
+  if (m->active > 0 && timeout_ms > 0) {
+    curl_multi_poll(m->multi, NULL, 0, (int)timeout_ms, NULL);
+    curl_multi_perform(m->multi, &running);
+  }
+  while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
+    cr_http_response *r;
+    if (msg->msg != CURLMSG_DONE) continue;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+    for (i = 0; i < m->nslots; i++) {
+      cr_slot *s = m->slots[i];
+      if (&s->resp == r && s->easy == msg->easy_handle) { slot_finish(m, s, msg->data.result); break; }
+    }
+  }
+  /* Report every finished, unreported slot (including ones that failed in add). */
+  for (i = 0; i < m->nslots && n < max; i++)
+    if (m->slots[i]->used && m->slots[i]->done == 1) { m->slots[i]->done = 2; done[n++] = i; }
+  return n;
+}
+
+const cr_http_response *cr_multi_response(cr_multi *m, int id) {
+  if (id < 0 || id >= m->nslots || !m->slots[id]->used) return NULL;
+  return &m->slots[id]->resp;
+}
+
+void cr_multi_release(cr_multi *m, int id) {
+  if (id >= 0 && id < m->nslots && m->slots[id]->done) m->slots[id]->used = 0;
+}
+
+int cr_multi_active(const cr_multi *m) { return m->active; }

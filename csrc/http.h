@@ -61,6 +61,21 @@ CURL *cr_http_prepare(cr_http *h, const cr_http_request *req, cr_http_response *
 void cr_http_finish(cr_http *h, CURL *easy, CURLcode rc, cr_http_response *resp,
                     struct curl_slist *hdrs);
 
+/* Concurrent transfers through libcurl's multi interface. Every slot (easy
+ * handle, header list, response buffers) is owned by the cr_multi. A client
+ * freed while it has transfers in flight is released when the last one ends. */
+typedef struct cr_multi cr_multi;
+cr_multi *cr_multi_new(void);
+void cr_multi_free(cr_multi *m);
+/* Start req on h; returns a slot id >= 0, or -1 when out of memory. A request that
+ * fails before starting still gets a slot, already finished with its error. */
+int  cr_multi_add(cr_multi *m, cr_http *h, const cr_http_request *req);
+/* Drive transfers for up to timeout_ms; store up to max ids of finished slots. */
+int  cr_multi_run(cr_multi *m, long timeout_ms, int *done, int max);
+const cr_http_response *cr_multi_response(cr_multi *m, int id);
+void cr_multi_release(cr_multi *m, int id);
+int  cr_multi_active(const cr_multi *m);
+
 /* Blocking convenience: prepare + perform + finish. */
 void cr_http_perform(cr_http *h, const cr_http_request *req, cr_http_response *resp);
 void cr_http_response_free(cr_http_response *resp);

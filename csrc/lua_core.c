@@ -13,6 +13,7 @@
 
 #include "compat.h"
 #include "http.h"
+#include "ratelimit.h"
 #include "sign.h"
 
 #ifndef CLOUDRENEW_VERSION
@@ -21,6 +22,8 @@
 
 #define SIGNOUT_MT "cloudrenew.core.signout"
 #define HTTP_MT    "cloudrenew.core.http"
+#define MULTI_MT   "cloudrenew.core.multi"
+#define RL_MT      "cloudrenew.core.limiter"
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -335,6 +338,134 @@ static int http_request(lua_State *L) {
   return push_response(L, &c->resp);
 }
 
+/* ---- concurrent transfers ----------------------------------------------- */
+
+typedef struct { cr_multi *m; } l_multi;
+
+static l_multi *check_multi(lua_State *L) {
+  l_multi *lm = luaL_checkudata(L, 1, MULTI_MT);
+  if (!lm->m) luaL_error(L, "cloudrenew.core: multi is closed");
+  return lm;
+}
+
+static int multi_close(lua_State *L) {
+  l_multi *lm = luaL_checkudata(L, 1, MULTI_MT);
+  cr_multi_free(lm->m);
+  lm->m = NULL;
+  return 0;
+}
+
+static int l_multi_new(lua_State *L) {
+  l_multi *lm = lua_newuserdata(L, sizeof *lm);
+  lm->m = NULL;
+  luaL_getmetatable(L, MULTI_MT);
+  lua_setmetatable(L, -2);
+  if (!(lm->m = cr_multi_new())) return luaL_error(L, "cloudrenew.core: curl_multi_init failed");
+  return 1;
+}
+
+/* multi:add(http, req) -> id. The request is copied into C; nothing Lua-owned
+ * is referenced while the transfer runs. */
+static int multi_add(lua_State *L) {
+  l_multi *lm = check_multi(L);
+  l_http *c = luaL_checkudata(L, 2, HTTP_MT);
+  cr_http_request req;
+  int id;
+  if (!c->h) return luaL_error(L, "cloudrenew.core: HTTP client is closed");
+  luaL_checktype(L, 3, LUA_TTABLE);
+  read_request(L, 3, &req);
+  id = cr_multi_add(lm->m, c->h, &req);
+  if (id < 0) return luaL_error(L, "cloudrenew.core: out of memory adding a transfer");
+  lua_pushinteger(L, id);
+  return 1;
+}
+
+/* multi:run(timeout_seconds) -> { finished ids } */
+static int multi_run(lua_State *L) {
+  l_multi *lm = check_multi(L);
+  double t = luaL_optnumber(L, 2, 0);
+  int done[256], n, i;
+  n = cr_multi_run(lm->m, (long)(t * 1000), done, 256);
+  lua_createtable(L, n, 0);
+  for (i = 0; i < n; i++) { lua_pushinteger(L, done[i]); lua_rawseti(L, -2, i + 1); }
+  return 1;
+}
+
+/* multi:result(id) -> response | nil, failure; frees the slot. */
+static int multi_result(lua_State *L) {
+  l_multi *lm = check_multi(L);
+  int id = (int)luaL_checkinteger(L, 2), nret;
+  const cr_http_response *r = cr_multi_response(lm->m, id);
+  if (!r) return luaL_error(L, "cloudrenew.core: no transfer %d", id);
+  nret = push_response(L, r);
+  cr_multi_release(lm->m, id);
+  return nret;
+}
+
+static int multi_active(lua_State *L) {
+  lua_pushinteger(L, cr_multi_active(check_multi(L)->m));
+  return 1;
+}
+
+/* ---- pacing -------------------------------------------------------------- */
+
+typedef struct { cr_rl *rl; int shared; } l_rl;
+
+static l_rl *check_rl(lua_State *L) {
+  l_rl *r = luaL_checkudata(L, 1, RL_MT);
+  if (!r->rl) luaL_error(L, "cloudrenew.core: limiter is closed");
+  return r;
+}
+
+static int rl_close(lua_State *L) {
+  l_rl *r = luaL_checkudata(L, 1, RL_MT);
+  if (r->rl && r->shared) cr_rl_close(r->rl);
+  r->rl = NULL;
+  return 0;
+}
+
+static l_rl *new_rl(lua_State *L) {
+  l_rl *r = lua_newuserdata(L, sizeof *r);
+  r->rl = NULL; r->shared = 0;
+  luaL_getmetatable(L, RL_MT);
+  lua_setmetatable(L, -2);
+  return r;
+}
+
+/* core.limiter() -> the process-wide table; core.limiter(path) -> host-wide file. */
+static int l_limiter(lua_State *L) {
+  const char *path = luaL_optstring(L, 1, NULL);
+  l_rl *r = new_rl(L);
+  char err[256];
+  if (!path) { r->rl = cr_rl_process(); return 1; }
+  r->rl = cr_rl_open_shared(path, 4096, err, sizeof err);
+  if (!r->rl) { lua_pushnil(L); lua_pushstring(L, err); return 2; }
+  r->shared = 1;
+  return 1;
+}
+
+/* limiter:reserve(key, rate) -> seconds to wait (or nil when the table is full) */
+static int rl_reserve(lua_State *L) {
+  l_rl *r = check_rl(L);
+  size_t kl; const char *k = luaL_checklstring(L, 2, &kl);
+  double rate = luaL_checknumber(L, 3);
+  int64_t w;
+  luaL_argcheck(L, rate > 0, 3, "rate must be > 0");
+  w = cr_rl_reserve(r->rl, k, kl, rate, cr_rl_now());
+  if (w < 0) { lua_pushnil(L); return 1; }
+  lua_pushnumber(L, (lua_Number)w / 1e9);
+  return 1;
+}
+
+/* limiter:pause(key, seconds): hold the bucket closed (after a throttle). */
+static int rl_pause(lua_State *L) {
+  l_rl *r = check_rl(L);
+  size_t kl; const char *k = luaL_checklstring(L, 2, &kl);
+  double secs = luaL_checknumber(L, 3);
+  lua_pushboolean(L, cr_rl_pause(r->rl, k, kl, cr_rl_now(), (int64_t)(secs * 1e9)) == 0);
+  return 1;
+}
+
 /* ---- clocks, sleep, randomness ----------------------------------------- */
 
 static int l_monotonic(lua_State *L) {
@@ -377,11 +508,20 @@ static const luaL_Reg http_methods[] = {
   {"request", http_request}, {"close", http_close}, {NULL, NULL}
 };
 
+static const luaL_Reg multi_methods[] = {
+  {"add", multi_add}, {"run", multi_run}, {"result", multi_result},
+  {"active", multi_active}, {"close", multi_close}, {NULL, NULL}
+};
+
+static const luaL_Reg rl_methods[] = {
+  {"reserve", rl_reserve}, {"pause", rl_pause}, {"close", rl_close}, {NULL, NULL}
+};
+
 static const luaL_Reg funcs[] = {
   {"sha256_hex", l_sha256_hex}, {"hmac_sha256_hex", l_hmac_sha256_hex},
   {"uri_encode", l_uri_encode}, {"tc3_sign", l_tc3_sign}, {"volc_sign", l_volc_sign},
   {"sign_key_derivations", l_sign_key_derivations},
-  {"http", l_http_new}, {"monotonic", l_monotonic}, {"time", l_time},
+  {"http", l_http_new}, {"multi", l_multi_new}, {"limiter", l_limiter}, {"monotonic", l_monotonic}, {"time", l_time},
   {"sleep", l_sleep}, {"random_hex", l_random_hex}, {NULL, NULL}
 };
 
@@ -397,6 +537,22 @@ int luaopen_cloudrenew_core(lua_State *L) {
 #endif
   lua_pushcfunction(L, http_tostring); lua_setfield(L, -2, "__tostring");
   cr_newlib(L, http_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, MULTI_MT);
+  lua_pushcfunction(L, multi_close); lua_setfield(L, -2, "__gc");
+#if LUA_VERSION_NUM >= 504
+  lua_pushcfunction(L, multi_close); lua_setfield(L, -2, "__close");
+#endif
+  cr_newlib(L, multi_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, RL_MT);
+  lua_pushcfunction(L, rl_close); lua_setfield(L, -2, "__gc");
+#if LUA_VERSION_NUM >= 504
+  lua_pushcfunction(L, rl_close); lua_setfield(L, -2, "__close");
+#endif
+  cr_newlib(L, rl_methods);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
   cr_newlib(L, funcs);

@@ -4,7 +4,9 @@
 local catalog = require("cloudrenew.catalog")
 local core = require("cloudrenew.core")
 local errors = require("cloudrenew.errors")
+local pacer = require("cloudrenew.pacer")
 local policy = require("cloudrenew.policy")
+local retry = require("cloudrenew.retry")
 local transport = require("cloudrenew.transport")
 local validate = require("cloudrenew.validate")
 
@@ -71,6 +73,20 @@ function M.check_options(opts, defaults)
     end
   end
   o.endpoint = ep
+  if opts.rate_limits ~= nil and opts.rate_limits ~= false and type(opts.rate_limits) ~= "table" then
+    return invalid("rate_limits must be a table like { RenewInstances = 5 } or false")
+  end
+  o.rate_limits = opts.rate_limits
+  if opts.retry ~= nil and opts.retry ~= false and type(opts.retry) ~= "table" then
+    return invalid("retry must be a table like { max_attempts = 4, deadline = 300 } or false")
+  end
+  o.retry = opts.retry == false and { max_attempts = 1 } or opts.retry
+  if opts.rate_limit_file ~= nil and type(opts.rate_limit_file) ~= "string" then
+    return invalid("rate_limit_file must be a path")
+  end
+  local lim, lerr = pacer.limiter(opts.rate_limit_file)
+  if not lim then return invalid("rate_limit_file " .. opts.rate_limit_file .. ": " .. tostring(lerr)) end
+  o.limiter = lim
   return o
 end
 
@@ -149,8 +165,11 @@ function M.execute(client, spec, params, call_opts)
     return fail(client, spec, { code = "ClientError.InvalidParameter",
       message = "parameters must be a table", outcome = "not_executed", retryable = false })
   end
+  call_opts = call_opts or {}
   local p, has_token = client.adapter.prepare(client, spec, params or {})
-  local result, err = M.attempt(client, spec, p, call_opts or {}, has_token)
+  local result, err = retry.run(client, spec, call_opts, function()
+    return M.attempt(client, spec, p, call_opts, has_token)
+  end)
   if err and has_token then err.client_token = p[spec.token] end
   return result, err
 end
@@ -196,6 +215,8 @@ function M.generic_spec(cloud, service, version, action, call_opts)
 end
 
 function M.set_secrets(client, creds)
+  client.key_id = creds.id
+  client.limiter = client.options.limiter
   secrets[client] = { key = creds.key, token = creds.token, list = { creds.key, creds.token } }
 end
 

@@ -12,7 +12,7 @@ end
 local function read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local s = f:read("a") or f:read("*a")
+  local s = f:read("*a")
   f:close()
   return s
 end

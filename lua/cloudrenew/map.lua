@@ -1,23 +1,104 @@
--- cloudrenew.map(list, fn, opts): run fn over a list; results and errors come
--- back in list order. fn's raised errors are caught and reported per item so one
--- bad item never aborts a fleet job.
+-- cloudrenew.map(list, fn, { concurrency = N }): run fn over a list with up to
+-- N calls in flight. Each call runs in a coroutine; its sends and waits yield to
+-- this loop, which drives them on one libcurl multi handle (see runtime.lua).
+-- Results and errors come back in list order; an error raised by fn is caught
+-- and reported for its item, so one bad item never aborts a fleet job.
+local core = require("cloudrenew.core")
 local errors = require("cloudrenew.errors")
+local runtime = require("cloudrenew.runtime")
 
 local M = {}
+
+local function raised(msg)
+  return errors.client("Internal", "fn raised: " .. tostring(msg), { outcome = "unknown" })
+end
 
 function M.map(list, fn, opts)
   if type(list) ~= "table" then error("cloudrenew.map: list must be a table", 2) end
   if type(fn) ~= "function" then error("cloudrenew.map: fn must be a function", 2) end
   opts = opts or {}
+  local concurrency = opts.concurrency or 8
+  if type(concurrency) ~= "number" or concurrency < 1 then
+    error("cloudrenew.map: concurrency must be a number >= 1", 2)
+  end
+  local n = #list
   local results, errs = {}, {}
-  for i = 1, #list do
-    local ok, res, err = pcall(fn, list[i], i)
-    if not ok then
-      errs[i] = errors.client("Internal", "fn raised: " .. tostring(res), { outcome = "unknown" })
+  local multi = core.multi()
+  local sched = { workers = {} }
+  local waiting = {}     -- transfer id -> coroutine
+  local sleepers = {}    -- coroutine -> wake time
+  local running, next_item = 0, 1
+  local outer = runtime.current
+
+  local step   -- forward
+
+  local function finish(co, i, ok, a, b)
+    sched.workers[co] = nil
+    running = running - 1
+    if ok then results[i], errs[i] = a, b else errs[i] = raised(a) end
+  end
+
+  -- Resume a worker and act on what it yields next.
+  step = function(co, i, ...)
+    local ok, what, x, y = coroutine.resume(co, ...)
+    if not ok then return finish(co, i, false, what) end
+    if coroutine.status(co) == "dead" then return finish(co, i, true, what, x) end
+    if what == "send" then
+      waiting[multi:add(x, y)] = { co, i }
+    elseif what == "sleep" then
+      sleepers[co] = { x, i }
     else
-      results[i], errs[i] = res, err
+      -- fn yielded for its own reasons outside a coroutine of its own
+      sched.workers[co] = nil
+      running = running - 1
+      errs[i] = raised("fn yielded outside cloudrenew's scheduler")
     end
   end
+
+  runtime.current = sched
+  local ok, perr = pcall(function()
+    while next_item <= n or running > 0 do
+      while running < concurrency and next_item <= n do
+        local i = next_item
+        next_item = next_item + 1
+        -- resume() catches fn's errors; no pcall, which Lua 5.1 cannot yield across
+        local co = coroutine.create(fn)
+        sched.workers[co] = true
+        running = running + 1
+        step(co, i, list[i], i)
+      end
+      if running == 0 then break end
+      -- Wait for the nearest timer or network activity, whichever comes first.
+      local now = core.monotonic()
+      local wake = math.huge
+      for _, s in pairs(sleepers) do if s[1] < wake then wake = s[1] end end
+      local timeout = math.max(0, math.min(wake - now, 1))
+      local done
+      if multi:active() > 0 or next(waiting) then
+        done = multi:run(timeout)
+      else
+        runtime.sleep_hook(timeout)
+        done = {}
+      end
+      for _, id in ipairs(done) do
+        local w = waiting[id]
+        waiting[id] = nil
+        step(w[1], w[2], multi:result(id))
+      end
+      now = core.monotonic()
+      local due = {}
+      for co, s in pairs(sleepers) do
+        if s[1] <= now then due[#due + 1] = { co, s[2] } end
+      end
+      for _, d in ipairs(due) do
+        sleepers[d[1]] = nil
+        step(d[1], d[2])
+      end
+    end
+  end)
+  runtime.current = outer
+  multi:close()
+  if not ok then error(perr, 0) end
   return results, errs
 end
 

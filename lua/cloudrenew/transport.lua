@@ -2,6 +2,7 @@
 -- or a classified failure { kind, sent, message } out. libcurl today; an
 -- OpenResty cosocket transport can replace it without touching anything above.
 local core = require("cloudrenew.core")
+local runtime = require("cloudrenew.runtime")
 
 local M = {}
 
@@ -22,9 +23,9 @@ end
 function Curl:send(req)
   local lines = {}
   for i, h in ipairs(req.headers) do lines[i] = h[1] .. ": " .. h[2] end
-  return self.http:request{
+  return runtime.send(self.http, {
     method = req.method, url = req.url, headers = lines, body = req.body, fresh = req.fresh,
-  }
+  })
 end
 
 function Curl:close()

@@ -13,7 +13,7 @@ local ROOT = os.getenv("CLOUDRENEW_ROOT") or "."
 local function read_all(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end

@@ -1,0 +1,83 @@
+-- Retries: exponential backoff with full jitter, Retry-After honoured, a
+-- deadline, and one re-sign with the server's clock after a timestamp error.
+-- Whether a failed request may be sent again is policy.lua's answer (err.retryable):
+-- a Tencent renewal that may have reached the cloud never is.
+local core = require("cloudrenew.core")
+local pacer = require("cloudrenew.pacer")
+local policy = require("cloudrenew.policy")
+local runtime = require("cloudrenew.runtime")
+
+local M = {}
+
+M.defaults = { max_attempts = 4, base_delay = 1, max_delay = 20, deadline = 300 }
+
+local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8,
+                 Sep = 9, Oct = 10, Nov = 11, Dec = 12 }
+
+-- Seconds since the epoch for an HTTP date ("Sun, 22 Nov 2026 08:00:00 GMT").
+function M.http_date(s)
+  local d, mon, y, h, mi, sec = tostring(s):match("(%d+) (%a+) (%d+) (%d+):(%d+):(%d+)")
+  local m = MONTHS[mon or ""]
+  if not m then return nil end
+  y, m, d = tonumber(y), m, tonumber(d)
+  -- days from civil (proleptic Gregorian), no dependency on the local time zone
+  if m <= 2 then y = y - 1 end
+  local floor = math.floor      -- not //: the Lua layer also runs on LuaJIT
+  local era = floor((y >= 0 and y or y - 399) / 400)
+  local yoe = y - era * 400
+  local doy = floor((153 * (m + (m > 2 and -3 or 9)) + 2) / 5) + d - 1
+  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
+  local days = era * 146097 + doe - 719468
+  return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(sec)
+end
+
+local function setting(client, call_opts, k)
+  local c = call_opts.retry
+  if type(c) == "table" and c[k] ~= nil then return c[k] end
+  local o = client.options.retry
+  if type(o) == "table" and o[k] ~= nil then return o[k] end
+  return M.defaults[k]
+end
+
+local function copy(err)
+  local t = {}
+  for k, v in pairs(err) do if k ~= "attempts" then t[k] = v end end
+  return t
+end
+
+-- Run attempt() until it succeeds, fails for good, or the budget runs out.
+function M.run(client, spec, call_opts, attempt)
+  local max_attempts = call_opts.retry == false and 1 or setting(client, call_opts, "max_attempts")
+  local base, cap = setting(client, call_opts, "base_delay"), setting(client, call_opts, "max_delay")
+  local deadline = core.monotonic() + setting(client, call_opts, "deadline")
+  local attempts, clock_fixed = {}, false
+  local n = 0
+  while true do
+    n = n + 1
+    pacer.acquire(client, spec)
+    local result, err = attempt()
+    if result then return result end
+    attempts[#attempts + 1] = copy(err)
+    err.attempts = attempts
+    if not err.retryable or n >= max_attempts then return nil, err end
+    local delay
+    if policy.is_clock(err.code) then
+      local server = M.http_date(err.server_date)
+      if clock_fixed or not server then return nil, err end
+      -- re-sign with the server's clock and keep the offset for later calls
+      client.clock_offset = server - core.time()
+      clock_fixed, delay = true, 0
+    else
+      delay = math.random() * math.min(cap, base * 2 ^ (n - 1))
+      if err.retry_after then delay = math.max(delay, err.retry_after) end
+      if policy.is_throttle(err.code, err.status) then
+        -- the cloud says we are too fast: slow this bucket down for everyone
+        pacer.pause(client, spec, math.max(delay, base))
+      end
+    end
+    if core.monotonic() + delay > deadline then return nil, err end
+    runtime.sleep(delay)
+  end
+end
+
+return M
