@@ -200,7 +200,7 @@ end
 
 -- Generic call spec for any action not in the catalogue (or a catalogued one by name).
 function M.generic_spec(cloud, service, version, action, call_opts)
-  if type(service) ~= "string" or service == "" or type(version) ~= "string" or
+  if type(service) ~= "string" or service == "" or type(version) ~= "string" or version == "" or
      type(action) ~= "string" or action == "" then
     return nil
   end

@@ -27,31 +27,38 @@ end
 
 local check
 
+local function sorted_keys(t)
+  local out = {}
+  for k in pairs(t) do out[#out + 1] = k end
+  table.sort(out, function(a, b) return tostring(a) < tostring(b) end)
+  return out
+end
+
+-- Objects report every problem they find (sorted, so messages are stable).
 local function check_object(rule, v, path)
   if type(v) ~= "table" or (next(v) ~= nil and is_array(v)) then
     return path .. " must be a table of named fields"
   end
   local fields = rule.fields or {}
-  for name, sub in pairs(fields) do
-    local x = v[name]
+  local prefix = path ~= "" and path .. "." or ""
+  local problems = {}
+  for _, name in ipairs(sorted_keys(fields)) do
+    local sub, x = fields[name], v[name]
     if x == nil then
-      if sub.required then return (path ~= "" and path .. "." or "") .. name .. " is required" end
+      if sub.required then problems[#problems + 1] = prefix .. name .. " is required" end
     else
-      local err = check(sub, x, (path ~= "" and path .. "." or "") .. name)
-      if err then return err end
+      problems[#problems + 1] = check(sub, x, prefix .. name)
     end
   end
   if rule.strict ~= false then
-    for name in pairs(v) do
+    for _, name in ipairs(sorted_keys(v)) do
       if type(name) ~= "string" or not fields[name] then
-        local known = {}
-        for k in pairs(fields) do known[#known + 1] = k end
-        table.sort(known)
-        return string.format("%s%s is not a documented parameter (known: %s)",
-          path ~= "" and path .. "." or "", tostring(name), table.concat(known, ", "))
+        problems[#problems + 1] = string.format("%s%s is not a documented parameter (known: %s)",
+          prefix, tostring(name), table.concat(sorted_keys(fields), ", "))
       end
     end
   end
+  if #problems > 0 then return table.concat(problems, "; ") end
 end
 
 check = function(rule, v, path)

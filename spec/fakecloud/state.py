@@ -36,7 +36,8 @@ class Fault:
         self.rate = spec.get("rate")
         # With a rate and no count the rule stays for good; otherwise it fires count times.
         self.count = spec.get("count", None if self.rate is not None else 1)
-        self.delay = spec.get("delay", 0)
+        # "slow" without a delay would be a no-op, so it defaults to one second.
+        self.delay = spec.get("delay", 1.0 if self.kind == "slow" else 0)
         if self.count is not None and (not _is_int(self.count) or self.count < 1):
             raise ValueError("fault count must be an integer >= 1")
         if self.rate is not None and (not _is_num(self.rate) or not 0 <= self.rate <= 1):
