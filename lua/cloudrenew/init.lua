@@ -13,6 +13,11 @@ function M.volcengine(opts)
   return require("cloudrenew.volcengine").new(opts)
 end
 
+-- The one sleep every wait goes through (ngx.sleep under OpenResty).
+function M.set_sleep(fn)
+  return require("cloudrenew.runtime").set_sleep(fn)
+end
+
 function M.map(list, fn, opts)
   return require("cloudrenew.map").map(list, fn, opts)
 end

@@ -1,0 +1,344 @@
+#!/usr/bin/env python3
+"""Self-test of the fake cloud: python3 spec/fakecloud/selftest.py [-v]
+
+1. The fake's signing code (signing.py) and the independent client signer in
+   testclient.py both reproduce the official worked examples in API-FACTS.md.
+2. A live server (HTTP + HTTPS with spec/support/certs.sh certificates) accepts
+   correctly signed requests, rejects bad ones with the clouds' codes, and its
+   idempotency, faults, throttling and TLS behave as documented.
+Exits non-zero when any check fails.
+"""
+import http.client
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import creds  # noqa: E402
+import signing  # noqa: E402
+from testclient import (TC, TC_STS, VECTOR_PAYLOAD, VOLC, VOLC_STS, Fake, raw_exchange,  # noqa: E402
+                        raw_tencent, tc3_headers, volc_request)
+
+CHECKS = []
+
+
+def check(fn):
+    CHECKS.append(fn)
+    return fn
+
+
+def eq(got, want, what=""):
+    assert got == want, "%s: got %r, want %r" % (what, got, want)
+
+
+# ---- official vectors ----------------------------------------------------------
+
+TC_NEW = {"secret_id": "AKID" + "*" * 32, "secret_key": "*" * 32}
+TC_OLD = {"secret_id": "AKIDz8krbsJ5yKBZQpn74WFkmLPx3*******",
+          "secret_key": "Gu5t9xGARNpq86cd98joQYCN3*******"}
+VOLC_EX = {"access_key": "AKLTMjI2ODVlYzI3ZGY1NGU4ZjhjYWRjMTlmNTM5OTZkYzE",
+           "secret_key": "TnpCak5XWXpZV1U0WkRaaE5ERmxaR0ZpTmpjeVkyUXlZek0wTWpJMU1qWQ=="}
+
+
+@check
+def vectors_tencent(_):
+    ct = "application/json; charset=utf-8"
+    for cred, sign_action, want_hash, want_sig in [
+        (TC_NEW, True, "7019a55be8395899b900fb5564e4200d984910f34794a27cb3fb7d10ff6a1e84",
+         "10b1a37a7301a02ca19a647ad722d5e43b4b3cff309d421d85b46093f6ab6c4f"),
+        (TC_OLD, False, "5ffe6a04c0664d6b969fab9a13bdab201d63ee709638e2749d62a09ca18d7031",
+         "2230eefd229f582d8b1b891af7107b91597240707d778ab3738f756258d7652c"),
+    ]:
+        eq(signing.sha256_hex(VECTOR_PAYLOAD),
+           "35e9c5b0e3ae67532d3c9f17ead6c90222632e5b1ff7f6e89887f1398934f064", "payload hash")
+        _, h, sig = tc3_headers(cred, "cvm", "DescribeInstances", "2017-03-12", VECTOR_PAYLOAD,
+                                "cvm.tencentcloudapi.com", ts=1551113065, ctype=ct,
+                                sign_action=sign_action)
+        eq((h, sig), (want_hash, want_sig), "client signer")
+        hdrs = {"content-type": ct, "host": "cvm.tencentcloudapi.com",
+                "x-tc-action": "DescribeInstances"}
+        names = ["content-type", "host"] + (["x-tc-action"] if sign_action else [])
+        canon = signing.tc3_canonical_request("POST", "", hdrs, names, VECTOR_PAYLOAD.encode())
+        sts = signing.tc3_string_to_sign(1551113065, "2019-02-25", "cvm", canon)
+        eq(signing.sha256_hex(canon), want_hash, "fake canonical request")
+        eq(signing.tc3_signature(cred["secret_key"], "2019-02-25", "cvm", sts), want_sig,
+           "fake signature")
+
+
+@check
+def vectors_volcengine(_):
+    want_hash = "3a4d4dee07c3308a52da01bc12d7a83c3705bfa543f51648f46de880bb2a7447"
+    want_sig = "28eeabbbd726b87002e0fe58ad8c1c768e619b06e2646f35b6ad7ed029a6d8a7"
+    ct = "application/x-www-form-urlencoded; charset=utf-8"
+    params = {"Action": "ListUsers", "Version": "2018-01-01", "Limit": "10", "Offset": "0"}
+    hdrs, _, h, sig = volc_request(VOLC_EX, "iam", "cn-north-1", "GET", params,
+                                   "iam.volcengineapi.com", b"", ct, x_date="20201230T081805Z")
+    eq((h, sig), (want_hash, want_sig), "client signer")
+    names = ["content-type", "host", "x-content-sha256", "x-date"]
+    canon = signing.volc_canonical_request("GET", "/", list(params.items()), hdrs, names, b"")
+    sts = signing.volc_string_to_sign("20201230T081805Z", "cn-north-1", "iam", canon)
+    eq(signing.sha256_hex(canon), want_hash, "fake canonical request")
+    eq(signing.volc_signature(VOLC_EX["secret_key"], "20201230", "cn-north-1", "iam", sts),
+       want_sig, "fake signature")
+
+
+@check
+def credentials_json_current(_):
+    with open(creds.JSON_PATH, encoding="utf-8") as f:
+        eq(f.read(), creds.as_json(), "credentials.json (regenerate with python3 creds.py)")
+
+
+# ---- Tencent ------------------------------------------------------------------
+
+@check
+def tencent_inquiry_ok(fake):
+    fake.control("POST", "config", {"prices": {"ins-aaaaaaaa": 100.05}})
+    r = fake.tencent("cvm", "InquiryPriceRenewInstances",
+                     {"InstanceIds": ["ins-aaaaaaaa", "ins-2zvpghhc"],
+                      "InstanceChargePrepaid": {"Period": 3, "RenewFlag": "NOTIFY_AND_AUTO_RENEW"}})
+    assert "Error" not in r, r
+    cents = (10005 + 5000 + zlib.crc32(b"ins-2zvpghhc") % 20000) * 3
+    ip = r["Price"]["InstancePrice"]
+    eq(ip["OriginalPrice"], cents / 100, "OriginalPrice")
+    eq(ip["DiscountPrice"], ((cents * 80 + 50) // 100) / 100, "DiscountPrice")
+    eq((ip["Discount"], ip["UnitPrice"]), (80, None), "Discount/UnitPrice")
+    eq(r["Price"]["BandwidthPrice"]["OriginalPrice"], 0, "bandwidth")
+    rec = fake.control("GET", "requests")[-1]
+    eq((rec["cloud"], rec["service"], rec["action"], rec["error"], rec["status"]),
+       ("tencent", "cvm", "InquiryPriceRenewInstances", None, 200), "record")
+
+
+@check
+def tencent_rejections(fake):
+    p = {"InstanceIds": ["ins-aaaaaaaa"], "InstanceChargePrepaid": {"Period": 1}}
+    payload = json.dumps(p)
+    hdrs, _, _ = tc3_headers(TC, "cvm", "InquiryPriceRenewInstances", "2017-03-12", payload,
+                             fake.host, region="ap-guangzhou")
+    st, _, body = fake.send("POST", "/", hdrs, payload.replace("1}", "2}").encode())
+    eq(json.loads(body)["Response"]["Error"]["Code"], "AuthFailure.SignatureFailure", "tampered")
+
+    def code(params, **kw):
+        return fake.tencent(kw.pop("service", "cvm"), kw.pop("action", "InquiryPriceRenewInstances"),
+                            params, **kw).get("Error", {}).get("Code")
+    eq(code(p, ts=int(time.time()) - 400), "AuthFailure.SignatureExpire", "old timestamp")
+    eq(code(p, cred=dict(TC, secret_id="AKIDnobody")), "AuthFailure.SecretIdNotFound", "id")
+    eq(code(p, cred=dict(TC_STS, token=None), token="wrong"), "AuthFailure.TokenFailure", "token")
+    eq(code(p, cred=TC_STS), None, "STS with token")
+    eq(code(p, version="2018-01-01"), "NoSuchVersion", "version")
+    eq(code(p, action="NoSuchThing"), "InvalidAction", "action")
+    eq(code(p, region=None), "MissingParameter", "no region")
+    eq(code(p, region="mars-1"), "UnsupportedRegion", "region")
+    eq(code(dict(p, InstanceIds=["i-bad"])), "InvalidInstanceId.Malformed", "malformed id")
+    eq(code(dict(p, InstanceChargePrepaid={"Period": 13})), "InvalidPeriod", "period")
+    eq(code({"InstanceIds": ["ins-aaaaaaaa"]}), "MissingParameter", "missing prepaid")
+    eq(code(dict(p, Bogus=1)), "UnknownParameter", "unknown parameter")
+    fake.control("POST", "config", {"missing": ["ins-gone0000"]})
+    eq(code(dict(p, InstanceIds=["ins-gone0000"])), "InvalidInstanceId.NotFound", "missing id")
+    plan = {"PlanId": "edgeone-2unuvzjmmn2q", "Period": 1, "AutoUseVoucher": False}
+    eq(code(plan, service="teo", action="RenewPlan"),
+       "InvalidParameter.InvalidAutoUseVoucher", "boolean AutoUseVoucher")
+
+
+@check
+def tencent_renewals_and_get(fake):
+    r = fake.tencent("teo", "RenewPlan", {"PlanId": "edgeone-2unuvzjmmn2q", "Period": 1,
+                                          "AutoUseVoucher": "true"}, region=None)
+    assert r["DealName"].startswith("2026") and len(r["DealName"]) == 18, r
+    r = fake.tencent("yunjing", "InquiryPriceOpenProVersionPrepaid",
+                     {"ChargePrepaid": {"Period": 1}, "Machines": [
+                         {"MachineType": "CVM", "MachineRegion": "ap-guangzhou", "Quuid": "q1"}]},
+                     region=None)
+    assert isinstance(r["OriginalPrice"], float) and r["DiscountPrice"] < r["OriginalPrice"], r
+    fake.tencent("yunjing", "RenewProVersion", {"Quuid": "q1", "ChargePrepaid": {"Period": 1}})
+    # GET form: parameters in the query string, which is also the canonical query.
+    q = "Limit=1"
+    hdrs, _, _ = tc3_headers(TC, "cvm", "DescribeInstances", "2017-03-12", "", fake.host,
+                             region="ap-beijing", method="GET", query=q,
+                             ctype="application/x-www-form-urlencoded")
+    st, _, body = fake.send("GET", "/?" + q, hdrs)
+    eq(len(json.loads(body)["Response"]["InstanceSet"]), 1, "GET DescribeInstances")
+    eq(fake.control("GET", "renewals"), {"edgeone-2unuvzjmmn2q": 1, "q1": 1}, "renewals")
+
+
+# ---- Volcengine ---------------------------------------------------------------
+
+@check
+def volc_renew_idempotent(fake):
+    args = {"InstanceId": "i-aaaaaaaaaaaaaaaaaaaa", "Period": "1", "PeriodUnit": "Month",
+            "ClientToken": "tok-123"}
+    st1, _, r1 = fake.volc("ecs", "RenewInstance", "2020-04-01", args)
+    st2, _, r2 = fake.volc("ecs", "RenewInstance", "2020-04-01", args)
+    eq((st1, st2), (200, 200), "status")
+    assert r1["Result"]["OrderId"].startswith("Order"), r1
+    eq(r2["Result"]["OrderId"], r1["Result"]["OrderId"], "same order")
+    eq(r1["ResponseMetadata"]["Service"], "ecs", "metadata")
+    eq(fake.control("GET", "renewals"), {"i-aaaaaaaaaaaaaaaaaaaa": 1}, "executed once")
+    st, _, r = fake.volc("ecs", "RenewInstance", "2020-04-01", dict(args, Period="2"))
+    eq((st, r["ResponseMetadata"]["Error"]["Code"]), (400, "IdempotentParameterMismatch"), "")
+    st, _, r = fake.volc("ecs", "RenewInstance", "2020-04-01", dict(args, PeriodUnit="Week"))
+    eq((st, r["ResponseMetadata"]["Error"]["Code"]), (400, "InvalidPeriodUnit"), "week")
+    st, _, r = fake.volc("ecs", "RenewInstance", "2020-04-01", args, cred=VOLC_STS)
+    eq(st, 200, "STS with token")
+    st, _, r = fake.volc("ecs", "RenewInstance", "2020-04-01", args,
+                         cred=dict(VOLC, secret_key="nope"))
+    eq((st, r["ResponseMetadata"]["Error"]["Code"]), (401, "SignatureDoesNotMatch"), "bad key")
+    st, _, r = fake.volc("ecs", "RenewInstance", "2099-01-01", args)
+    eq((st, r["ResponseMetadata"]["Error"]["Code"]), (404, "InvalidActionOrVersion"), "version")
+
+
+@check
+def volc_billing_strings(fake):
+    body = {"Product": "ECS", "UseDuration": 2, "InstanceIDList": ["i-1", "i-2"]}
+    st, _, r = fake.volc("billing", "QueryPriceForRenew", "2022-01-01", {}, "POST", body)
+    eq(st, 200, "status")
+    res = r["Result"]
+    for v in [res["TotalOriginalAmount"], res["TotalDiscountAmount"]] + \
+            [i[k] for i in res["InstanceAmountList"] for k in ("OriginalAmount", "DiscountAmount")]:
+        assert isinstance(v, str) and v.split(".")[1].isdigit() and len(v.split(".")[1]) == 2, v
+    st, _, r = fake.volc("billing", "QueryPriceForRenew", "2022-01-01", {}, "POST",
+                         dict(body, InstanceIDList=["i-1", "i-1"]))
+    eq((st, r["ResponseMetadata"]["Error"]["Code"]), (400, "InvalidParameter"), "duplicates")
+
+
+# ---- faults, throttling, TLS, keep-alive ----------------------------------------
+
+@check
+def fault_drops(fake):
+    fake.control("POST", "faults", {"faults": [{"action": "RenewInstances", "kind": "drop_before"},
+                                               {"action": "RenewInstances", "kind": "drop_after"}]})
+    req = raw_tencent(fake, "RenewInstances", {"InstanceIds": ["ins-aaaaaaaa"],
+                                               "InstanceChargePrepaid": {"Period": 1}})
+    t = time.time()
+    eq(raw_exchange(fake.port, req), b"", "drop_before sends nothing")
+    assert time.time() - t < 2, "drop_before did not close promptly"
+    eq(fake.control("GET", "renewals"), {}, "drop_before did not execute")
+    eq(raw_exchange(fake.port, req), b"", "drop_after sends nothing")
+    eq(fake.control("GET", "renewals"), {"ins-aaaaaaaa": 1}, "drop_after executed")
+    eq([r["fault"] for r in fake.control("GET", "requests")], ["drop_before", "drop_after"], "")
+
+
+@check
+def fault_kinds(fake):
+    p = {"InstanceIds": ["ins-aaaaaaaa"], "InstanceChargePrepaid": {"Period": 1}}
+    payload = json.dumps(p)
+    kinds = ["status500", "status502_html", "nonjson", "huge", "throttle", "truncated"]
+    fake.control("POST", "faults", {"faults": [{"action": "*", "kind": k} for k in kinds]})
+    results = []
+    for _ in kinds:
+        hdrs, _, _ = tc3_headers(TC, "cvm", "InquiryPriceRenewInstances", "2017-03-12", payload,
+                                 fake.host, region="ap-guangzhou")
+        conn = http.client.HTTPConnection("127.0.0.1", fake.port, timeout=10)
+        try:
+            st, rh, body = fake.send("POST", "/", hdrs, payload.encode(), conn)
+            results.append((st, rh.get("Content-Type"), len(body), body[:40]))
+        except http.client.IncompleteRead as e:
+            results.append(("incomplete", len(e.partial)))
+        conn.close()
+    eq(results[0][:3], (500, "text/plain", 0), "status500")
+    eq(results[1][:2], (502, "text/html"), "status502_html")
+    eq(results[2][3], b"<html>oops</html>", "nonjson")
+    eq((results[3][0], results[3][2]), (200, 12 * 1024 * 1024), "huge")
+    assert b"RequestLimitExceeded" in fake.control("GET", "requests")[4]["error"].encode()
+    eq(results[5][0], "incomplete", "truncated")
+    # slow: the answer is late but normal.
+    fake.control("POST", "faults", {"faults": [{"kind": "slow", "delay": 0.5}]})
+    t = time.time()
+    assert "Price" in fake.tencent("cvm", "InquiryPriceRenewInstances", p)
+    assert time.time() - t >= 0.5, "slow was not slow"
+
+
+@check
+def throttling(fake):
+    fake.control("POST", "config", {"limits": True})
+    p = {"InstanceIds": ["ins-aaaaaaaa"], "InstanceChargePrepaid": {"Period": 1}}
+    codes = [fake.tencent("cvm", "InquiryPriceRenewInstances", p).get("Error", {}).get("Code")
+             for _ in range(12)]
+    eq(codes.count("RequestLimitExceeded"), 2, "12 requests against a limit of 10: %s" % codes)
+    fake.control("POST", "config", {"limit_overrides": {"QueryPriceForRenew": 1}})
+    body = {"Product": "ECS", "UseDuration": 1, "InstanceIDList": ["i-1"]}
+    st1, _, _ = fake.volc("billing", "QueryPriceForRenew", "2022-01-01", {}, "POST", body)
+    st2, rh, r = fake.volc("billing", "QueryPriceForRenew", "2022-01-01", {}, "POST", body)
+    eq((st1, st2, r["ResponseMetadata"]["Error"]["Code"]), (200, 429, "FlowLimitExceeded"), "")
+    eq(rh.get("Retry-After"), "1", "Retry-After")
+    eq(fake.control("GET", "state")["throttled"], 3, "throttle count")
+    time.sleep(1.05)
+    assert "Error" not in fake.tencent("cvm", "InquiryPriceRenewInstances", p), "window slides"
+
+
+@check
+def https(fake):
+    payload = json.dumps({"Limit": 1})
+    hdrs, _, _ = tc3_headers(TC, "cvm", "DescribeInstances", "2017-03-12", payload,
+                             "cvm.tencentcloudapi.com", region="ap-guangzhou")
+
+    def over_tls(ca):
+        ctx = ssl.create_default_context(cafile=ca)
+        raw = socket.create_connection(("127.0.0.1", fake.tls_port), timeout=10)
+        conn = http.client.HTTPSConnection("cvm.tencentcloudapi.com", context=ctx)
+        conn.sock = ctx.wrap_socket(raw, server_hostname="cvm.tencentcloudapi.com")
+        try:
+            return fake.send("POST", "/", hdrs, payload.encode(), conn)
+        finally:
+            conn.close()
+    st, _, body = over_tls(fake.certs + "/ca.pem")
+    eq(json.loads(body)["Response"]["TotalCount"], 2, "HTTPS with the test CA")
+    try:
+        over_tls(fake.certs + "/wrong-ca.pem")
+    except ssl.SSLCertVerificationError:
+        pass
+    else:
+        raise AssertionError("HTTPS with wrong-ca.pem should fail verification")
+
+
+@check
+def keepalive_and_latency(fake):
+    conn = http.client.HTTPConnection("127.0.0.1", fake.port, timeout=10)
+    for _ in range(3):
+        fake.tencent("cvm", "DescribeInstances", {}, conn=conn)
+    local = conn.sock.getsockname()
+    fake.tencent("cvm", "DescribeInstances", {}, conn=conn)
+    eq(conn.sock.getsockname(), local, "same connection reused")
+    fake.control("POST", "config", {"latency": 0.3})
+    t = time.time()
+    fake.tencent("cvm", "DescribeInstances", {}, conn=conn)
+    assert time.time() - t >= 0.3, "latency not applied"
+    st, _, _ = fake.send("GET", "/nothing-here")
+    eq(st, 404, "unknown path")
+
+
+def main():
+    verbose = "-v" in sys.argv
+    with tempfile.TemporaryDirectory() as tmp:
+        certs = os.path.join(tmp, "certs")
+        subprocess.run(["sh", os.path.join(HERE, "..", "support", "certs.sh"), certs], check=True)
+        fake = Fake(certs)
+        failed = 0
+        try:
+            for fn in CHECKS:
+                fake.control("POST", "reset")
+                t = time.time()
+                try:
+                    fn(fake)
+                    print("ok    %s (%.2fs)" % (fn.__name__, time.time() - t))
+                except Exception as e:
+                    failed += 1
+                    print("FAIL  %s: %s" % (fn.__name__, e))
+                    if verbose:
+                        traceback.print_exc()
+        finally:
+            fake.stop()
+        eq(fake.proc.returncode, 0, "fake exit status after /__fake/shutdown")
+    print("%d/%d checks passed" % (len(CHECKS) - failed, len(CHECKS)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
