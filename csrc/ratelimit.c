@@ -136,6 +136,11 @@ static int64_t sat_add(int64_t a, int64_t b) {   /* b >= 0 */
   return a > INT64_MAX - b ? INT64_MAX : a + b;
 }
 
+/* A shared file keeps CLOCK_MONOTONIC times, which restart at boot: a time more
+ * than an hour ahead cannot come from a real queue, only from before a reboot,
+ * so such a bucket counts as idle instead of stalling callers for days. */
+#define STALE_AHEAD_NS ((int64_t)3600 * 1000000000)
+
 int64_t cr_rl_reserve(cr_rl *rl, const char *key, size_t keylen, double rate, int64_t now) {
   double q;
   int64_t iv, cur, slot;
@@ -148,7 +153,7 @@ int64_t cr_rl_reserve(cr_rl *rl, const char *key, size_t keylen, double rate, in
   if (!(b = find(rl, key, keylen))) return -1;
   cur = atomic_load(&b->tat);
   do {
-    slot = cur > now ? cur : now;
+    slot = (cur > now && cur - now < STALE_AHEAD_NS) ? cur : now;
   } while (!atomic_compare_exchange_weak(&b->tat, &cur, sat_add(slot, iv)));
   return slot - now;
 }
@@ -158,6 +163,7 @@ int cr_rl_pause(cr_rl *rl, const char *key, size_t keylen, int64_t now, int64_t 
   bucket *b = find(rl, key, keylen);
   if (!b) return -1;
   cur = atomic_load(&b->tat);
-  while (cur < until && !atomic_compare_exchange_weak(&b->tat, &cur, until)) {}
+  while ((cur < until || cur - now >= STALE_AHEAD_NS) &&
+         !atomic_compare_exchange_weak(&b->tat, &cur, until)) {}
   return 0;
 }
