@@ -15,7 +15,8 @@ def handle(method, path, query, body, state, stop):
     route = GETS.get(name) if method == "GET" else POSTS.get(name) if method == "POST" else None
     if route is None:
         known = name in GETS or name in POSTS
-        return _err(405 if known else 404, "%s /__fake/%s is not a control endpoint" % (method, name))
+        return _err(405 if known else 404,
+                    "%s /__fake/%s is not a control endpoint" % (method, name))
     try:
         reply = json_reply(200, route(state, data, dict(parse_qsl(query)), stop))
     except ValueError as e:

@@ -24,8 +24,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import creds  # noqa: E402
 import signing  # noqa: E402
-from testclient import (TC, TC_STS, VECTOR_PAYLOAD, VOLC, VOLC_STS, Fake, raw_exchange,  # noqa: E402
-                        raw_tencent, tc3_headers, volc_request)
+from testclient import (TC, TC_STS, VECTOR_PAYLOAD, VOLC, VOLC_STS, Fake,  # noqa: E402
+                        raw_exchange, raw_tencent, tc3_headers, volc_request)
 
 CHECKS = []
 
@@ -126,8 +126,9 @@ def tencent_rejections(fake):
     eq(json.loads(body)["Response"]["Error"]["Code"], "AuthFailure.SignatureFailure", "tampered")
 
     def code(params, **kw):
-        return fake.tencent(kw.pop("service", "cvm"), kw.pop("action", "InquiryPriceRenewInstances"),
-                            params, **kw).get("Error", {}).get("Code")
+        service = kw.pop("service", "cvm")
+        action = kw.pop("action", "InquiryPriceRenewInstances")
+        return fake.tencent(service, action, params, **kw).get("Error", {}).get("Code")
     eq(code(p, ts=int(time.time()) - 400), "AuthFailure.SignatureExpire", "old timestamp")
     eq(code(p, cred=dict(TC, secret_id="AKIDnobody")), "AuthFailure.SecretIdNotFound", "id")
     eq(code(p, cred=dict(TC_STS, token=None), token="wrong"), "AuthFailure.TokenFailure", "token")

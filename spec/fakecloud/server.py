@@ -104,7 +104,9 @@ class Handler(BaseHTTPRequestHandler):
         rec = {"cloud": cloud and cloud.__name__, "service": None, "action": None,
                "version": None, "method": req.method, "path": path, "query": query,
                "headers": headers, "body": body.decode("utf-8", "replace"),
-               "error": None, "status": None, "fault": None, "time": received}
+               "error": None, "status": None, "fault": None, "time": received,
+               # the client's port tells which connection carried the request (keep-alive)
+               "peer_port": self.client_address[1] if isinstance(self.client_address, tuple) else None}
         if cloud is None:
             reply = json_reply(404, {"error": "not a cloud API request (no X-TC-Action header "
                                               "or Action query parameter)"}, error="NotFound")
@@ -168,6 +170,11 @@ class Handler(BaseHTTPRequestHandler):
         self.server.state.record(rec)
         time.sleep(fault.delay)
         self._send(fake)
+
+    def date_time_string(self, timestamp=None):
+        # The Date header shows the fake's own (possibly skewed) clock, as a real
+        # server's would: clients re-sign with it after a timestamp error.
+        return super().date_time_string(self.server.state.now() if timestamp is None else timestamp)
 
     def _send(self, reply, cut=None):
         """Write a complete response; with cut, only that many body bytes (Content-Length lies)."""

@@ -48,7 +48,8 @@ def verify(req, state):
     ctx = Ctx("tencent", action=h.get("x-tc-action"), version=h.get("x-tc-version"),
               region=h.get("x-tc-region"))
     if req.method not in ("POST", "GET"):
-        return ctx, error(ctx, "UnsupportedOperation", "HTTP method %s is not supported" % req.method)
+        return ctx, error(ctx, "UnsupportedOperation",
+                          "HTTP method %s is not supported" % req.method)
     m = AUTH_RE.fullmatch(h.get("authorization", ""))
     scope = m and m.group(1).split("/")
     if not m or len(scope) != 4 or scope[3] != "tc3_request" \

@@ -53,7 +53,8 @@ def tc3_headers(cred, service, action, version, payload, host, ts=None, region=N
     out = {"Content-Type": ctype, "Host": host, "X-TC-Action": action, "X-TC-Version": version,
            "X-TC-Timestamp": str(ts),
            "Authorization": "TC3-HMAC-SHA256 Credential=%s/%s/%s/tc3_request, SignedHeaders=%s, "
-                            "Signature=%s" % (cred["secret_id"], date, service, ";".join(names), sig)}
+                            "Signature=%s" % (cred["secret_id"], date, service, ";".join(names),
+                                              sig)}
     if region:
         out["X-TC-Region"] = region
     if token or cred.get("token"):
@@ -95,7 +96,10 @@ class Fake:
         cmd = [sys.executable, os.path.join(HERE, "fakecloud.py"), "--port", "0", "--tls-port",
                "0", "--cert", certs + "/server.pem", "--key", certs + "/server.key"]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        info = json.loads(self.proc.stdout.readline())
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("fakecloud did not start (its stderr is above)")
+        info = json.loads(line)
         self.port, self.tls_port = info["http_port"], info["https_port"]
         self.host = "127.0.0.1:%d" % self.port
         self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
