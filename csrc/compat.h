@@ -17,21 +17,9 @@ static void cr_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
   }
   lua_pop(L, nup);
 }
-static void *cr_testudata(lua_State *L, int i, const char *tname) {
-  void *p = lua_touserdata(L, i);
-  if (p && lua_getmetatable(L, i)) {
-    int ok;
-    luaL_getmetatable(L, tname);
-    ok = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
-    return ok ? p : NULL;
-  }
-  return NULL;
-}
 #define cr_rawlen(L, i) lua_objlen((L), (i))
 #else
 #define cr_setfuncs(L, l, n) luaL_setfuncs((L), (l), (n))
-#define cr_testudata(L, i, t) luaL_testudata((L), (i), (t))
 #define cr_rawlen(L, i) lua_rawlen((L), (i))
 #endif
 

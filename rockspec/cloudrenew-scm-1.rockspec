@@ -16,8 +16,10 @@ dependencies = {
   "lua >= 5.1",
   "lua-cjson",
 }
+-- CURL is found by its library: Debian keeps curl/curl.h in the multiarch
+-- include directory, which LuaRocks' header probe does not search (gcc does).
 external_dependencies = {
-  CURL = { header = "curl/curl.h", library = "curl" },
+  CURL = { library = "curl" },
   OPENSSL = { header = "openssl/evp.h", library = "crypto" },
 }
 build = {

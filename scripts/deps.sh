@@ -3,7 +3,8 @@
 # some are missing (so `make demo` / `make test` work on a fresh Debian machine).
 set -eu
 PKGS="gcc make pkg-config lua5.4 liblua5.4-dev lua-cjson lua-busted lua-argparse \
-libcurl4-openssl-dev libssl-dev openssl python3 luarocks"
+libcurl4-openssl-dev libssl-dev openssl python3 luarocks luajit libluajit-5.1-dev \
+liblua5.1-0-dev"
 [ "${CLOUDRENEW_EXTRA_PKGS:-}" ] && PKGS="$PKGS $CLOUDRENEW_EXTRA_PKGS"
 missing=""
 for p in $PKGS; do

@@ -1,0 +1,33 @@
+-- The rockspec installs offline (LuaRocks make, no server) into a scratch tree,
+-- and the installed module loads and makes a signed call to the fake cloud.
+describe("rockspec", function()
+  it("installs with luarocks make and passes a smoke call", function()
+    local tree = os.tmpname()
+    os.remove(tree)
+    local p = assert(io.popen("luarocks --lua-version=5.4 make rockspec/cloudrenew-scm-1.rockspec --tree " ..
+      tree .. " --deps-mode=none 2>&1"))
+    local out = p:read("*a")
+    local ok = p:close()
+    assert.is_true(ok == true or ok == 0, out)
+    local smoke = [[
+      local fake = require("support.fake").start{ tls = false }
+      local cloudrenew = require("cloudrenew")
+      assert(package.searchpath("cloudrenew.core", package.cpath):find("]] .. tree .. [[", 1, true))
+      local tc = assert(cloudrenew.tencent(fake:tencent_opts()))
+      local res = assert(tc.cvm:InquiryPriceRenewInstances{ InstanceIds = { "ins-2zvpghhc" },
+                                                            InstanceChargePrepaid = { Period = 1 } })
+      io.write("price ", res.Price.InstancePrice.DiscountPrice)
+      fake:stop()
+    ]]
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w")); f:write(smoke); f:close()
+    p = assert(io.popen(string.format(
+      "LUA_PATH='%s/share/lua/5.4/?.lua;%s/share/lua/5.4/?/init.lua;spec/?.lua;;' " ..
+      "LUA_CPATH='%s/lib/lua/5.4/?.so;;' lua5.4 %s 2>&1", tree, tree, tree, script)))
+    out = p:read("*a")
+    p:close()
+    os.remove(script)
+    os.execute("rm -rf " .. tree)
+    assert.truthy(out:find("^price %d"), out)
+  end)
+end)
