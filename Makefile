@@ -22,7 +22,7 @@ OBJS     := $(patsubst csrc/%.c,$(OUTDIR)/obj/%.o,$(SRCS))
 MODULE   := $(OUTDIR)/cloudrenew/core.so
 BUSTED   := busted --lua=lua5.4
 
-.PHONY: all deps test demo clean luajit
+.PHONY: all deps test demo memcheck clean
 
 all: $(MODULE)
 
@@ -49,6 +49,13 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh examples/demo.sh
+
+# Every C path under valgrind (signing, blocking and concurrent HTTP, failures,
+# TLS, pacing, a client closed mid-transfer): fails on any error or leak.
+memcheck: deps all
+	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="build/?.so;;" \
+	valgrind --keep-debuginfo=yes --leak-check=full --show-leak-kinds=definite,indirect \
+	  --errors-for-leak-kinds=definite,indirect --error-exitcode=9 lua5.4 bench/memcheck.lua
 
 clean:
 	rm -rf build

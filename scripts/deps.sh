@@ -4,7 +4,7 @@
 set -eu
 PKGS="gcc make pkg-config lua5.4 liblua5.4-dev lua-cjson lua-busted lua-argparse \
 libcurl4-openssl-dev libssl-dev openssl python3 luarocks luajit libluajit-5.1-dev \
-liblua5.1-0-dev"
+liblua5.1-0-dev valgrind"
 [ "${CLOUDRENEW_EXTRA_PKGS:-}" ] && PKGS="$PKGS $CLOUDRENEW_EXTRA_PKGS"
 missing=""
 for p in $PKGS; do

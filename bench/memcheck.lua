@@ -1,0 +1,40 @@
+-- Exercise every C path once (signing, blocking and concurrent HTTP, failures,
+-- TLS, pacing, a client closed with transfers in flight) for valgrind:
+--   valgrind --leak-check=full lua5.4 bench/memcheck.lua
+local cloudrenew = require("cloudrenew")
+local core = require("cloudrenew.core")
+local fake = require("support.fake").start()
+
+local tc = assert(cloudrenew.tencent(fake:tencent_opts()))
+local volc = assert(cloudrenew.volcengine(fake:volc_opts()))
+local q = { InstanceIds = { "ins-2zvpghhc" }, InstanceChargePrepaid = { Period = 1 } }
+assert(tc.cvm:InquiryPriceRenewInstances(q))
+assert(tc.cvm:RenewInstances(q))
+assert(volc.ecs:RenewInstance{ InstanceId = "i-abc", Period = 1 })
+assert(volc.billing:QueryPriceForRenew{ Product = "ECS", UseDuration = 1, InstanceIDList = { "i-abc" } })
+fake:faults{ { action = "RenewInstances", kind = "drop_after" }, { action = "RenewInstances", kind = "huge" },
+             { action = "RenewInstances", kind = "truncated" } }
+for _ = 1, 3 do assert(not tc.cvm:RenewInstances(q)) end
+local tls = assert(cloudrenew.tencent(fake:tls_opts(fake:tencent_opts())))
+assert(tls.cvm:InquiryPriceRenewInstances(q))
+local o = fake:tls_opts(fake:tencent_opts()); o.ca_file = fake.certs.wrong_ca
+local bad = assert(cloudrenew.tencent(o))
+assert(not bad.cvm:InquiryPriceRenewInstances(q))
+local ids = {}
+for i = 1, 12 do ids[i] = string.format("edgeone-%012d", i) end
+local res, errs = cloudrenew.map(ids, function(id) return tc.teo:RenewPlan{ PlanId = id, Period = 1 } end,
+                                 { concurrency = 6 })
+for i = 1, #ids do assert(res[i] and not errs[i]) end
+-- a client closed while its transfer is in flight inside a multi
+local h = assert(core.http{ timeout = 5 })
+local m = core.multi()
+m:add(h, { method = "GET", url = fake.url .. "/__fake/state", headers = {} })
+h:close()
+while m:active() > 0 do m:run(0.05) end
+m:close()
+local lim = assert(core.limiter(os.tmpname()))
+assert(lim:reserve("k", 10))
+lim:close()
+tc:close(); volc:close(); tls:close(); bad:close()
+fake:stop()
+print("memcheck script done")
