@@ -125,7 +125,7 @@ describe("tencent client", function()
     end)
 
     it("a CVM call without a region says how to give one", function()
-      local c = assert(cloudrenew.tencent(fake:tencent_opts{ region = false }))
+      local c = assert(cloudrenew.tencent(fake:tencent_opts{ region = fakecloud.UNSET }))
       local _, err = c.cvm:RenewInstances{ InstanceIds = { "ins-2zvpghhc" }, InstanceChargePrepaid = { Period = 1 } }
       c:close()
       assert.are.equal("ClientError.InvalidParameter", err.code)

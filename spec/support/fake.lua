@@ -10,6 +10,9 @@ Fake.__index = Fake
 
 local ROOT = os.getenv("CLOUDRENEW_ROOT") or "."
 
+-- In *_opts{...}: leave this option out (false is a real value for some options).
+M.UNSET = setmetatable({}, { __tostring = function() return "UNSET" end })
+
 local function read_all(path)
   local f = io.open(path, "rb")
   if not f then return nil end
@@ -112,7 +115,7 @@ function Fake:tencent_opts(extra)
   local c = M.credentials().tencent[1]
   local o = { secret_id = c.secret_id, secret_key = c.secret_key, region = "ap-guangzhou",
               endpoint = self.url, timeout = 10 }
-  for k, v in pairs(extra or {}) do if v == false then o[k] = nil else o[k] = v end end
+  for k, v in pairs(extra or {}) do if v == M.UNSET then o[k] = nil else o[k] = v end end
   return o
 end
 
@@ -120,7 +123,7 @@ function Fake:volc_opts(extra)
   local c = M.credentials().volcengine[1]
   local o = { access_key = c.access_key, secret_key = c.secret_key, region = "cn-beijing",
               endpoint = self.url, timeout = 10 }
-  for k, v in pairs(extra or {}) do if v == false then o[k] = nil else o[k] = v end end
+  for k, v in pairs(extra or {}) do if v == M.UNSET then o[k] = nil else o[k] = v end end
   return o
 end
 
