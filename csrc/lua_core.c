@@ -8,10 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 
 #include "compat.h"
+#include "fileio.h"
 #include "http.h"
 #include "ratelimit.h"
 #include "sign.h"
@@ -502,6 +504,54 @@ static int l_random_hex(lua_State *L) {
   return 1;
 }
 
+/* core.append_durable(path, data) -> true | nil, err: one O_APPEND write + fsync. */
+static int l_append_durable(lua_State *L) {
+  size_t len;
+  const char *path = luaL_checkstring(L, 1);
+  const char *data = luaL_checklstring(L, 2, &len);
+  char err[512];
+  if (cr_append_durable(path, data, len, err, sizeof err) != 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* core.lock(path) -> lock | nil, err, busy. The lock lives as long as the
+ * userdata (release(), __close or __gc), or the process. */
+#define LOCK_MT "cloudrenew.lock"
+
+static int lock_release(lua_State *L) {
+  int *fd = (int *)luaL_checkudata(L, 1, LOCK_MT);
+  if (*fd >= 0) { close(*fd); *fd = -1; }
+  return 0;
+}
+
+static int l_lock(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  char err[512];
+  int busy = 0;
+  int *ud = (int *)lua_newuserdata(L, sizeof(int));
+  *ud = -1;
+  luaL_getmetatable(L, LOCK_MT);
+  lua_setmetatable(L, -2);
+  *ud = cr_lock_path(path, &busy, err, sizeof err);
+  if (*ud < 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    lua_pushboolean(L, busy);
+    return 3;
+  }
+  return 1;
+}
+
+static int l_isatty(lua_State *L) {
+  lua_pushboolean(L, cr_isatty((int)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
 /* ---- module ------------------------------------------------------------- */
 
 static const luaL_Reg http_methods[] = {
@@ -522,13 +572,23 @@ static const luaL_Reg funcs[] = {
   {"uri_encode", l_uri_encode}, {"tc3_sign", l_tc3_sign}, {"volc_sign", l_volc_sign},
   {"sign_key_derivations", l_sign_key_derivations},
   {"http", l_http_new}, {"multi", l_multi_new}, {"limiter", l_limiter}, {"monotonic", l_monotonic}, {"time", l_time},
-  {"sleep", l_sleep}, {"random_hex", l_random_hex}, {NULL, NULL}
+  {"sleep", l_sleep}, {"random_hex", l_random_hex},
+  {"append_durable", l_append_durable}, {"lock", l_lock}, {"isatty", l_isatty}, {NULL, NULL}
 };
 
 int luaopen_cloudrenew_core(lua_State *L) {
   if (cr_http_global_init() != 0) return luaL_error(L, "cloudrenew.core: curl_global_init failed");
   luaL_newmetatable(L, SIGNOUT_MT);
   lua_pushcfunction(L, signout_gc); lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, LOCK_MT);
+  lua_pushcfunction(L, lock_release); lua_setfield(L, -2, "__gc");
+#if LUA_VERSION_NUM >= 504
+  lua_pushcfunction(L, lock_release); lua_setfield(L, -2, "__close");
+#endif
+  lua_newtable(L);
+  lua_pushcfunction(L, lock_release); lua_setfield(L, -2, "release");
+  lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
   luaL_newmetatable(L, HTTP_MT);
   lua_pushcfunction(L, http_close); lua_setfield(L, -2, "__gc");

@@ -26,7 +26,8 @@ build = {
   type = "builtin",
   modules = {
     ["cloudrenew.core"] = {
-      sources = { "csrc/sign.c", "csrc/http.c", "csrc/ratelimit.c", "csrc/lua_core.c" },
+      sources = { "csrc/sign.c", "csrc/http.c", "csrc/ratelimit.c", "csrc/fileio.c",
+                   "csrc/lua_core.c" },
       libraries = { "curl", "ssl", "crypto", "pthread" },
       defines = { "CLOUDRENEW_VERSION=\"0.1.0\"", "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
       incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },

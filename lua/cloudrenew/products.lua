@@ -1,0 +1,122 @@
+-- What the workflow needs to know per product: which cloud, which periods,
+-- how to price a batch of resources and how to renew one. Prices come back in
+-- integer cents (cloudrenew.money), rounded up past the cent.
+local errors = require("cloudrenew.errors")
+local money = require("cloudrenew.money")
+
+local M = {}
+
+local function set(list)
+  local s = {}
+  for _, v in ipairs(list) do s[v] = true end
+  return s
+end
+local SHORT = set{ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 24, 36 }
+
+local function bad_response(action, what, res)
+  return errors.client("BadResponse", action .. " answered without " .. what,
+    { action = action, request_id = res and res.RequestId, outcome = "not_executed" })
+end
+
+-- Tencent ItemPrice -> cents; BandwidthPrice is part of what a renewal charges.
+local function item_cents(p)
+  if type(p) ~= "table" or p.DiscountPrice == nil then return nil end
+  return money.cents(p.DiscountPrice, "up")
+end
+
+M.cvm = {
+  cloud = "tencent", periods = set{ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 24, 36, 48, 60 },
+  -- InquiryPriceRenewInstances answers one total for all the ids it is given,
+  -- so a per-resource price needs a batch of one.
+  batch = 1,
+  inquire = function(c, rows, period)
+    local res, err = c.cvm:InquiryPriceRenewInstances{
+      InstanceIds = { rows[1].id }, InstanceChargePrepaid = { Period = period } }
+    if not res then return nil, err end
+    local price = type(res.Price) == "table" and res.Price or {}
+    local inst = item_cents(price.InstancePrice)
+    if not inst then return nil, bad_response("InquiryPriceRenewInstances", "Price.InstancePrice.DiscountPrice", res) end
+    return { [rows[1].id] = { cents = inst + (item_cents(price.BandwidthPrice) or 0), request_id = res.RequestId } }
+  end,
+  renew = function(c, row, period)
+    return c.cvm:RenewInstances{ InstanceIds = { row.id }, InstanceChargePrepaid = { Period = period } }
+  end,
+}
+
+M.hspro = {
+  cloud = "tencent", periods = SHORT,
+  batch = 1,   -- InquiryPriceOpenProVersionPrepaid also answers a total only
+  inquire = function(c, rows, period)
+    local r = rows[1].row
+    local res, err = c.yunjing:InquiryPriceOpenProVersionPrepaid{ ChargePrepaid = { Period = period },
+      Machines = { { MachineType = r.MachineType, MachineRegion = r.MachineRegion, Quuid = r.Quuid } } }
+    if not res then return nil, err end
+    local cents = res.DiscountPrice ~= nil and money.cents(res.DiscountPrice, "up")
+    if not cents then return nil, bad_response("InquiryPriceOpenProVersionPrepaid", "DiscountPrice", res) end
+    return { [rows[1].id] = { cents = cents, request_id = res.RequestId } }
+  end,
+  renew = function(c, row, period)
+    return c.yunjing:RenewProVersion{ Quuid = row.id, ChargePrepaid = { Period = period } }
+  end,
+}
+
+M.teo = {
+  cloud = "tencent", periods = SHORT,
+  batch = 1,
+  -- teo has no price inquiry: the caller's table or function is the price list.
+  caller_priced = true,
+  inquire = function(_, rows, period, price)
+    local id = rows[1].id
+    local v, perr
+    if type(price) == "function" then
+      local ok, a, b = pcall(price, id, period)
+      if not ok then
+        return nil, errors.client("InvalidParameter", "price function failed for " .. id .. ": " .. tostring(a))
+      end
+      v, perr = a, b
+    else
+      v = price[id]
+    end
+    if v == nil then
+      return nil, errors.client("InvalidParameter", "no price given for " .. id
+        .. (perr and (": " .. tostring(perr)) or ""))
+    end
+    local cents = money.cents(v, "up")
+    if not cents or cents < 0 then
+      return nil, errors.client("InvalidParameter", "price for " .. id .. " is not an amount: " .. tostring(v))
+    end
+    return { [id] = { cents = cents } }
+  end,
+  renew = function(c, row, period)
+    local res, err = c.teo:RenewPlan{ PlanId = row.id, Period = period, AutoUseVoucher = "false" }
+    return res, err, res and res.DealName
+  end,
+}
+
+M.ecs = {
+  cloud = "volcengine", periods = set{ 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 24, 36 },
+  batch = 20,  -- QueryPriceForRenew prices up to 20 instances, one amount each
+  inquire = function(c, rows, period)
+    local ids = {}
+    for i, r in ipairs(rows) do ids[i] = r.id end
+    local res, err = c.billing:QueryPriceForRenew{ Product = "ECS", UseDuration = period, InstanceIDList = ids }
+    if not res then return nil, err end
+    local out = {}
+    for _, a in ipairs(type(res.InstanceAmountList) == "table" and res.InstanceAmountList or {}) do
+      local cents = type(a) == "table" and a.InstanceID and money.cents(a.DiscountAmount, "up")
+      if cents then
+        out[a.InstanceID] = { cents = cents, currency = res.Currency, request_id = res.RequestId }
+      end
+    end
+    return out, nil, res.RequestId
+  end,
+  -- The ClientToken is chosen by the workflow and written to the audit log first.
+  renew = function(c, row, period, token)
+    local res, err = c.ecs:RenewInstance{ InstanceId = row.id, Period = period, PeriodUnit = "Month",
+                                          ClientToken = token }
+    return res, err, res and res.OrderId
+  end,
+  token = true,
+}
+
+return M

@@ -1,0 +1,273 @@
+-- Budget-guarded renewals: price every resource, decide in a stable order
+-- against a per-resource cap and a running budget, then renew what fits,
+-- concurrently and paced, writing an audit line before and after each renewal.
+-- Money is integer cents throughout (cloudrenew.money).
+local audit = require("cloudrenew.audit")
+local core = require("cloudrenew.core")
+local errors = require("cloudrenew.errors")
+local map = require("cloudrenew.map")
+local money = require("cloudrenew.money")
+local products = require("cloudrenew.products")
+
+local M = {}
+local unpack = table.unpack or unpack
+
+local function invalid(msg)
+  return nil, errors.client("InvalidParameter", "renew_if_under_budget: " .. msg)
+end
+
+local function is_client(c)
+  return type(c) == "table" and (c.cloud == "tencent" or c.cloud == "volcengine")
+    and type(c.call) == "function"
+end
+
+-- Resources -> rows { id =, row = } in input order; nil, message when malformed.
+local function rows_of(product, resources, client)
+  if type(resources) ~= "table" then return nil, "resources must be a list" end
+  local rows, seen = {}, {}
+  for i, r in ipairs(resources) do
+    local row
+    if product == "hspro" then
+      if type(r) == "string" then
+        r = { Quuid = r, MachineType = "CVM", MachineRegion = client.options and client.options.region }
+      end
+      if type(r) ~= "table" or type(r.Quuid) ~= "string" or r.Quuid == "" then
+        return nil, string.format("resources[%d] must be { Quuid =, MachineType =, MachineRegion = }", i)
+      end
+      if r.MachineType ~= "CVM" and r.MachineType ~= "BM" then
+        return nil, string.format("resources[%d].MachineType must be \"CVM\" or \"BM\"", i)
+      end
+      if type(r.MachineRegion) ~= "string" or r.MachineRegion == "" then
+        return nil, string.format("resources[%d].MachineRegion is required (e.g. \"ap-guangzhou\")", i)
+      end
+      row = { id = r.Quuid, row = r }
+    else
+      if type(r) ~= "string" or not r:find("^[%w%-_.:]+$") then
+        return nil, string.format("resources[%d] must be an id string, got %s", i, tostring(r))
+      end
+      row = { id = r, row = r }
+    end
+    if seen[row.id] then
+      return nil, string.format("resources[%d]: %s is listed twice (at %d too)", i, row.id, seen[row.id])
+    end
+    seen[row.id] = i
+    rows[#rows + 1] = row
+  end
+  local n = 0
+  for _ in pairs(resources) do n = n + 1 end
+  if n ~= #rows then return nil, "resources must be a list (keys 1..n), not a map" end
+  return rows
+end
+
+local function check(o)
+  if type(o) ~= "table" then return invalid("takes one table of options") end
+  local p = products[o.product]
+  if not p then return invalid("product must be \"cvm\", \"hspro\", \"teo\" or \"ecs\", got " .. tostring(o.product)) end
+  if not is_client(o.client) then return invalid("client must be a cloudrenew.tencent{} or cloudrenew.volcengine{} client") end
+  if o.client.cloud ~= p.cloud then
+    return invalid(o.product .. " needs a " .. p.cloud .. " client, got a " .. o.client.cloud .. " one")
+  end
+  if type(o.period) ~= "number" or o.period % 1 ~= 0 or not p.periods[o.period] then
+    return invalid("period must be a whole number of months that " .. o.product .. " accepts, got " .. tostring(o.period))
+  end
+  local caps = {}
+  for _, name in ipairs{ "max_price", "budget" } do
+    if o[name] ~= nil then
+      caps[name] = money.cents(o[name], "down")
+      if not caps[name] or caps[name] < 0 then
+        return invalid(name .. " must be an amount >= 0 (number or decimal string), got " .. tostring(o[name]))
+      end
+    end
+  end
+  if p.caller_priced then
+    if type(o.price) ~= "table" and type(o.price) ~= "function" then
+      return invalid("teo has no price inquiry: pass price = { [PlanId] = amount } or a function(id, period)")
+    end
+  elseif o.price ~= nil then
+    return invalid(o.product .. " prices come from the cloud's inquiry; price is for teo only")
+  end
+  local conc = o.concurrency or 8
+  if type(conc) ~= "number" or conc < 1 or conc % 1 ~= 0 then return invalid("concurrency must be an integer >= 1") end
+  for _, name in ipairs{ "audit_log", "run_id" } do
+    if o[name] ~= nil and (type(o[name]) ~= "string" or o[name] == "") then
+      return invalid(name .. " must be a non-empty string")
+    end
+  end
+  if o.on_progress ~= nil and type(o.on_progress) ~= "function" then return invalid("on_progress must be a function") end
+  local rows, rerr = rows_of(o.product, o.resources, o.client)
+  if not rows then return invalid(rerr) end
+  return p, rows, caps, conc
+end
+
+local function progress(o, phase, done, total)
+  if o.on_progress then pcall(o.on_progress, phase, done, total) end
+end
+
+-- Price the rows not yet priced. A batch the cloud rejects as a whole (say one
+-- unknown id among twenty) is halved until the culprit stands alone, so one
+-- bad id never costs the others their price.
+local function price_all(o, p, items, conc)
+  local todo = {}
+  for _, it in ipairs(items) do if not it.resumed then todo[#todo + 1] = it end end
+  local batches = {}
+  for i = 1, #todo, p.batch do
+    local b = {}
+    for j = i, math.min(i + p.batch - 1, #todo) do b[#b + 1] = todo[j] end
+    batches[#batches + 1] = b
+  end
+  local done = 0
+  local function run(batch)
+    local prices, err = p.inquire(o.client, batch, o.period, o.price)
+    if not prices and #batch > 1 and err and err.outcome == "rejected" and not err.retryable then
+      local half = math.floor(#batch / 2)
+      run({ unpack(batch, 1, half) })
+      return run({ unpack(batch, half + 1, #batch) })
+    end
+    for _, it in ipairs(batch) do
+      local pr = prices and prices[it.id]
+      if pr then
+        it.price_cents, it.currency, it.inquiry_request_id = pr.cents, pr.currency, pr.request_id
+      else
+        it.error = err or errors.client("BadResponse", "the price answer did not list " .. it.id)
+      end
+    end
+    done = done + #batch
+    progress(o, "inquire", done, #todo)
+  end
+  if #batches > 0 then map.map(batches, run, { concurrency = conc }) end
+end
+
+-- Stable order: the first resources listed get the budget first; a later,
+-- cheaper one may still fit after a dearer one did not.
+local function decide(items, caps)
+  local committed = 0
+  for _, it in ipairs(items) do
+    if it.resumed then
+      committed = committed + (it.price_cents or 0)
+    end
+  end
+  for _, it in ipairs(items) do
+    if not it.resumed then
+      if not it.price_cents then
+        it.decision = "no_price"
+      elseif caps.max_price and it.price_cents > caps.max_price then
+        it.decision = "over_max_price"
+      elseif caps.budget and committed + it.price_cents > caps.budget then
+        it.decision = "over_budget"
+      else
+        it.decision = "renew"
+        committed = committed + it.price_cents
+      end
+    end
+  end
+end
+
+local function renew_all(o, p, items, log, conc)
+  local todo = {}
+  for _, it in ipairs(items) do
+    if it.decision == "renew" and not it.resumed then todo[#todo + 1] = it end
+  end
+  local cloud, done = o.client.cloud, 0
+  local function one(it)
+    local token = p.token and ("cr-" .. core.random_hex(16)) or nil
+    local attempt
+    if log then
+      local aerr
+      attempt, aerr = log:intent{ cloud = cloud, product = o.product, id = it.id, period = o.period,
+        price = money.format(it.price_cents), currency = it.currency, run_id = o.run_id, client_token = token }
+      if not attempt then
+        it.outcome = "failed"
+        it.error = errors.client("AuditLog", "not renewed: " .. tostring(aerr))
+        return
+      end
+    end
+    local res, err, order = p.renew(o.client, it, o.period, token)
+    if res then
+      it.outcome, it.request_id, it.order = "renewed", res.RequestId, order
+    else
+      it.outcome = err.outcome == "unknown" and "unknown" or "failed"
+      it.error, it.request_id = err, err.request_id
+    end
+    if log then
+      local ok, aerr = log:result(attempt, { cloud = cloud, product = o.product, id = it.id, period = o.period,
+        run_id = o.run_id, outcome = it.outcome, request_id = it.request_id, order = it.order,
+        error = it.error and { code = it.error.code, message = it.error.message } or nil })
+      if not ok then log.warnings[#log.warnings + 1] = "result for " .. it.id .. " not recorded: " .. tostring(aerr) end
+    end
+    done = done + 1
+    progress(o, "renew", done, #todo)
+  end
+  if #todo > 0 then map.map(todo, one, { concurrency = conc }) end
+end
+
+local function totals_of(items)
+  local t = { resources = #items, planned = 0, renewed = 0, failed = 0, unknown = 0, skipped = 0,
+              no_price = 0, resumed = 0, planned_cents = 0, spent_cents = 0, unknown_cents = 0 }
+  for _, it in ipairs(items) do
+    if it.decision == "renew" then
+      t.planned = t.planned + 1
+      t.planned_cents = t.planned_cents + it.price_cents
+    end
+    if it.decision == "no_price" then t.no_price = t.no_price + 1 end
+    if it.resumed then t.resumed = t.resumed + 1 end
+    local o = it.outcome
+    if o == "renewed" or o == "failed" or o == "unknown" or o == "skipped" then t[o] = t[o] + 1 end
+    if it.outcome == "renewed" then t.spent_cents = t.spent_cents + (it.price_cents or 0) end
+    if it.outcome == "unknown" then t.unknown_cents = t.unknown_cents + (it.price_cents or 0) end
+  end
+  t.planned_amount = money.format(t.planned_cents)
+  t.spent = money.format(t.spent_cents)
+  t.unknown_amount = money.format(t.unknown_cents)
+  return t
+end
+
+function M.renew_if_under_budget(o)
+  local p, rows, caps, conc = check(o)
+  if not p then return nil, rows end
+  local log
+  if o.audit_log then
+    local err
+    log, err = audit.open(o.audit_log, { lock = not o.dry_run })
+    if not log then return nil, errors.client("AuditLog", err) end
+  end
+  local cloud = o.client.cloud
+  local items = {}
+  for i, r in ipairs(rows) do
+    local it = { id = r.id, row = r.row, index = i }
+    local status, intent, result = nil, nil, nil
+    if log then status, intent, result = log:status(cloud, o.product, r.id, o.period, o.run_id) end
+    if status then
+      -- Already renewed, or possibly renewed, for this period: never pay twice.
+      it.resumed, it.decision, it.outcome = true, "renew", status
+      it.price_cents = money.cents(intent.price, "up")
+      it.currency, it.request_id, it.order = intent.currency, result and result.request_id, result and result.order
+      if status == "unknown" then
+        it.error = errors.client("Unknown", "an earlier run sent this renewal and its outcome is unknown"
+          .. " (audit attempt " .. tostring(intent.attempt) .. ", " .. tostring(intent.time)
+          .. "): check the " .. cloud .. " console before renewing it again", { outcome = "unknown" })
+      end
+    end
+    items[i] = it
+  end
+  price_all(o, p, items, conc)
+  decide(items, caps)
+  for _, it in ipairs(items) do
+    if it.decision ~= "renew" then it.outcome = "skipped"
+    elseif not it.resumed then it.outcome = "planned" end
+  end
+  if not o.dry_run then renew_all(o, p, items, log, conc) end
+  if log then log:close() end
+  local report = { cloud = cloud, product = o.product, period = o.period, dry_run = o.dry_run and true or false,
+                   run_id = o.run_id, items = {}, totals = totals_of(items),
+                   audit = log and { path = log.path, warnings = log.warnings } or nil }
+  for i, it in ipairs(items) do
+    local e = it.error
+    report.items[i] = { id = it.id, price = money.format(it.price_cents), price_cents = it.price_cents,
+      currency = it.currency, decision = it.decision, outcome = it.outcome, request_id = it.request_id,
+      order = it.order, error = e, resumed = it.resumed or nil, resource = it.row }
+    report.currency = report.currency or it.currency
+  end
+  return report
+end
+
+return M
