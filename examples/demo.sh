@@ -29,6 +29,16 @@ PY
 export CLOUDRENEW_CA_FILE=build/test-certs/ca.pem
 export LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="build/?.so;;"
 export CVM_INSTANCES="ins-2zvpghhc,ins-7xk3m9qa,ins-q1w2e3r4" ECS_INSTANCES="i-3tiefmkskq3vj0hx1lt5,i-demo00000000000002"
-export MAX_PRICE="${MAX_PRICE:-150}" PERIOD="${PERIOD:-1}" TENCENTCLOUD_REGION=ap-guangzhou
+export HSPRO_QUUIDS="2c6d9e4f-demo-0001,2c6d9e4f-demo-0002" TEO_PLANS="edgeone-2unuvzjmmn2q,edgeone-demo0000000b"
+export TENCENTCLOUD_REGION=ap-guangzhou PERIOD=1 AUDIT_LOG="$out/renewals.jsonl"
+rm -f "$AUDIT_LOG"
 echo "== cloudrenew demo against the bundled fake cloud (https://*.tencentcloudapi.com, *.volcengineapi.com -> $CLOUDRENEW_CONNECT_TO)"
-lua5.4 examples/renew_if_under_budget.lua --apply
+echo "-- dry run: inquire and decide, renew nothing"
+lua5.4 examples/renew_cvm.lua
+echo "-- apply, one script per product (audit log: $AUDIT_LOG)"
+MAX_PRICE=150 lua5.4 examples/renew_cvm.lua --apply
+MAX_PRICE=60 lua5.4 examples/renew_hspro.lua --apply
+BUDGET=100 lua5.4 examples/renew_teo.lua --apply
+MAX_PRICE=100 lua5.4 examples/renew_ecs.lua --apply
+echo "-- the same CVM run again: the audit log says it is done, nothing is paid twice"
+lua5.4 examples/renew_cvm.lua --apply
