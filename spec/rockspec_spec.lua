@@ -9,9 +9,14 @@ describe("rockspec", function()
     local out = p:read("*a")
     local ok = p:close()
     assert.is_true(ok == true or ok == 0, out)
+    for name in io.popen("ls lua/cloudrenew"):lines() do
+      assert.is_not_nil(io.open(tree .. "/share/lua/5.4/cloudrenew/" .. name), name .. " not installed")
+    end
     local smoke = [[
       local fake = require("support.fake").start{ tls = false }
       local cloudrenew = require("cloudrenew")
+      assert(package.searchpath("cloudrenew.workflow", package.path):find("]] .. tree .. [[", 1, true))
+      require("cloudrenew.workflow")
       assert(package.searchpath("cloudrenew.core", package.cpath):find("]] .. tree .. [[", 1, true))
       local tc = assert(cloudrenew.tencent(fake:tencent_opts()))
       local res = assert(tc.cvm:InquiryPriceRenewInstances{ InstanceIds = { "ins-2zvpghhc" },
