@@ -197,6 +197,34 @@ describe("workflow.renew_if_under_budget", function()
     end)
   end)
 
+  describe("progress and bugs", function()
+    it("reports progress per phase", function()
+      local seen = {}
+      assert(workflow.renew_if_under_budget{ client = tc, product = "cvm", resources = { "ins-eeeeeee1", "ins-eeeeeee2" },
+        period = 1, on_progress = function(phase, done, total)
+          seen[#seen + 1] = phase .. " " .. done .. "/" .. total
+          error("a broken progress printer must not stop renewals")
+        end })
+      table.sort(seen)
+      assert.are.same({ "inquire 1/2", "inquire 2/2", "renew 1/2", "renew 2/2" }, seen)
+      assert.are.equal(2, count(fake:renewals()))
+    end)
+
+    it("a renewal step that raises after its intent is unknown, never failed or retried", function()
+      -- a client whose RenewInstances raises once the intent is on disk
+      local proxy = setmetatable({ cvm = {
+        InquiryPriceRenewInstances = function(_, q) return tc.cvm:InquiryPriceRenewInstances(q) end,
+        RenewInstances = function() error("bug in a caller-supplied client") end,
+      } }, { __index = tc })
+      local r = assert(workflow.renew_if_under_budget{ client = proxy, product = "cvm",
+        resources = { "ins-eeeeeee3" }, period = 1, audit_log = log })
+      assert.are.equal("unknown", r.items[1].outcome)
+      assert.truthy(tostring(r.items[1].error):find("bug in a caller", 1, true))
+      assert.are.equal("intent", entries(log)[1].event)
+      assert.are.equal(0, #fake:requests_for("RenewInstances"))
+    end)
+  end)
+
   describe("bad input", function()
     local function rejects(opts, pattern)
       local r, err = workflow.renew_if_under_budget(opts)
@@ -303,6 +331,11 @@ describe("workflow.renew_if_under_budget", function()
       local deadline = core.monotonic() + 15
       while (fake:renewals()["ins-bbbbbbb1"] or 0) == 0 and core.monotonic() < deadline do core.sleep(0.05) end
       os.execute("kill -9 " .. pid)
+      -- the kernel drops the dead run's lock once the process is gone
+      local lock
+      deadline = core.monotonic() + 10
+      repeat lock = core.lock(log) until lock or core.monotonic() > deadline or core.sleep(0.02)
+      assert(lock, "the killed run still holds the log"):release()
       assert.are.equal(1, fake:renewals()["ins-bbbbbbb1"])
       local e = entries(log)
       assert.are.equal(1, #e)
@@ -310,7 +343,8 @@ describe("workflow.renew_if_under_budget", function()
       fake:reset()
       local r = assert(workflow.renew_if_under_budget{ client = tc, product = "cvm",
         resources = { "ins-bbbbbbb1", "ins-bbbbbbb2" }, period = 1, audit_log = log })
-      assert.are.same({ "unknown", true }, { r.items[1].outcome, r.items[1].resumed })
+      assert.are.same({ "unknown", true }, { r.items[1].outcome, r.items[1].resumed },
+        tostring(r.items[1].error) .. " " .. table.concat(read_lines(log), "\n"))
       assert.truthy(r.items[1].error.message:find("check the tencent console", 1, true))
       assert.are.equal("renewed", r.items[2].outcome)
       assert.are.same({ 1, 1 }, { r.totals.unknown, r.totals.renewed })

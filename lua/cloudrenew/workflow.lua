@@ -134,7 +134,15 @@ local function price_all(o, p, items, conc)
     done = done + #batch
     progress(o, "inquire", done, #todo)
   end
-  if #batches > 0 then map.map(batches, run, { concurrency = conc }) end
+  if #batches == 0 then return end
+  local _, errs = map.map(batches, run, { concurrency = conc })
+  for i, b in ipairs(batches) do
+    if errs[i] then   -- run raised (a bug): no guessing a price
+      for _, it in ipairs(b) do
+        if not it.price_cents then it.error = errs[i] end
+      end
+    end
+  end
 end
 
 -- Stable order: the first resources listed get the budget first; a later,
@@ -197,7 +205,13 @@ local function renew_all(o, p, items, log, conc)
     done = done + 1
     progress(o, "renew", done, #todo)
   end
-  if #todo > 0 then map.map(todo, one, { concurrency = conc }) end
+  if #todo == 0 then return end
+  local _, errs = map.map(todo, one, { concurrency = conc })
+  for i, it in ipairs(todo) do
+    -- one() raised (a bug) after its intent may have been written: it may
+    -- have sent the renewal, so it is unknown, never failed.
+    if it.outcome == "planned" then it.outcome, it.error = "unknown", errs[i] end
+  end
 end
 
 local function totals_of(items)
