@@ -22,7 +22,7 @@ OBJS     := $(patsubst csrc/%.c,$(OUTDIR)/obj/%.o,$(SRCS))
 MODULE   := $(OUTDIR)/cloudrenew/core.so
 BUSTED   := busted --lua=lua5.4
 
-.PHONY: all deps test demo memcheck clean
+.PHONY: all deps test demo memcheck bench clean
 
 all: $(MODULE)
 
@@ -56,6 +56,12 @@ memcheck: deps all
 	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="build/?.so;;" \
 	valgrind --keep-debuginfo=yes --leak-check=full --show-leak-kinds=definite,indirect \
 	  --errors-for-leak-kinds=definite,indirect --error-exitcode=9 lua5.4 bench/memcheck.lua
+
+# Fleet throughput against the fake (100 ms latency, documented limits): about
+# 5 minutes; `make bench BENCH_ARGS=--quick` takes about 35 s. See bench/README.md.
+bench: deps all
+	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="build/?.so;;" \
+	  lua5.4 bench/throughput.lua $(BENCH_ARGS)
 
 clean:
 	rm -rf build

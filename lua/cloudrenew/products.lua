@@ -25,7 +25,7 @@ local function item_cents(p)
 end
 
 M.cvm = {
-  cloud = "tencent", periods = set{ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 24, 36, 48, 60 },
+  cloud = "tencent", id_pattern = "^ins%-[0-9a-z]+$", id_example = "ins-2zvpghhc", periods = set{ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 24, 36, 48, 60 },
   -- InquiryPriceRenewInstances answers one total for all the ids it is given,
   -- so a per-resource price needs a batch of one.
   batch = 1,
@@ -61,7 +61,7 @@ M.hspro = {
 }
 
 M.teo = {
-  cloud = "tencent", periods = SHORT,
+  cloud = "tencent", id_pattern = "^edgeone%-[0-9a-z]+$", id_example = "edgeone-2unuvzjmmn2q", periods = SHORT,
   batch = 1,
   -- teo has no price inquiry: the caller's table or function is the price list.
   caller_priced = true,
@@ -94,7 +94,7 @@ M.teo = {
 }
 
 M.ecs = {
-  cloud = "volcengine", periods = set{ 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 24, 36 },
+  cloud = "volcengine", id_pattern = "^i%-[0-9a-z]+$", id_example = "i-3tiefmkskq3vj0hx1lt5", periods = set{ 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 24, 36 },
   batch = 20,  -- QueryPriceForRenew prices up to 20 instances, one amount each
   inquire = function(c, rows, period)
     local ids = {}

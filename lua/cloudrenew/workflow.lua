@@ -24,6 +24,7 @@ end
 -- Resources -> rows { id =, row = } in input order; nil, message when malformed.
 local function rows_of(product, resources, client)
   if type(resources) ~= "table" then return nil, "resources must be a list" end
+  local shape = products[product].id_pattern
   local rows, seen = {}, {}
   for i, r in ipairs(resources) do
     local row
@@ -44,6 +45,10 @@ local function rows_of(product, resources, client)
     else
       if type(r) ~= "string" or not r:find("^[%w%-_.:]+$") then
         return nil, string.format("resources[%d] must be an id string, got %s", i, tostring(r))
+      end
+      if shape and not r:find(shape) then
+        return nil, string.format("resources[%d] %q is not a valid %s id (like %s)", i, r, product,
+          products[product].id_example)
       end
       row = { id = r, row = r }
     end
@@ -97,6 +102,14 @@ local function check(o)
   local rows, rerr = rows_of(o.product, o.resources, o.client)
   if not rows then return invalid(rerr) end
   return p, rows, caps, conc
+end
+
+-- Check a renew_if_under_budget option table without sending anything:
+-- true, or nil and the ClientError.InvalidParameter it would return.
+function M.validate(o)
+  local p, err = check(o)
+  if not p then return nil, err end
+  return true
 end
 
 local function progress(o, phase, done, total)
