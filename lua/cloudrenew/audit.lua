@@ -130,6 +130,11 @@ function Log:result(attempt, fields)
   return true
 end
 
+-- Is v a log returned by open()?
+function M.is(v)
+  return getmetatable(v) == Log
+end
+
 function Log:close()
   if self.lock_handle then self.lock_handle:release(); self.lock_handle = nil end
 end

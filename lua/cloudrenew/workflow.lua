@@ -93,10 +93,12 @@ local function check(o)
   end
   local conc = o.concurrency or 8
   if type(conc) ~= "number" or conc < 1 or conc % 1 ~= 0 then return invalid("concurrency must be an integer >= 1") end
-  for _, name in ipairs{ "audit_log", "run_id" } do
-    if o[name] ~= nil and (type(o[name]) ~= "string" or o[name] == "") then
-      return invalid(name .. " must be a non-empty string")
-    end
+  if o.run_id ~= nil and (type(o.run_id) ~= "string" or o.run_id == "") then
+    return invalid("run_id must be a non-empty string")
+  end
+  if o.audit_log ~= nil and not audit.is(o.audit_log)
+      and (type(o.audit_log) ~= "string" or o.audit_log == "") then
+    return invalid("audit_log must be a path or a log from cloudrenew.audit.open")
   end
   if o.on_progress ~= nil and type(o.on_progress) ~= "function" then return invalid("on_progress must be a function") end
   local rows, rerr = rows_of(o.product, o.resources, o.client)
@@ -251,11 +253,15 @@ end
 function M.renew_if_under_budget(o)
   local p, rows, caps, conc = check(o)
   if not p then return nil, rows end
-  local log
-  if o.audit_log then
+  -- An open log (the CLI's, held across groups) stays open; a path is ours.
+  local log, own = nil, false
+  if audit.is(o.audit_log) then
+    log = o.audit_log
+  elseif o.audit_log then
     local err
     log, err = audit.open(o.audit_log, { lock = not o.dry_run })
     if not log then return nil, errors.client("AuditLog", err) end
+    own = true
   end
   local cloud = o.client.cloud
   local items = {}
@@ -283,7 +289,7 @@ function M.renew_if_under_budget(o)
     elseif not it.resumed then it.outcome = "planned" end
   end
   if not o.dry_run then renew_all(o, p, items, log, conc) end
-  if log then log:close() end
+  if own then log:close() end
   local report = { cloud = cloud, product = o.product, period = o.period, dry_run = o.dry_run and true or false,
                    run_id = o.run_id, items = {}, totals = totals_of(items),
                    audit = log and { path = log.path, warnings = log.warnings } or nil }
