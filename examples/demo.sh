@@ -42,3 +42,29 @@ BUDGET=100 lua5.4 examples/renew_teo.lua --apply
 MAX_PRICE=100 lua5.4 examples/renew_ecs.lua --apply
 echo "-- the same CVM run again: the audit log says it is done, nothing is paid twice"
 lua5.4 examples/renew_cvm.lua --apply
+echo
+echo "== the CLI: cloudrenew plan|apply over examples/inventory.json (every product, both clouds)"
+# The demo copy points the inventory at the fake (connect_to + the test CA).
+python3 - "$CLOUDRENEW_CONNECT_TO" "$(pwd)/$CLOUDRENEW_CA_FILE" <<'PY'
+import json, shutil, sys
+inv = json.load(open("examples/inventory.json"))
+for cloud in ("tencent", "volcengine"):
+    inv[cloud]["connect_to"], inv[cloud]["ca_file"] = sys.argv[1], sys.argv[2]
+json.dump(inv, open("build/demo/inventory.json", "w"), indent=2)
+shutil.copy("examples/teo-prices.json", "build/demo/teo-prices.json")
+PY
+rm -rf "$out/cron"
+mkdir -p "$out/cron"
+set +e
+echo "-- bin/cloudrenew plan (its own audit log, so the fake renews these again)"
+bin/cloudrenew plan build/demo/inventory.json --audit-log "$out/cron/renewals-%Y-%m.jsonl"
+echo "-- examples/cron_fleet.sh: apply, JSON report, notification by exit status"
+CLOUDRENEW=bin/cloudrenew CLOUDRENEW_LOG_DIR="$out/cron" CLOUDRENEW_NOTIFY="echo notify:" \
+  sh examples/cron_fleet.sh build/demo/inventory.json
+echo "-- bin/cloudrenew apply again: the audit log shows everything done, nothing is sent twice"
+bin/cloudrenew apply build/demo/inventory.json --audit-log "$out/cron/renewals-%Y-%m.jsonl"
+rc=$?
+set -e
+echo "exit status $rc (0 all done, 1 some failed, 2 bad input, 3 unknown outcomes)"
+exit $rc
+

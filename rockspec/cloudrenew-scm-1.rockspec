@@ -15,6 +15,7 @@ renews prepaid cloud resources and inquires their renewal prices on Tencent Clou
 dependencies = {
   "lua >= 5.1",
   "lua-cjson",
+  "argparse >= 0.6",   -- bin/cloudrenew only
 }
 -- CURL is found by its library: Debian keeps curl/curl.h in the multiarch
 -- include directory, which LuaRocks' header probe does not search (gcc does).
@@ -37,4 +38,5 @@ build = {
       libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
     },
   },
+  install = { bin = { cloudrenew = "bin/cloudrenew" } },
 }
