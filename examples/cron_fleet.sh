@@ -7,7 +7,7 @@
 #   0 3 1,2 * *  /opt/cloudrenew/examples/cron_fleet.sh /etc/cloudrenew/inventory.json
 #
 # Credentials come from the environment or ~/.tencentcloud/credentials and
-# ~/.volcengine/config (never from the inventory). Settings:
+# ~/.volc/config (never from the inventory). Settings:
 #   CLOUDRENEW          the command (default: cloudrenew on PATH)
 #   CLOUDRENEW_LOG_DIR  reports and audit logs (default /var/log/cloudrenew)
 #   CLOUDRENEW_NOTIFY   a command given one line of text (default: logger -t cloudrenew)

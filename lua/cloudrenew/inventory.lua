@@ -16,13 +16,14 @@ local products = require("cloudrenew.products")
 
 local M = {}
 
+-- Per cloud: its products and the client options an inventory may set
+-- ("region" may also be set per group; "profile" names a Tencent profile).
+local COMMON = { "region", "endpoint", "connect_to", "ca_file", "proxy", "timeout", "connect_timeout",
+                 "rate_limit_file" }
 M.CLOUDS = {
-  tencent = { products = { "cvm", "hspro", "teo" } },
-  volcengine = { products = { "ecs" } },
+  tencent = { products = { "cvm", "hspro", "teo" }, client_keys = { "profile", (table.unpack or unpack)(COMMON) } },
+  volcengine = { products = { "ecs" }, client_keys = COMMON },
 }
--- Client options an inventory may set per cloud (and "region" per group).
-M.CLIENT_KEYS = { "region", "profile", "endpoint", "connect_to", "ca_file", "proxy", "timeout",
-                  "connect_timeout", "rate_limit_file" }
 local GROUP_KEYS = { "name", "region", "period", "max_price", "budget", "resources", "prices" }
 -- Never in a file that gets copied around, committed and pasted into tickets.
 local SECRET_KEYS = { secret_id = 1, secret_key = 1, access_key = 1, access_key_id = 1,
@@ -185,14 +186,15 @@ function M.load(path)
     local c = doc[cloud]
     if c ~= nil then
       if type(c) ~= "table" or (is_list(c) and next(c) ~= nil) then return fail(cloud, "must be an object") end
-      local allowed = set(M.CLIENT_KEYS)
+      local keys = M.CLOUDS[cloud].client_keys
+      local allowed = set(keys)
       for _, p in ipairs(M.CLOUDS[cloud].products) do allowed[p] = true end
       ok, e = check_keys(c, allowed, function(k, m) return fail(cloud .. "." .. k, m) end)
       if not ok then return nil, e end
       ok, e = check_client(c, cloud, fail)
       if not ok then return nil, e end
       local opts = {}
-      for _, k in ipairs(M.CLIENT_KEYS) do opts[k] = c[k] end
+      for _, k in ipairs(keys) do opts[k] = c[k] end
       -- File paths in the inventory are relative to the inventory, like prices.
       for _, k in ipairs({ "ca_file", "rate_limit_file" }) do
         if opts[k] and opts[k]:sub(1, 1) ~= "/" then opts[k] = dir .. opts[k] end
