@@ -7,13 +7,7 @@ local core = require("cloudrenew.core")
 local json = require("cloudrenew.json")
 local fakecloud = require("support.fake")
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = fakecloud.read_file
 
 local function write(path, s)
   local f = assert(io.open(path, "wb"))

@@ -111,9 +111,9 @@ local function print_table(out, runs, totals, header, warnings)
   out:write("\n")
   for _, run in ipairs(runs) do
     local t, g = run.report.totals, run.group
-    out:write(string.format("%s: %d resources, %d planned (%s), %d renewed (%s), %d skipped, %d no price,"
-      .. " %d failed, %d unknown%s%s%s\n", g.name, t.resources, t.planned, t.planned_amount, t.renewed, t.spent,
-      t.skipped, t.no_price, t.failed, t.unknown,
+    out:write(string.format("%s: %d resource%s, %d planned (%s), %d renewed (%s), %d skipped, %d no price,"
+      .. " %d failed, %d unknown%s%s%s\n", g.name, t.resources, t.resources == 1 and "" or "s", t.planned,
+      t.planned_amount, t.renewed, t.spent, t.skipped, t.no_price, t.failed, t.unknown,
       g.max_price and (", max_price " .. tostring(g.max_price)) or "",
       g.budget and (", budget " .. tostring(g.budget)) or "",
       t.resumed > 0 and (", " .. t.resumed .. " from the audit log") or ""))

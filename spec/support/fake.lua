@@ -21,6 +21,9 @@ local function read_all(path)
   return s
 end
 
+-- The whole file, or nil when it cannot be read (specs use it too).
+M.read_file = read_all
+
 local function sh(cmd)
   local ok = os.execute(cmd)
   return ok == true or ok == 0
