@@ -24,7 +24,24 @@ local function item_cents(p)
   return money.cents(p.DiscountPrice, "up")
 end
 
+-- Each product's row(r, i, client) turns resources[i] into { id =, row = }
+-- (row: what inquire and renew get), or nil and a message naming the entry.
+-- Id products take an id string of the documented shape.
+local function id_row(product)
+  return function(r, i)
+    local p = M[product]
+    if type(r) ~= "string" or not r:find("^[%w%-_.:]+$") then
+      return nil, string.format("resources[%d] must be an id string, got %s", i, tostring(r))
+    end
+    if p.id_pattern and not r:find(p.id_pattern) then
+      return nil, string.format("resources[%d] %q is not a valid %s id (like %s)", i, r, product, p.id_example)
+    end
+    return { id = r, row = r }
+  end
+end
+
 M.cvm = {
+  row = id_row("cvm"),
   cloud = "tencent", id_pattern = "^ins%-[0-9a-z]+$", id_example = "ins-2zvpghhc", periods = set{ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 24, 36, 48, 60 },
   -- InquiryPriceRenewInstances answers one total for all the ids it is given,
   -- so a per-resource price needs a batch of one.
@@ -46,6 +63,22 @@ M.cvm = {
 M.hspro = {
   cloud = "tencent", periods = SHORT,
   batch = 1,   -- InquiryPriceOpenProVersionPrepaid also answers a total only
+  -- A bare Quuid means a CVM machine in the client's region.
+  row = function(r, i, client)
+    if type(r) == "string" then
+      r = { Quuid = r, MachineType = "CVM", MachineRegion = client.options and client.options.region }
+    end
+    if type(r) ~= "table" or type(r.Quuid) ~= "string" or r.Quuid == "" then
+      return nil, string.format("resources[%d] must be { Quuid =, MachineType =, MachineRegion = }", i)
+    end
+    if r.MachineType ~= "CVM" and r.MachineType ~= "BM" then
+      return nil, string.format("resources[%d].MachineType must be \"CVM\" or \"BM\"", i)
+    end
+    if type(r.MachineRegion) ~= "string" or r.MachineRegion == "" then
+      return nil, string.format("resources[%d].MachineRegion is required (e.g. \"ap-guangzhou\")", i)
+    end
+    return { id = r.Quuid, row = r }
+  end,
   inquire = function(c, rows, period)
     local r = rows[1].row
     local res, err = c.yunjing:InquiryPriceOpenProVersionPrepaid{ ChargePrepaid = { Period = period },
@@ -61,6 +94,7 @@ M.hspro = {
 }
 
 M.teo = {
+  row = id_row("teo"),
   cloud = "tencent", id_pattern = "^edgeone%-[0-9a-z]+$", id_example = "edgeone-2unuvzjmmn2q", periods = SHORT,
   batch = 1,
   -- teo has no price inquiry: the caller's table or function is the price list.
@@ -94,6 +128,7 @@ M.teo = {
 }
 
 M.ecs = {
+  row = id_row("ecs"),
   cloud = "volcengine", id_pattern = "^i%-[0-9a-z]+$", id_example = "i-3tiefmkskq3vj0hx1lt5", periods = set{ 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 24, 36 },
   batch = 20,  -- QueryPriceForRenew prices up to 20 instances, one amount each
   inquire = function(c, rows, period)

@@ -24,34 +24,11 @@ end
 -- Resources -> rows { id =, row = } in input order; nil, message when malformed.
 local function rows_of(product, resources, client)
   if type(resources) ~= "table" then return nil, "resources must be a list" end
-  local shape = products[product].id_pattern
+  local p = products[product]
   local rows, seen = {}, {}
   for i, r in ipairs(resources) do
-    local row
-    if product == "hspro" then
-      if type(r) == "string" then
-        r = { Quuid = r, MachineType = "CVM", MachineRegion = client.options and client.options.region }
-      end
-      if type(r) ~= "table" or type(r.Quuid) ~= "string" or r.Quuid == "" then
-        return nil, string.format("resources[%d] must be { Quuid =, MachineType =, MachineRegion = }", i)
-      end
-      if r.MachineType ~= "CVM" and r.MachineType ~= "BM" then
-        return nil, string.format("resources[%d].MachineType must be \"CVM\" or \"BM\"", i)
-      end
-      if type(r.MachineRegion) ~= "string" or r.MachineRegion == "" then
-        return nil, string.format("resources[%d].MachineRegion is required (e.g. \"ap-guangzhou\")", i)
-      end
-      row = { id = r.Quuid, row = r }
-    else
-      if type(r) ~= "string" or not r:find("^[%w%-_.:]+$") then
-        return nil, string.format("resources[%d] must be an id string, got %s", i, tostring(r))
-      end
-      if shape and not r:find(shape) then
-        return nil, string.format("resources[%d] %q is not a valid %s id (like %s)", i, r, product,
-          products[product].id_example)
-      end
-      row = { id = r, row = r }
-    end
+    local row, rerr = p.row(r, i, client)
+    if not row then return nil, rerr end
     if seen[row.id] then
       return nil, string.format("resources[%d]: %s is listed twice (at %d too)", i, row.id, seen[row.id])
     end
