@@ -72,11 +72,10 @@ local function clients_for(inv)
   return list
 end
 
-local function progress_fn(name)
-  if not core.isatty(2) then return nil end
+local function progress_fn(err, name)
   return function(phase, done, total)
-    io.stderr:write(string.format("\r\27[K%s: %s %d/%d", name, phase, done, total))
-    io.stderr:flush()
+    err:write(string.format("\r\27[K%s: %s %d/%d", name, phase, done, total))
+    err:flush()
   end
 end
 
@@ -176,9 +175,9 @@ local function run(argv, out, err)
   end
   -- Every group is checked before the first request goes out.
   for _, g in ipairs(inv.groups) do
-    local okv, verr = workflow.validate{ client = g.client, product = g.product, resources = g.resources,
-      period = g.period, max_price = g.max_price, budget = g.budget, price = g.price,
-      concurrency = c, run_id = opts.run_id }
+    g.options = { client = g.client, product = g.product, resources = g.resources, period = g.period,
+      max_price = g.max_price, budget = g.budget, price = g.price, concurrency = c, run_id = opts.run_id }
+    local okv, verr = workflow.validate(g.options)
     if not okv then return done(fail(opts, out, err, string.format("%s: %s: %s", inv.path, g.entry,
       strip(verr.message)))) end
   end
@@ -190,15 +189,15 @@ local function run(argv, out, err)
   local log, lerr = audit.open(path, { lock = not dry })
   if not log then return done(fail(opts, out, err, "audit log: " .. tostring(lerr))) end
 
+  local tty = core.isatty(2)   -- progress only for a person watching
   local runs = {}
   local totals = { resources = 0, renewed = 0, skipped = 0, no_price = 0, failed = 0, unknown = 0,
                    resumed = 0, spent_cents = 0, planned_cents = 0, earlier_cents = 0, unknowns = {} }
   for _, g in ipairs(inv.groups) do
-    local report, rerr = workflow.renew_if_under_budget{
-      client = g.client, product = g.product, resources = g.resources, period = g.period,
-      max_price = g.max_price, budget = g.budget, price = g.price, dry_run = dry, audit_log = log,
-      concurrency = c, run_id = opts.run_id, on_progress = progress_fn(g.name) }
-    if core.isatty(2) then err:write("\r\27[K") end
+    local o = g.options
+    o.dry_run, o.audit_log, o.on_progress = dry, log, tty and progress_fn(err, g.name) or nil
+    local report, rerr = workflow.renew_if_under_budget(o)
+    if tty then err:write("\r\27[K") end
     if not report then
       log:close()
       return done(fail(opts, out, err, string.format("%s: %s", g.entry, tostring(rerr))))
