@@ -15,7 +15,6 @@ local function key(e)
   return table.concat({ tostring(e.cloud), tostring(e.product), tostring(e.id),
                         tostring(e.period), tostring(e.run_id or "") }, "\0")
 end
-M.key = key
 
 local function iso_now()
   local t = core.time()
@@ -44,12 +43,15 @@ end
 -- opts.lock: take the log's lock first (one run at a time per log: two
 -- overlapping cron runs would both see "not renewed yet" and both pay).
 function M.open(path, opts)
-  local log = setmetatable({ path = path, warnings = {}, entries = {}, needs_newline = false }, Log)
+  local log = setmetatable({ path = path, warnings = {}, needs_newline = false }, Log)
   if opts and opts.lock then
-    local lock, err = core.lock(path)
-    if not lock then return nil, err end
+    local lock, err, busy = core.lock(path)
+    if not lock then
+      return nil, busy and (err .. ": another run is using this log; let it finish, then run again") or err
+    end
     log.lock_handle = lock
   end
+  local entries = {}
   local f, ferr, errno = io.open(path, "rb")
   if not f and errno ~= 2 then   -- anything but "no such file": history we cannot read
     log:close()
@@ -58,14 +60,13 @@ function M.open(path, opts)
   if f then
     local data = f:read("*a")
     f:close()
-    local lineno, lines, from = 0, {}, 1
+    local lines, from = {}, 1
     while from <= #data do
       local nl = data:find("\n", from, true) or (#data + 1)
       lines[#lines + 1] = data:sub(from, nl - 1)
       from = nl + 1
     end
     for i, line in ipairs(lines) do
-      lineno = i
       if line:find("%S") then
         local e = json.decode(line)
         if type(e) ~= "table" or (e.event ~= "intent" and e.event ~= "result") then
@@ -77,14 +78,13 @@ function M.open(path, opts)
           log.warnings[#log.warnings + 1] = string.format(
             "%s:%d: ignored a half-written last line (%d bytes)", path, i, #line)
         else
-          log.entries[#log.entries + 1] = e
+          entries[#entries + 1] = e
         end
       end
     end
-    log.lines = lineno
     log.needs_newline = #data > 0 and data:sub(-1) ~= "\n"
   end
-  log.state = fold(log.entries)
+  log.state = fold(entries)
   return log
 end
 
@@ -107,7 +107,6 @@ function Log:append(entry)
   local ok, werr = core.append_durable(self.path, line .. "\n")
   if not ok then return nil, werr end
   self.needs_newline = false
-  self.entries[#self.entries + 1] = entry
   return true
 end
 
