@@ -22,7 +22,7 @@ OBJS     := $(patsubst csrc/%.c,$(OUTDIR)/obj/%.o,$(SRCS))
 MODULE   := $(OUTDIR)/cloudrenew/core.so
 BUSTED   := busted --lua=lua5.4
 
-.PHONY: all deps test demo memcheck bench clean
+.PHONY: all deps test demo memcheck bench bench-idle clean
 
 all: $(MODULE)
 
@@ -62,6 +62,13 @@ memcheck: deps all
 bench: deps all
 	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="build/?.so;;" \
 	  lua5.4 bench/throughput.lua $(BENCH_ARGS)
+
+# cloudrenew.map never idles: 10 rounds of N inquiries at concurrency 16, no
+# latency, no pacing; the slowest round must be within 2x of the median.
+# `make bench-idle BENCH_ARGS="2000 10"` is the issue's size. See bench/README.md.
+bench-idle: deps all
+	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="build/?.so;;" \
+	  lua5.4 bench/map_idle.lua $(BENCH_ARGS)
 
 clean:
 	rm -rf build

@@ -300,22 +300,42 @@ int cr_multi_add(cr_multi *m, cr_http *h, const cr_http_request *req) {
   return id;
 }
 
-int cr_multi_run(cr_multi *m, long timeout_ms, int *done, int max) {
-  int running = 0, n = 0, left, i;
+/* Move every transfer libcurl reports finished into its slot; returns how many. */
+static int drain_finished(cr_multi *m) {
+  int left, i, n = 0;
   CURLMsg *msg;
-  curl_multi_perform(m->multi, &running);
-  if (m->active > 0 && timeout_ms > 0) {
-    curl_multi_poll(m->multi, NULL, 0, (int)timeout_ms, NULL);
-    curl_multi_perform(m->multi, &running);
-  }
   while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
     cr_http_response *r;
     if (msg->msg != CURLMSG_DONE) continue;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
     for (i = 0; i < m->nslots; i++) {
       cr_slot *s = m->slots[i];
-      if (&s->resp == r && s->easy == msg->easy_handle) { slot_finish(m, s, msg->data.result); break; }
+      if (&s->resp == r && s->easy == msg->easy_handle) {
+        slot_finish(m, s, msg->data.result); n++; break;
+      }
     }
+  }
+  return n;
+}
+
+static int unreported(const cr_multi *m) {
+  int i;
+  for (i = 0; i < m->nslots; i++) if (m->slots[i]->used && m->slots[i]->done == 1) return 1;
+  return 0;
+}
+
+int cr_multi_run(cr_multi *m, long timeout_ms, int *done, int max) {
+  int running = 0, n = 0, i;
+  curl_multi_perform(m->multi, &running);
+  drain_finished(m);
+  /* Wait only when nothing is ready to hand back: polling after the perform
+   * above finished the last transfer would sit out the whole timeout with no
+   * socket left to wake it (map idled up to 1 s per batch that way). */
+  if (running > 0 && timeout_ms > 0 && !unreported(m)) {
+    if (timeout_ms > 3600 * 1000L) timeout_ms = 3600 * 1000L;   /* fits an int */
+    curl_multi_poll(m->multi, NULL, 0, (int)timeout_ms, NULL);
+    curl_multi_perform(m->multi, &running);
+    drain_finished(m);
   }
   /* Report every finished, unreported slot (including ones that failed in add). */
   for (i = 0; i < m->nslots && n < max; i++)
