@@ -83,20 +83,57 @@ cr_http *cr_http_new(const cr_http_opts *o, char *err, size_t errlen) {
   return h;
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud) {
+size_t cr_http_on_body(char *p, size_t size, size_t n, void *ud) {
   cr_http_response *r = ud;
   size_t len = size * n;
-  if (r->body.len + len > r->max_body) { r->too_big = 1; return 0; }
+  /* Compared as "len > room" so a huge len cannot wrap the sum past the cap. */
+  if (r->body.len > r->max_body || len > r->max_body - r->body.len) { r->too_big = 1; return 0; }
   return cr_buf_append(&r->body, p, len) == 0 ? len : 0;
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *ud) {
+size_t cr_http_on_header(char *p, size_t size, size_t n, void *ud) {
   cr_http_response *r = ud;
   size_t len = size * n;
   /* A new status line (100-continue, proxy CONNECT, redirects) starts a new block. */
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) r->headers.len = 0;
-  if (r->headers.len + len > 64 * 1024) return 0;
+  if (r->headers.len > CR_HTTP_HEADERS_MAX || len > CR_HTTP_HEADERS_MAX - r->headers.len) {
+    r->too_big = 2;   /* an endless header block: a bad response, not a big body */
+    return 0;
+  }
   return cr_buf_append(&r->headers, p, len) == 0 ? len : 0;
+}
+
+/* RFC 9110 tchar: what a header name may contain. */
+static int is_tchar(unsigned char c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return 1;
+  return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+size_t cr_http_parse_headers(const char *data, size_t len, cr_header_fn fn, void *ud) {
+  const char *p = data, *end = data ? data + len : NULL;
+  size_t count = 0;
+  if (!data) return 0;
+  while (p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    const char *le = eol ? eol : end;
+    const char *colon = memchr(p, ':', (size_t)(le - p));
+    size_t nl = colon ? (size_t)(colon - p) : 0, i;
+    if (nl > 0 && nl <= CR_HTTP_NAME_MAX) {
+      char name[CR_HTTP_NAME_MAX + 1];
+      const char *v = colon + 1, *ve = le;
+      for (i = 0; i < nl && is_tchar((unsigned char)p[i]); i++)
+        name[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
+      if (i == nl) {
+        while (v < ve && (*v == ' ' || *v == '\t')) v++;
+        while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+        name[nl] = 0;
+        count++;
+        if (fn(ud, name, nl, v, (size_t)(ve - v))) break;
+      }
+    }
+    p = eol ? eol + 1 : end;
+  }
+  return count;
 }
 
 CURL *cr_http_prepare(cr_http *h, const cr_http_request *req, cr_http_response *resp,
@@ -133,9 +170,9 @@ CURL *cr_http_prepare(cr_http *h, const cr_http_request *req, cr_http_response *
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, *hdrs);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, cr_http_on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, cr_http_on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, resp);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, resp->error);
   curl_easy_setopt(e, CURLOPT_PRIVATE, resp);
@@ -175,10 +212,7 @@ static int maybe_sent(CURL *e) {
   return pre > 0 || reqsize > 0;
 }
 
-void cr_http_finish(cr_http *h, CURL *e, CURLcode rc, cr_http_response *resp,
-                    struct curl_slist *hdrs) {
-  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
-  curl_easy_getinfo(e, CURLINFO_TOTAL_TIME, &resp->total_time);
+void cr_http_classify(cr_http_response *resp, CURLcode rc, int sent) {
   resp->curl_code = (int)rc;
   if (!resp->error[0]) snprintf(resp->error, sizeof resp->error, "%s", curl_easy_strerror(rc));
 
@@ -194,9 +228,13 @@ void cr_http_finish(cr_http *h, CURL *e, CURLcode rc, cr_http_response *resp,
     /* The handshake precedes the request: nothing reached the application. */
     resp->result = CR_HTTP_ETLS; resp->sent = 0; break;
   case CURLE_OPERATION_TIMEDOUT:
-    resp->result = CR_HTTP_ETIMEOUT; resp->sent = maybe_sent(e); break;
+    resp->result = CR_HTTP_ETIMEOUT; resp->sent = sent; break;
   case CURLE_WRITE_ERROR:
-    if (resp->too_big) {
+    if (resp->too_big == 2) {
+      resp->result = CR_HTTP_EBADRESPONSE; resp->sent = 1;
+      snprintf(resp->error, sizeof resp->error,
+               "response headers larger than %d bytes", CR_HTTP_HEADERS_MAX);
+    } else if (resp->too_big) {
       resp->result = CR_HTTP_ETOOBIG; resp->sent = 1;
       snprintf(resp->error, sizeof resp->error,
                "response body larger than %zu bytes", resp->max_body);
@@ -206,10 +244,17 @@ void cr_http_finish(cr_http *h, CURL *e, CURLcode rc, cr_http_response *resp,
   case CURLE_HTTP2: case CURLE_HTTP2_STREAM:
     resp->result = CR_HTTP_EBADRESPONSE; resp->sent = 1; break;
   case CURLE_OUT_OF_MEMORY:
-    resp->result = CR_HTTP_ENOMEM; resp->sent = maybe_sent(e); break;
+    resp->result = CR_HTTP_ENOMEM; resp->sent = sent; break;
   default:   /* GOT_NOTHING, RECV_ERROR, SEND_ERROR, ...: the server may have acted */
-    resp->result = CR_HTTP_ENETWORK; resp->sent = maybe_sent(e); break;
+    resp->result = CR_HTTP_ENETWORK; resp->sent = sent; break;
   }
+}
+
+void cr_http_finish(cr_http *h, CURL *e, CURLcode rc, cr_http_response *resp,
+                    struct curl_slist *hdrs) {
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
+  curl_easy_getinfo(e, CURLINFO_TOTAL_TIME, &resp->total_time);
+  cr_http_classify(resp, rc, rc == CURLE_OK ? 1 : maybe_sent(e));
   curl_slist_free_all(hdrs);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
   if (h->npool < POOL_MAX) h->pool[h->npool++] = e;

@@ -41,7 +41,7 @@ typedef struct {
   double total_time;      /* seconds */
   cr_buf body, headers;   /* headers: raw block of the final response */
   size_t max_body;        /* set by cr_http_prepare from the client's cap */
-  int    too_big;
+  int    too_big;         /* 1: body over max_body; 2: header block over CR_HTTP_HEADERS_MAX */
   char   error[CURL_ERROR_SIZE + 64];
 } cr_http_response;
 
@@ -75,6 +75,30 @@ int  cr_multi_run(cr_multi *m, long timeout_ms, int *done, int max);
 const cr_http_response *cr_multi_response(cr_multi *m, int id);
 void cr_multi_release(cr_multi *m, int id);
 int  cr_multi_active(const cr_multi *m);
+
+/* Parse a raw header block (the final response's, as collected in
+ * cr_http_response.headers) and call fn once per well-formed "Name: value"
+ * line, in order: name lower-cased (1..CR_HTTP_NAME_MAX bytes of RFC 9110 token
+ * characters), value with surrounding blanks and the CR removed. The status
+ * line, folded continuations and lines with a malformed name are skipped. A
+ * non-zero return from fn stops the walk. Pure: no allocation, no libcurl, so
+ * the binding may raise from fn and the fuzzer can drive it directly. Returns
+ * the number of headers reported. */
+#define CR_HTTP_NAME_MAX 127
+typedef int (*cr_header_fn)(void *ud, const char *name, size_t name_len,
+                            const char *value, size_t value_len);
+size_t cr_http_parse_headers(const char *data, size_t len, cr_header_fn fn, void *ud);
+
+/* The body and header caps as libcurl's write callbacks see them: return the
+ * bytes accepted (less than size * n aborts the transfer). Public so the fuzz
+ * targets drive the same functions the transfers use. */
+size_t cr_http_on_body(char *p, size_t size, size_t n, void *resp);
+size_t cr_http_on_header(char *p, size_t size, size_t n, void *resp);
+#define CR_HTTP_HEADERS_MAX (64 * 1024)
+
+/* Classify a transfer's libcurl code into resp (result, sent, error), given
+ * whether any byte may have left this host. cr_http_finish calls it. */
+void cr_http_classify(cr_http_response *resp, CURLcode rc, int maybe_sent);
 
 /* Blocking convenience: prepare + perform + finish. */
 void cr_http_perform(cr_http *h, const cr_http_request *req, cr_http_response *resp);

@@ -258,29 +258,19 @@ static const char *const kind_names[] = {
   "ok", "network", "timeout", "tls", "too_big", "bad_response", "nomem", "invalid"
 };
 
+/* Parsing is cr_http_parse_headers (pure C, fuzzed); this callback only stores.
+ * A Lua error raised here unwinds through that parser alone, which holds nothing. */
+static int set_header(void *ud, const char *name, size_t nl, const char *v, size_t vl) {
+  lua_State *L = ud;
+  lua_pushlstring(L, name, nl);
+  lua_pushlstring(L, v, vl);
+  lua_rawset(L, -3);
+  return 0;
+}
+
 static void push_headers(lua_State *L, const cr_buf *b) {
-  const char *p = b->data, *end = b->data + b->len;
   lua_newtable(L);
-  if (!p) return;
-  while (p < end) {
-    const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon;
-    const char *le = eol ? eol : end;
-    colon = memchr(p, ':', (size_t)(le - p));
-    if (colon && colon > p) {
-      char name[128];
-      size_t nl = (size_t)(colon - p), i;
-      const char *v = colon + 1, *ve = le;
-      if (nl < sizeof name) {
-        for (i = 0; i < nl; i++) name[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
-        while (v < ve && (*v == ' ' || *v == '\t')) v++;
-        while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-        lua_pushlstring(L, name, nl);
-        lua_pushlstring(L, v, (size_t)(ve - v));
-        lua_rawset(L, -3);
-      }
-    }
-    p = eol ? eol + 1 : end;
-  }
+  cr_http_parse_headers(b->data, b->len, set_header, L);
 }
 
 /* Push a finished response as (table) or (nil, failure table). */
