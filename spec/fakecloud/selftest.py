@@ -257,6 +257,27 @@ def fault_kinds(fake):
 
 
 @check
+def fault_body(fake):
+    p = {"InstanceIds": ["ins-aaaaaaaa"], "InstanceChargePrepaid": {"Period": 1}}
+    fake.control("POST", "faults", {"faults": [
+        {"action": "RenewInstances", "kind": "body", "body": '{"Response":[1,2]}', "execute": True},
+        {"action": "RenewInstances", "kind": "body", "body": "not json", "status": 503}]})
+    req = raw_tencent(fake, "RenewInstances", p)
+    got = raw_exchange(fake.port, req.replace(b"HTTP/1.1", b"HTTP/1.0", 1))
+    assert got.startswith(b"HTTP/1.1 200 ") and got.endswith(b'{"Response":[1,2]}'), got
+    eq(fake.control("GET", "renewals"), {"ins-aaaaaaaa": 1}, "body with execute ran the action")
+    got = raw_exchange(fake.port, req.replace(b"HTTP/1.1", b"HTTP/1.0", 1))
+    assert got.startswith(b"HTTP/1.1 503 ") and got.endswith(b"not json"), got
+    eq(fake.control("GET", "renewals"), {"ins-aaaaaaaa": 1}, "body without execute did not run it")
+    eq([r["fault"] for r in fake.control("GET", "requests")], ["body", "body"], "")
+    for bad in ({"kind": "body"}, {"kind": "body", "body": "x", "status": 99},
+                {"kind": "body", "body": "x", "execute": 1}):
+        st, _, _ = fake.send("POST", "/__fake/faults", {"Content-Type": "application/json"},
+                             json.dumps({"faults": [bad]}).encode())
+        eq(st, 400, "bad body fault %r" % bad)
+
+
+@check
 def throttling(fake):
     fake.control("POST", "config", {"limits": True})
     p = {"InstanceIds": ["ins-aaaaaaaa"], "InstanceChargePrepaid": {"Period": 1}}

@@ -123,7 +123,7 @@ class Handler(BaseHTTPRequestHandler):
                 reply = cloud.throttled(ctx)
             else:
                 fault = state.take_fault(ctx.action or "")
-                if fault is None or fault.kind in EXECUTING_FAULTS:
+                if fault is None or fault.kind in EXECUTING_FAULTS or (fault.kind == "body" and fault.execute):
                     with state.lock:
                         reply = cloud.dispatch(req, ctx, state)
         rec.update(service=ctx.service, action=ctx.action, version=ctx.version)
@@ -164,6 +164,8 @@ class Handler(BaseHTTPRequestHandler):
             fake = Reply(200, "<html>oops</html>", content_type="text/html", error=reply.error)
         elif kind == "huge":
             fake = Reply(200, _huge_body(cloud))
+        elif kind == "body":
+            fake = Reply(fault.status, fault.body, error=reply and reply.error)
         else:  # throttle
             fake = cloud.throttled(ctx)
         rec.update(status=fake.status, error=fake.error)

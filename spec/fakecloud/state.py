@@ -20,7 +20,7 @@ DEFAULT_LIMIT = 20
 
 # Kinds that let the action execute before the (faulty) answer goes out.
 EXECUTING_FAULTS = {"drop_after", "slow", "nonjson", "truncated"}
-FAULT_KINDS = EXECUTING_FAULTS | {"drop_before", "status500", "status502_html", "huge", "throttle"}
+FAULT_KINDS = EXECUTING_FAULTS | {"drop_before", "status500", "status502_html", "huge", "throttle", "body"}
 
 
 class Fault:
@@ -44,10 +44,25 @@ class Fault:
             raise ValueError("fault rate must be a number in 0..1")
         if not _is_num(self.delay) or self.delay < 0:
             raise ValueError("fault delay must be a number >= 0")
+        # "body": answer this raw body and status (hostile or malformed answers);
+        # with execute the action runs first, as a cloud that acted would.
+        self.body = spec.get("body")
+        self.status = spec.get("status", 200)
+        self.execute = spec.get("execute", False)
+        if self.kind == "body":
+            if not isinstance(self.body, str):
+                raise ValueError("a body fault needs body: a string")
+            if not _is_int(self.status) or not 100 <= self.status <= 599:
+                raise ValueError("fault status must be an integer in 100..599")
+            if not isinstance(self.execute, bool):
+                raise ValueError("fault execute must be true or false")
 
     def as_dict(self):
-        return {"action": self.action, "kind": self.kind, "count": self.count,
-                "rate": self.rate, "delay": self.delay}
+        d = {"action": self.action, "kind": self.kind, "count": self.count,
+             "rate": self.rate, "delay": self.delay}
+        if self.kind == "body":
+            d.update(body=self.body, status=self.status, execute=self.execute)
+        return d
 
 
 def _is_int(v):
