@@ -7,16 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define POOL_MAX 8
-
 struct cr_http {
   CURLSH *share;
   char *ca_file, *proxy, *user_agent;
   struct curl_slist *connect_to;
   long timeout_ms, connect_timeout_ms;
   size_t max_response;
-  CURL *pool[POOL_MAX];       /* idle easy handles, reset before reuse */
-  int npool;
   int inflight;               /* transfers running in some cr_multi */
   int closing;                /* freed by its owner while transfers were in flight */
 };
@@ -39,10 +35,8 @@ static char *dupstr(const char *s) {
 }
 
 void cr_http_free(cr_http *h) {
-  int i;
   if (!h) return;
   if (h->inflight > 0) { h->closing = 1; return; }   /* the last transfer frees it */
-  for (i = 0; i < h->npool; i++) curl_easy_cleanup(h->pool[i]);
   if (h->share) curl_share_cleanup(h->share);
   curl_slist_free_all(h->connect_to);
   free(h->ca_file); free(h->proxy); free(h->user_agent);
@@ -142,8 +136,12 @@ CURL *cr_http_prepare(cr_http *h, const cr_http_request *req, cr_http_response *
   size_t i;
   *hdrs = NULL;
   resp->max_body = h->max_response;
-  if (h->npool > 0) { e = h->pool[--h->npool]; curl_easy_reset(e); }
-  else e = curl_easy_init();
+  /* A fresh easy handle per transfer, never a reset one: libcurl 7.88 (Debian
+   * 12) keeps a pointer into the previous transfer's header store across
+   * transfers, and a folded header line in the next answer then reads freed
+   * memory (found by fuzz/fuzz_response). Connections, DNS and TLS sessions
+   * are still reused through the share. */
+  e = curl_easy_init();
   if (!e) { resp->result = CR_HTTP_ENOMEM; snprintf(resp->error, sizeof resp->error, "out of memory"); return NULL; }
 
   for (i = 0; i < req->nheaders; i++) {
@@ -218,9 +216,22 @@ void cr_http_classify(cr_http_response *resp, CURLcode rc, int sent) {
 
   switch (rc) {
   case CURLE_OK:
-    resp->result = CR_HTTP_OK; resp->sent = 1; resp->error[0] = 0; break;
+    resp->sent = 1;
+    if (resp->status < 100 || resp->status > 599) {
+      /* libcurl is lenient with status lines ("HTTP/200 OK" passes): a
+       * status no server means is an unreadable answer, not a success. */
+      resp->result = CR_HTTP_EBADRESPONSE;
+      snprintf(resp->error, sizeof resp->error, "malformed HTTP status line (status %ld)", resp->status);
+      break;
+    }
+    resp->result = CR_HTTP_OK; resp->error[0] = 0; break;
+  case CURLE_UNSUPPORTED_PROTOCOL:
+    /* Also what libcurl says to an HTTP/0.9 answer or a garbage status line,
+     * i.e. after the request went out: then the server may have acted. */
+    if (sent) { resp->result = CR_HTTP_EBADRESPONSE; resp->sent = 1; break; }
+    resp->result = CR_HTTP_ENETWORK; resp->sent = 0; break;
   case CURLE_COULDNT_RESOLVE_HOST: case CURLE_COULDNT_RESOLVE_PROXY:
-  case CURLE_COULDNT_CONNECT: case CURLE_UNSUPPORTED_PROTOCOL: case CURLE_URL_MALFORMAT:
+  case CURLE_COULDNT_CONNECT: case CURLE_URL_MALFORMAT:
     resp->result = CR_HTTP_ENETWORK; resp->sent = 0; break;
   case CURLE_SSL_CONNECT_ERROR: case CURLE_PEER_FAILED_VERIFICATION:
   case CURLE_SSL_CACERT_BADFILE: case CURLE_SSL_CERTPROBLEM: case CURLE_SSL_ISSUER_ERROR:
@@ -252,13 +263,13 @@ void cr_http_classify(cr_http_response *resp, CURLcode rc, int sent) {
 
 void cr_http_finish(cr_http *h, CURL *e, CURLcode rc, cr_http_response *resp,
                     struct curl_slist *hdrs) {
+  (void)h;   /* kept: the transfer belongs to h (see the note in cr_http_prepare) */
   curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
   curl_easy_getinfo(e, CURLINFO_TOTAL_TIME, &resp->total_time);
   cr_http_classify(resp, rc, rc == CURLE_OK ? 1 : maybe_sent(e));
   curl_slist_free_all(hdrs);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
-  if (h->npool < POOL_MAX) h->pool[h->npool++] = e;
-  else curl_easy_cleanup(e);
+  curl_easy_cleanup(e);
 }
 
 void cr_http_perform(cr_http *h, const cr_http_request *req, cr_http_response *resp) {

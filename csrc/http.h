@@ -96,8 +96,9 @@ size_t cr_http_on_body(char *p, size_t size, size_t n, void *resp);
 size_t cr_http_on_header(char *p, size_t size, size_t n, void *resp);
 #define CR_HTTP_HEADERS_MAX (64 * 1024)
 
-/* Classify a transfer's libcurl code into resp (result, sent, error), given
- * whether any byte may have left this host. cr_http_finish calls it. */
+/* Classify a transfer's libcurl code and resp->status into resp (result, sent,
+ * error), given whether any byte may have left this host. cr_http_finish
+ * calls it. A status outside 100..599 is a bad response even when curl is OK. */
 void cr_http_classify(cr_http_response *resp, CURLcode rc, int maybe_sent);
 
 /* Blocking convenience: prepare + perform + finish. */

@@ -5,6 +5,9 @@ set -eu
 PKGS="gcc make pkg-config lua5.4 liblua5.4-dev lua-cjson lua-busted lua-argparse \
 libcurl4-openssl-dev libssl-dev openssl python3 luarocks luajit libluajit-5.1-dev \
 liblua5.1-0-dev valgrind"
+# `deps.sh sanitizers` (make asan / make fuzz): clang with its ASan/UBSan/libFuzzer
+# runtimes and llvm-symbolizer for readable reports.
+[ "${1:-}" = sanitizers ] && PKGS="clang libclang-rt-dev llvm"
 [ "${CLOUDRENEW_EXTRA_PKGS:-}" ] && PKGS="$PKGS $CLOUDRENEW_EXTRA_PKGS"
 missing=""
 for p in $PKGS; do
