@@ -29,40 +29,63 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static const char *field_str(lua_State *L, int t, const char *k, size_t *len, int required) {
-  const char *s;
+/* Argument readers never raise: a bad field records the first problem in *e and
+ * reads as absent, so a binding answers nil, message. Whatever Lua hands over,
+ * no Lua error starts here, and a C string never silently loses a tail to a NUL. */
+typedef struct { char msg[160]; } rd_err;
+
+static void rd_fail(rd_err *e, const char *what, const char *k) {
+  if (!e->msg[0]) snprintf(e->msg, sizeof e->msg, "cloudrenew.core: %s %s", k, what);
+}
+
+static int rd_push(lua_State *L, const rd_err *e) {
+  lua_pushnil(L);
+  lua_pushstring(L, e->msg);
+  return 2;
+}
+
+/* With len == NULL the consumer takes a C string, so an embedded NUL is refused. */
+static const char *field_str(lua_State *L, int t, const char *k, size_t *len, int required, rd_err *e) {
+  const char *s = NULL;
+  size_t n = 0;
   lua_getfield(L, t, k);
   if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    if (required) luaL_error(L, "cloudrenew.core: field '%s' is required", k);
-    if (len) *len = 0;
-    return NULL;
+    if (required) rd_fail(e, "is required", k);
+  } else if (lua_type(L, -1) != LUA_TSTRING) {
+    rd_fail(e, "must be a string", k);
+  } else {
+    s = lua_tolstring(L, -1, &n);
+    if (!len && strlen(s) != n) { rd_fail(e, "must not contain NUL bytes", k); s = NULL; n = 0; }
   }
-  if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "cloudrenew.core: field '%s' must be a string", k);
-  s = lua_tolstring(L, -1, len);
-  lua_pop(L, 1);   /* still referenced by the table, which stays on the stack */
+  lua_pop(L, 1);   /* a string stays referenced by the table, which stays on the stack */
+  if (len) *len = n;
   return s;
 }
 
-static double field_num(lua_State *L, int t, const char *k, double dflt) {
+static double field_num(lua_State *L, int t, const char *k, double dflt, rd_err *e) {
   double v = dflt;
   lua_getfield(L, t, k);
   if (!lua_isnil(L, -1)) {
-    if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "cloudrenew.core: field '%s' must be a number", k);
-    v = lua_tonumber(L, -1);
+    if (lua_type(L, -1) != LUA_TNUMBER) rd_fail(e, "must be a number", k);
+    else v = (double)lua_tonumber(L, -1);
   }
   lua_pop(L, 1);
   return v;
 }
 
+/* lo <= v <= hi, false for NaN: the test every double passes before an integer
+ * cast, since converting a value the target type cannot hold is undefined. */
+static int in_range(double v, double lo, double hi) { return v >= lo && v <= hi; }
+
 /* Read a {name = "value"} table (values may also be arrays of strings, for
- * repeated query names) into a scratch cr_kv array owned by the Lua stack. */
-static cr_kv *read_pairs(lua_State *L, int t, const char *what, size_t *n) {
+ * repeated query names) into a scratch cr_kv array owned by the Lua stack.
+ * Leaves the stack as it found it plus that scratch userdata. */
+static cr_kv *read_pairs(lua_State *L, int t, const char *what, size_t *n, rd_err *e) {
   size_t count = 0, i = 0;
   cr_kv *kv;
   *n = 0;
   if (lua_isnil(L, t)) return NULL;
-  luaL_checktype(L, t, LUA_TTABLE);
+  if (!lua_istable(L, t)) { rd_fail(e, "must be a table", what); return NULL; }
   lua_pushnil(L);
   while (lua_next(L, t)) {
     if (lua_type(L, -1) == LUA_TTABLE) count += cr_rawlen(L, -1); else count++;
@@ -71,18 +94,19 @@ static cr_kv *read_pairs(lua_State *L, int t, const char *what, size_t *n) {
   kv = lua_newuserdata(L, (count ? count : 1) * sizeof *kv);
   lua_pushnil(L);
   while (lua_next(L, t)) {
-    if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "cloudrenew.core: %s names must be strings", what);
+    if (lua_type(L, -2) != LUA_TSTRING) { rd_fail(e, "names must be strings", what); lua_pop(L, 2); return NULL; }
     if (lua_type(L, -1) == LUA_TTABLE) {
       size_t j, m = cr_rawlen(L, -1);
       for (j = 1; j <= m && i < count; j++, i++) {
         lua_rawgeti(L, -1, (int)j);
-        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "cloudrenew.core: %s values must be strings", what);
+        if (lua_type(L, -1) != LUA_TSTRING) { rd_fail(e, "values must be strings", what); lua_pop(L, 3); return NULL; }
         kv[i].value = lua_tolstring(L, -1, &kv[i].value_len);  /* anchored in the inner table */
         kv[i].name = lua_tolstring(L, -3, &kv[i].name_len);
         lua_pop(L, 1);
       }
+    } else if (lua_type(L, -1) != LUA_TSTRING || i >= count) {
+      rd_fail(e, "values must be strings", what); lua_pop(L, 2); return NULL;
     } else {
-      if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "cloudrenew.core: %s values must be strings", what);
       kv[i].name = lua_tolstring(L, -2, &kv[i].name_len);
       kv[i].value = lua_tolstring(L, -1, &kv[i].value_len);
       i++;
@@ -142,7 +166,12 @@ static void push_buf(lua_State *L, const cr_buf *b, const char *k) {
 
 static int push_signout(lua_State *L, cr_sign_output *o, int rc) {
   if (rc == CR_SIGN_ENOMEM) return luaL_error(L, "cloudrenew.core: out of memory while signing");
-  if (rc != 0) { lua_pushnil(L); lua_pushstring(L, "invalid signing input"); return 2; }
+  if (rc != 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, "invalid signing input (a control character, space or '/' where none may be, "
+                      "a duplicate or empty header name, or a missing Host/Content-Type)");
+    return 2;
+  }
   lua_newtable(L);
   push_buf(L, &o->authorization, "authorization");
   push_buf(L, &o->canonical_query, "canonical_query");
@@ -153,48 +182,60 @@ static int push_signout(lua_State *L, cr_sign_output *o, int rc) {
   return 1;
 }
 
-/* core.tc3_sign{secret_id, secret_key, service, timestamp, method, query, payload, headers} */
+/* core.tc3_sign{secret_id, secret_key, service, timestamp, method, query, payload, headers}
+ * -> table | nil, message. Never raises on what it is given. */
 static int l_tc3_sign(lua_State *L) {
   cr_tc3_input in;
   cr_sign_output *o;
-  luaL_checktype(L, 1, LUA_TTABLE);
+  rd_err e = {{0}};
+  double ts;
+  lua_settop(L, 1);
+  if (!lua_istable(L, 1)) { rd_fail(&e, "must be a table", "argument"); return rd_push(L, &e); }
   memset(&in, 0, sizeof in);
-  in.secret_id = field_str(L, 1, "secret_id", NULL, 1);
-  in.secret_key = field_str(L, 1, "secret_key", &in.secret_key_len, 1);
-  in.service = field_str(L, 1, "service", NULL, 1);
-  in.method = field_str(L, 1, "method", NULL, 1);
-  in.query = field_str(L, 1, "query", &in.query_len, 0);
+  in.secret_id = field_str(L, 1, "secret_id", NULL, 1, &e);
+  in.secret_key = field_str(L, 1, "secret_key", &in.secret_key_len, 1, &e);
+  in.service = field_str(L, 1, "service", NULL, 1, &e);
+  in.method = field_str(L, 1, "method", NULL, 1, &e);
+  in.query = field_str(L, 1, "query", &in.query_len, 0, &e);
   if (!in.query) in.query = "";
-  in.payload = field_str(L, 1, "payload", &in.payload_len, 0);
+  in.payload = field_str(L, 1, "payload", &in.payload_len, 0, &e);
   if (!in.payload) in.payload = "";
-  in.timestamp = (long long)field_num(L, 1, "timestamp", -1);
-  if (in.timestamp < 0) return luaL_error(L, "cloudrenew.core: field 'timestamp' is required");
+  ts = field_num(L, 1, "timestamp", -1, &e);
+  if (!in_range(ts, 0, (double)CR_SIGN_MAX_TIMESTAMP) || ts != (double)(long long)ts)
+    rd_fail(&e, "must be whole unix seconds up to year 9999", "timestamp");
+  else
+    in.timestamp = (long long)ts;
   lua_getfield(L, 1, "headers");                       /* index 2 */
-  in.headers = read_pairs(L, 2, "header", &in.nheaders);
+  in.headers = read_pairs(L, 2, "headers", &in.nheaders, &e);
+  if (e.msg[0]) return rd_push(L, &e);
   o = new_signout(L);
   return push_signout(L, o, cr_tc3_sign(&in, o));
 }
 
-/* core.volc_sign{access_key, secret_key, service, region, date, method, path, query, headers, body} */
+/* core.volc_sign{access_key, secret_key, service, region, date, method, path, query, headers, body}
+ * -> table | nil, message. Never raises on what it is given. */
 static int l_volc_sign(lua_State *L) {
   cr_volc_input in;
   cr_sign_output *o;
-  luaL_checktype(L, 1, LUA_TTABLE);
+  rd_err e = {{0}};
+  lua_settop(L, 1);
+  if (!lua_istable(L, 1)) { rd_fail(&e, "must be a table", "argument"); return rd_push(L, &e); }
   memset(&in, 0, sizeof in);
-  in.access_key = field_str(L, 1, "access_key", NULL, 1);
-  in.secret_key = field_str(L, 1, "secret_key", &in.secret_key_len, 1);
-  in.service = field_str(L, 1, "service", NULL, 1);
-  in.region = field_str(L, 1, "region", NULL, 1);
-  in.date = field_str(L, 1, "date", NULL, 1);
-  in.method = field_str(L, 1, "method", NULL, 1);
-  in.path = field_str(L, 1, "path", NULL, 0);
+  in.access_key = field_str(L, 1, "access_key", NULL, 1, &e);
+  in.secret_key = field_str(L, 1, "secret_key", &in.secret_key_len, 1, &e);
+  in.service = field_str(L, 1, "service", NULL, 1, &e);
+  in.region = field_str(L, 1, "region", NULL, 1, &e);
+  in.date = field_str(L, 1, "date", NULL, 1, &e);
+  in.method = field_str(L, 1, "method", NULL, 1, &e);
+  in.path = field_str(L, 1, "path", NULL, 0, &e);
   if (!in.path) in.path = "/";
-  in.body = field_str(L, 1, "body", &in.body_len, 0);
+  in.body = field_str(L, 1, "body", &in.body_len, 0, &e);
   if (!in.body) in.body = "";
   lua_getfield(L, 1, "query");                         /* index 2 */
-  in.query = read_pairs(L, 2, "query", &in.nquery);
+  in.query = read_pairs(L, 2, "query", &in.nquery, &e);
   lua_getfield(L, 1, "headers");                       /* index 3 or 4 */
-  in.headers = read_pairs(L, lua_gettop(L), "header", &in.nheaders);
+  in.headers = read_pairs(L, lua_gettop(L), "headers", &in.nheaders, &e);
+  if (e.msg[0]) return rd_push(L, &e);
   o = new_signout(L);
   return push_signout(L, o, cr_volc_sign(&in, o));
 }
@@ -231,20 +272,45 @@ static int http_tostring(lua_State *L) {
   return 1;
 }
 
-/* core.http{ca_file, proxy, connect_to, user_agent, timeout, connect_timeout, max_response} */
+/* Bounds of the transport settings (README "Bounds"; client.check_options
+ * enforces the same ranges with clearer messages). */
+#define MAX_TIMEOUT_S 3600.0
+#define MAX_CONNECT_TIMEOUT_S 600.0
+#define MAX_RESPONSE_BYTES (1024.0 * 1024 * 1024)
+
+/* Seconds in (0, max] to milliseconds, at least 1: 0 would mean "no timeout". */
+static long secs_to_ms(double s) {
+  long ms = (long)(s * 1000);
+  return ms < 1 ? 1 : ms;
+}
+
+/* core.http{ca_file, proxy, connect_to, user_agent, timeout, connect_timeout, max_response}
+ * -> http | nil, message. Out-of-range numbers are refused before any cast. */
 static int l_http_new(lua_State *L) {
   cr_http_opts o;
   l_http *c;
   char err[256];
-  luaL_checktype(L, 1, LUA_TTABLE);
+  rd_err e = {{0}};
+  double timeout, connect_timeout, max_response;
+  lua_settop(L, 1);
+  if (!lua_istable(L, 1)) { rd_fail(&e, "must be a table", "argument"); return rd_push(L, &e); }
   memset(&o, 0, sizeof o);
-  o.ca_file = field_str(L, 1, "ca_file", NULL, 0);
-  o.proxy = field_str(L, 1, "proxy", NULL, 0);
-  o.connect_to = field_str(L, 1, "connect_to", NULL, 0);
-  o.user_agent = field_str(L, 1, "user_agent", NULL, 0);
-  o.timeout_ms = (long)(field_num(L, 1, "timeout", 60) * 1000);
-  o.connect_timeout_ms = (long)(field_num(L, 1, "connect_timeout", 10) * 1000);
-  o.max_response = (size_t)field_num(L, 1, "max_response", 8 * 1024 * 1024);
+  o.ca_file = field_str(L, 1, "ca_file", NULL, 0, &e);
+  o.proxy = field_str(L, 1, "proxy", NULL, 0, &e);
+  o.connect_to = field_str(L, 1, "connect_to", NULL, 0, &e);
+  o.user_agent = field_str(L, 1, "user_agent", NULL, 0, &e);
+  timeout = field_num(L, 1, "timeout", 60, &e);
+  connect_timeout = field_num(L, 1, "connect_timeout", 10, &e);
+  max_response = field_num(L, 1, "max_response", 8 * 1024 * 1024, &e);
+  if (!(timeout > 0 && timeout <= MAX_TIMEOUT_S)) rd_fail(&e, "must be seconds in (0, 3600]", "timeout");
+  if (!(connect_timeout > 0 && connect_timeout <= MAX_CONNECT_TIMEOUT_S))
+    rd_fail(&e, "must be seconds in (0, 600]", "connect_timeout");
+  if (!in_range(max_response, 1024, MAX_RESPONSE_BYTES))
+    rd_fail(&e, "must be bytes in [1024, 1 GiB]", "max_response");
+  if (e.msg[0]) return rd_push(L, &e);
+  o.timeout_ms = secs_to_ms(timeout);
+  o.connect_timeout_ms = secs_to_ms(connect_timeout);
+  o.max_response = (size_t)max_response;
   c = lua_newuserdata(L, sizeof *c);
   memset(c, 0, sizeof *c);
   luaL_getmetatable(L, HTTP_MT);
@@ -299,9 +365,13 @@ static void read_request(lua_State *L, int t, cr_http_request *req) {
   size_t i, n;
   const char **lines;
   memset(req, 0, sizeof *req);
-  req->method = field_str(L, t, "method", NULL, 1);
-  req->url = field_str(L, t, "url", NULL, 1);
-  req->body = field_str(L, t, "body", &req->body_len, 0);
+  rd_err e = {{0}};
+  req->method = field_str(L, t, "method", NULL, 1, &e);
+  req->url = field_str(L, t, "url", NULL, 1, &e);
+  req->body = field_str(L, t, "body", &req->body_len, 0, &e);
+  /* Built by transport.lua, never by a caller: a bad one is a bug, raised here
+   * before libcurl is involved. */
+  if (e.msg[0]) luaL_error(L, "%s", e.msg);
   lua_getfield(L, t, "fresh");
   req->fresh_connection = lua_toboolean(L, -1);
   lua_pop(L, 1);
@@ -375,8 +445,10 @@ static int multi_add(lua_State *L) {
 /* multi:run(timeout_seconds) -> { finished ids } */
 static int multi_run(lua_State *L) {
   l_multi *lm = check_multi(L);
-  double t = luaL_optnumber(L, 2, 0);
+  double t = lua_type(L, 2) == LUA_TNUMBER ? (double)lua_tonumber(L, 2) : 0;
   int done[256], n, i;
+  if (!(t > 0)) t = 0;                      /* NaN, negatives: just poll */
+  if (t > MAX_TIMEOUT_S) t = MAX_TIMEOUT_S; /* inf, 1e300: bounded before the cast */
   n = cr_multi_run(lm->m, (long)(t * 1000), done, 256);
   lua_createtable(L, n, 0);
   for (i = 0; i < n; i++) { lua_pushinteger(L, done[i]); lua_rawseti(L, -2, i + 1); }
@@ -474,10 +546,13 @@ static int l_time(lua_State *L) {
   return 1;
 }
 
+#define MAX_SLEEP_S 86400.0
+
 static int l_sleep(lua_State *L) {
-  double s = luaL_checknumber(L, 1);
+  double s = lua_type(L, 1) == LUA_TNUMBER ? (double)lua_tonumber(L, 1) : 0;
   struct timespec ts;
-  if (s <= 0) return 0;
+  if (!(s > 0)) return 0;                   /* also NaN */
+  if (s > MAX_SLEEP_S) s = MAX_SLEEP_S;     /* inf, 1e300: no wait outlives the longest deadline */
   ts.tv_sec = (time_t)s;
   ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}

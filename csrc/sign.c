@@ -318,6 +318,22 @@ done:
 
 static int empty(const char *s) { return !s || !*s; }
 
+/* Ids, scope parts, the method and the path land in the signed scope, the
+ * Authorization header or the request line: no control character or space,
+ * and none of `extra` ('/' would split a scope part, ',' an Authorization field). */
+static int clean(const char *s, const char *extra) {
+  if (empty(s)) return 0;
+  for (; *s; s++)
+    if ((unsigned char)*s <= ' ' || *s == 0x7f || strchr(extra, *s)) return 0;
+  return 1;
+}
+
+static int upper_token(const char *s) {
+  if (empty(s)) return 0;
+  for (; *s; s++) if (*s < 'A' || *s > 'Z') return 0;
+  return 1;
+}
+
 /* ---- signers -------------------------------------------------------------
  * Both schemes share one shape: CanonicalRequest -> StringToSign over a scope
  * "a/b/.../terminator" -> key chained through the same scope parts -> header. */
@@ -367,9 +383,11 @@ int cr_tc3_sign(const cr_tc3_input *in, cr_sign_output *out) {
   int rc = CR_SIGN_EINVAL, seen = 0;
   sign_job j = {0};
 
-  if (empty(in->secret_id) || !in->secret_key || !in->secret_key_len || empty(in->service) ||
-      empty(in->method) || (!in->query && in->query_len) || (!in->payload && in->payload_len) ||
-      in->timestamp < 0 || (long long)t != in->timestamp || !gmtime_r(&t, &tm) ||
+  if (!clean(in->secret_id, "/,") || !in->secret_key || !in->secret_key_len ||
+      !clean(in->service, "/,") || !upper_token(in->method) || (!in->query && in->query_len) ||
+      (in->query && has_any(in->query, in->query_len, " \t\r\n#")) || (!in->payload && in->payload_len) ||
+      in->timestamp < 0 || in->timestamp > CR_SIGN_MAX_TIMESTAMP ||
+      (long long)t != in->timestamp || !gmtime_r(&t, &tm) ||
       !strftime(date, sizeof date, "%Y-%m-%d", &tm))
     goto done;
   snprintf(ts, sizeof ts, "%lld", in->timestamp);
@@ -403,8 +421,9 @@ int cr_volc_sign(const cr_volc_input *in, cr_sign_output *out) {
   int rc = CR_SIGN_EINVAL, seen = 0;
   sign_job j = {0};
 
-  if (empty(in->access_key) || !in->secret_key || !in->secret_key_len || empty(in->service) ||
-      empty(in->region) || empty(in->date) || empty(in->method) || empty(in->path) ||
+  if (!clean(in->access_key, "/,") || !in->secret_key || !in->secret_key_len ||
+      !clean(in->service, "/,") || !clean(in->region, "/,") || empty(in->date) ||
+      !upper_token(in->method) || !clean(in->path, "?#") || in->path[0] != '/' ||
       (!in->body && in->body_len) || !valid_xdate(in->date))
     goto done;
   memcpy(ymd, in->date, 8); ymd[8] = '\0';

@@ -55,7 +55,12 @@ typedef struct {
   const char *body; size_t body_len;
 } cr_volc_input;
 
-/* Return 0 on success, CR_SIGN_ENOMEM, or CR_SIGN_EINVAL (bad input; out untouched/freed). */
+/* Return 0 on success, CR_SIGN_ENOMEM, or CR_SIGN_EINVAL (bad input; out untouched/freed).
+ * Ids, service, region and method must be printable without spaces (no '/' or ',' in
+ * ids and scope parts; the method upper-case letters); the path and a TC3 query
+ * hold no control characters or spaces; timestamp is 0..CR_SIGN_MAX_TIMESTAMP. */
+/* Largest timestamp whose UTC date has four digits: 9999-12-31T23:59:59Z. */
+#define CR_SIGN_MAX_TIMESTAMP 253402300799LL
 #define CR_SIGN_ENOMEM (-1)
 #define CR_SIGN_EINVAL (-2)
 int cr_tc3_sign(const cr_tc3_input *in, cr_sign_output *out);
