@@ -156,10 +156,12 @@ describe("cloudrenew.map", function()
     assert.is_true(t1 > 2.39 and t1 > t4 + 1.2, shape)
   end)
 
-  it("rejects bad arguments as programming errors", function()
-    assert.has_error(function() cloudrenew.map("x", print) end)
-    assert.has_error(function() cloudrenew.map({}, "x") end)
-    assert.has_error(function() cloudrenew.map({}, print, { concurrency = 0 }) end)
+  it("answers bad arguments with nil, ClientError.InvalidParameter (see hardening_spec)", function()
+    for _, args in ipairs({ { "x", print }, { {}, "x" }, { {}, print, { concurrency = 0 } } }) do
+      local res, err = cloudrenew.map(args[1], args[2], args[3])
+      assert.is_nil(res)
+      assert.are.equal("ClientError.InvalidParameter", err.code)
+    end
   end)
 
   it("routes waits through the sleep hook outside map", function()

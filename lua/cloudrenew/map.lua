@@ -13,13 +13,23 @@ local function raised(msg)
   return errors.client("Internal", "fn raised: " .. tostring(msg), { outcome = "unknown" })
 end
 
+M.MAX_CONCURRENCY = 1024
+
+local function invalid(msg)
+  return nil, errors.client("InvalidParameter", "cloudrenew.map: " .. msg)
+end
+
+-- Bad arguments answer nil, err (ClientError.InvalidParameter) like every public
+-- function: a NaN concurrency once ran nothing and returned empty results.
 function M.map(list, fn, opts)
-  if type(list) ~= "table" then error("cloudrenew.map: list must be a table", 2) end
-  if type(fn) ~= "function" then error("cloudrenew.map: fn must be a function", 2) end
+  if type(list) ~= "table" then return invalid("list must be a table") end
+  if type(fn) ~= "function" then return invalid("fn must be a function") end
+  if opts ~= nil and type(opts) ~= "table" then return invalid("options must be a table like { concurrency = 8 }") end
   opts = opts or {}
   local concurrency = opts.concurrency or 8
-  if type(concurrency) ~= "number" or concurrency < 1 then
-    error("cloudrenew.map: concurrency must be a number >= 1", 2)
+  if type(concurrency) ~= "number" or concurrency ~= concurrency or concurrency % 1 ~= 0
+     or concurrency < 1 or concurrency > M.MAX_CONCURRENCY then
+    return invalid("concurrency must be an integer in [1, " .. M.MAX_CONCURRENCY .. "]")
   end
   local n = #list
   local results, errs = {}, {}

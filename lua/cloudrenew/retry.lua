@@ -11,24 +11,37 @@ local M = {}
 
 M.defaults = { max_attempts = 4, base_delay = 1, max_delay = 20, deadline = 300 }
 
+-- The most a server's Date may move our clock (README "Bounds").
+M.MAX_CLOCK_OFFSET = 3600
+
 local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8,
                  Sep = 9, Oct = 10, Nov = 11, Dec = 12 }
 
--- Seconds since the epoch for an HTTP date ("Sun, 22 Nov 2026 08:00:00 GMT").
+-- Seconds since the epoch for an HTTP date ("Sun, 22 Nov 2026 08:00:00 GMT", the
+-- IMF-fixdate every current server sends), or nil. The header is the server's
+-- to write, so anything else (other formats, out-of-range fields, years outside
+-- 1970..9999, any size) is nil, never a raise and never an absurd number.
+local MDAYS = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
+
 function M.http_date(s)
-  local d, mon, y, h, mi, sec = tostring(s):match("(%d+) (%a+) (%d+) (%d+):(%d+):(%d+)")
+  if type(s) ~= "string" or #s > 64 then return nil end
+  local d, mon, y, h, mi, sec =
+    s:match("^%s*%a%a%a, (%d%d?) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT%s*$")
   local m = MONTHS[mon or ""]
   if not m then return nil end
-  y, m, d = tonumber(y), m, tonumber(d)
+  y, d, h, mi, sec = tonumber(y), tonumber(d), tonumber(h), tonumber(mi), tonumber(sec)
+  local leap = (y % 4 == 0 and y % 100 ~= 0) or y % 400 == 0
+  local mdays = (m == 2 and leap) and 29 or MDAYS[m]
+  if y < 1970 or d < 1 or d > mdays or h > 23 or mi > 59 or sec > 60 then return nil end
   -- days from civil (proleptic Gregorian), no dependency on the local time zone
   if m <= 2 then y = y - 1 end
   local floor = math.floor      -- not //: the Lua layer also runs on LuaJIT
-  local era = floor((y >= 0 and y or y - 399) / 400)
+  local era = floor(y / 400)    -- y >= 1969 here
   local yoe = y - era * 400
   local doy = floor((153 * (m + (m > 2 and -3 or 9)) + 2) / 5) + d - 1
   local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
   local days = era * 146097 + doe - 719468
-  return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(sec)
+  return days * 86400 + h * 3600 + mi * 60 + sec
 end
 
 local function setting(client, call_opts, k)
@@ -63,9 +76,12 @@ function M.run(client, spec, call_opts, attempt)
     local delay
     if policy.is_clock(err.code) then
       local server = M.http_date(err.server_date)
-      if clock_fixed or not server then return nil, err end
+      local offset = server and server - core.time()
+      -- A Date further off than MAX_CLOCK_OFFSET is a broken or hostile server,
+      -- not our clock: ignored, and the call ends with the clock error it got.
+      if clock_fixed or not offset or math.abs(offset) > M.MAX_CLOCK_OFFSET then return nil, err end
       -- re-sign with the server's clock and keep the offset for later calls
-      client.clock_offset = server - core.time()
+      client.clock_offset = offset
       clock_fixed, delay = true, 0
     else
       delay = math.random() * math.min(cap, base * 2 ^ (n - 1))

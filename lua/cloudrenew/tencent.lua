@@ -36,11 +36,15 @@ function adapter.build(c, spec, params, opts)
   end
   local creds = client.secrets[c]
   local timestamp = math.floor(core.time() + (c.clock_offset or 0))
-  local auth = core.tc3_sign{
+  local auth, serr = core.tc3_sign{
     secret_id = c.secret_id, secret_key = creds.key, service = spec.service,
     timestamp = timestamp, method = "POST", query = "", payload = body,
     headers = { ["Content-Type"] = "application/json", Host = u.authority, ["X-TC-Action"] = spec.action },
   }
+  if not auth then
+    return nil, { code = "ClientError.InvalidParameter", outcome = "not_executed",
+                  message = "this request cannot be signed: " .. tostring(serr) }
+  end
   local headers = {
     { "Authorization", auth.authorization },
     { "Content-Type", "application/json" },
@@ -53,6 +57,8 @@ function adapter.build(c, spec, params, opts)
   if region then headers[#headers + 1] = { "X-TC-Region", region } end
   if creds.token then headers[#headers + 1] = { "X-TC-Token", creds.token } end
   if c.options.language then headers[#headers + 1] = { "X-TC-Language", c.options.language } end
+  local herr = client.header_guard(headers)
+  if herr then return nil, herr end
   return {
     method = "POST", url = u.scheme .. "://" .. u.authority .. "/", headers = headers, body = body,
     -- A renewal without an idempotency token must never ride a reused connection.

@@ -94,6 +94,8 @@ check = function(rule, v, path)
     if type(v) ~= "boolean" then return path .. " must be true or false, got " .. show(v) end
   elseif t == "string" then
     if type(v) ~= "string" then return path .. " must be a string, got " .. show(v) end
+    -- No documented parameter spans lines or holds a NUL: refuse, never forward.
+    if v:find("%c") then return path .. " must not contain control characters, got " .. show(v) end
     if rule.min and #v < rule.min then return path .. " must not be empty" end
     if rule.max and #v > rule.max then
       return string.format("%s must be at most %d characters", path, rule.max)

@@ -24,16 +24,27 @@ function adapter.prepare(_, spec, params)
 end
 
 -- Flatten nested parameters the way Volcengine GET APIs expect: lists as
--- Name.1, Name.2; objects as Name.Field.
-local function flatten(prefix, v, out)
+-- Name.1, Name.2; objects as Name.Field. Returns out, or nil and the first name
+-- whose value has no query form (NaN, inf, a function, a non-string key, too deep).
+local function flatten(prefix, v, out, depth)
   if type(v) == "table" then
+    if depth > 16 then return nil, prefix end
     if validate.is_array(v) then
-      for i, x in ipairs(v) do flatten(prefix .. "." .. i, x, out) end
+      for i, x in ipairs(v) do
+        local ok, bad = flatten(prefix .. "." .. i, x, out, depth + 1)
+        if not ok then return nil, bad end
+      end
     else
-      for k, x in pairs(v) do flatten(prefix == "" and k or (prefix .. "." .. k), x, out) end
+      for k, x in pairs(v) do
+        if type(k) ~= "string" and type(k) ~= "number" then return nil, prefix end
+        local name = prefix == "" and tostring(k) or (prefix .. "." .. tostring(k))
+        local ok, bad = flatten(name, x, out, depth + 1)
+        if not ok then return nil, bad end
+      end
     end
   else
     out[prefix] = sign.value(v)
+    if out[prefix] == nil then return nil, prefix end
   end
   return out
 end
@@ -48,7 +59,14 @@ function adapter.build(c, spec, params, opts)
   local method = spec.method or "POST"
   local query, body
   if method == "GET" then
-    query, body = flatten("", params, {}), ""
+    local bad
+    query, bad = flatten("", params, {}, 1)
+    if not query then
+      return nil, { code = "ClientError.InvalidParameter", outcome = "not_executed",
+                    message = "parameter " .. tostring(bad) .. " has no query-string form "
+                      .. "(use strings, finite numbers, booleans, lists and tables)" }
+    end
+    body = ""
   else
     local jerr
     query = {}
@@ -66,12 +84,18 @@ function adapter.build(c, spec, params, opts)
   local signed = { Host = u.authority, ["X-Date"] = date, ["X-Content-Sha256"] = body_hash,
                    ["Content-Type"] = ctype }
   if creds.token then signed["X-Security-Token"] = creds.token end
-  local d = core.volc_sign{
+  local d, serr = core.volc_sign{
     access_key = c.access_key, secret_key = creds.key, service = spec.service, region = region,
     date = date, method = method, path = u.path, query = query, headers = signed, body = body,
   }
+  if not d then
+    return nil, { code = "ClientError.InvalidParameter", outcome = "not_executed",
+                  message = "this request cannot be signed: " .. tostring(serr) }
+  end
   local headers = { { "Authorization", d.authorization } }
   for k, v in pairs(signed) do headers[#headers + 1] = { k, v } end
+  local herr = client.header_guard(headers)
+  if herr then return nil, herr end
   return {
     method = method, url = u.scheme .. "://" .. u.authority .. u.path .. "?" .. d.canonical_query,
     headers = headers, body = body,

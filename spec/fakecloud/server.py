@@ -176,6 +176,9 @@ class Handler(BaseHTTPRequestHandler):
     def date_time_string(self, timestamp=None):
         # The Date header shows the fake's own (possibly skewed) clock, as a real
         # server's would: clients re-sign with it after a timestamp error.
+        # Config date_header replaces it verbatim, so specs can send absurd dates.
+        if timestamp is None and self.server.state.date_header is not None:
+            return self.server.state.date_header
         return super().date_time_string(self.server.state.now() if timestamp is None else timestamp)
 
     def _send(self, reply, cut=None):

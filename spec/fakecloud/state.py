@@ -102,6 +102,7 @@ class State:
             self.locked = set()
             self.balance = None         # cents; None = unlimited
             self.clock_offset = 0.0
+            self.date_header = None     # str: sent verbatim as Date (hostile-server specs)
             self.latency = self.cli_latency
             self.limits = self.cli_limits
             self.limit_overrides = {}
@@ -115,7 +116,7 @@ class State:
         if not isinstance(cfg, dict):
             raise ValueError("config must be a JSON object")
         unknown = set(cfg) - {"latency", "clock_offset", "limits", "limit_overrides",
-                              "balance", "prices", "missing", "locked"}
+                              "balance", "prices", "missing", "locked", "date_header"}
         if unknown:
             raise ValueError("unknown config keys: %s" % sorted(unknown))
         # Validate everything first so a bad request changes nothing.
@@ -125,6 +126,12 @@ class State:
                 if not _is_num(cfg[key]) or (key == "latency" and cfg[key] < 0):
                     raise ValueError("%s must be a number" % key)
                 new[key] = float(cfg[key])
+        if "date_header" in cfg:
+            d = cfg["date_header"]
+            if d is not None and (not isinstance(d, str) or any(c in d for c in "\r\n\0")
+                                  or len(d) > 65536 or not all(ord(c) < 256 for c in d)):
+                raise ValueError("date_header must be null or a one-line latin-1 string up to 64 KiB")
+            new["date_header"] = d
         if "limits" in cfg:
             if not isinstance(cfg["limits"], bool):
                 raise ValueError("limits must be a boolean")
@@ -185,6 +192,7 @@ class State:
         with self.lock:
             return {
                 "latency": self.latency, "clock_offset": self.clock_offset,
+                "date_header": self.date_header,
                 "limits": self.limits, "limit_overrides": dict(self.limit_overrides),
                 "balance": None if self.balance is None else self.balance / 100,
                 "prices": {k: v / 100 for k, v in self.prices.items()},
