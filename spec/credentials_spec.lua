@@ -19,7 +19,7 @@ end
 
 local TC = [[
 local c, err = require("cloudrenew").tencent{OPTS}
-if c then print(c.secret_id .. " " .. c.credential_source:gsub("^/.-/%.", "~/.") .. " " .. tostring(require("cloudrenew.client").secrets[c].token))
+if c then print(c.secret_id .. " " .. c.credential_source:gsub("^/.-/%.", "~/.") .. " " .. tostring(require("cloudrenew.credentials").tencent{OPTS}.token))
 else print(err.code .. " | " .. err.message) end
 ]]
 local VOLC = TC:gsub("tencent", "volcengine"):gsub("c%.secret_id", "c.access_key")

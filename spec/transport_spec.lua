@@ -58,7 +58,7 @@ describe("transport", function()
     end)
 
     it("unresolvable host -> ClientError.Network, not_executed", function()
-      local volc = assert(cloudrenew.volcengine(fake:volc_opts{ endpoint = "http://no-such-host.invalid" }))
+      local volc = assert(cloudrenew.volcengine(fake:volc_opts{ endpoint = "https://no-such-host.invalid" }))
       local _, err = volc.ecs:RenewInstance{ InstanceId = "i-abc", Period = 1 }
       volc:close()
       assert.are.equal("ClientError.Network", err.code)

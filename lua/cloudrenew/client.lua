@@ -15,9 +15,9 @@ local M = {}
 M.VERSION = core.version
 M.USER_AGENT = "cloudrenew/" .. core.version
 
--- Secrets live here, keyed by client, never as fields a table dumper would print.
+-- Secrets live here, keyed by client: never exported, never a field of anything
+-- a caller can reach. Only M.attempt reads them, to hand them to adapter.build.
 local secrets = setmetatable({}, { __mode = "k" })
-M.secrets = secrets
 
 local function invalid(msg, fields)
   return nil, errors.client("InvalidParameter", msg, fields)
@@ -31,6 +31,32 @@ function M.parse_url(url)
   if not scheme then return nil end
   if path == "" then path = "/" end
   return { scheme = scheme, authority = authority, path = path }
+end
+
+-- Plain HTTP carries the signature and the STS token in cleartext: only to a
+-- loopback host (test fakes, local proxies) unless the caller opts in.
+local function loopback(host)
+  host = host:lower()
+  if host == "localhost" or host == "[::1]" then return true end
+  local a, b, c = host:match("^127%.(%d%d?%d?)%.(%d%d?%d?)%.(%d%d?%d?)$")
+  return a ~= nil and tonumber(a) <= 255 and tonumber(b) <= 255 and tonumber(c) <= 255
+end
+
+local function host_of(authority)
+  local h = authority:match("[^@]*$")               -- userinfo@ names no host
+  if h:sub(1, 1) == "[" then return h:match("^%[[^%]]*%]") or h end
+  return (h:gsub(":%d*$", ""))
+end
+
+M.INSECURE = "plain http:// would send the signed request and any session token in cleartext: "
+  .. "use https://, a loopback host (127.0.0.1, [::1], localhost) or allow_insecure_http = true"
+
+-- nil when u may be used with these options, else why not.
+function M.insecure(u, o)
+  if u.scheme ~= "http" or o.allow_insecure_http then return nil end
+  local to = o.connect_to and o.connect_to:match("^(.*):%d+$")
+  if loopback(host_of(u.authority)) and (not o.connect_to or (to and loopback(to))) then return nil end
+  return M.INSECURE
 end
 
 -- Bounds of numeric options (README "Bounds"): finite, inside [lo, hi] (lo itself
@@ -184,6 +210,10 @@ function M.check_options(opts, defaults)
   if o.connect_to and not o.connect_to:find("^[^%s]+:%d+$") then
     return invalid("connect_to must be HOST:PORT, e.g. 127.0.0.1:8443")
   end
+  if opts.allow_insecure_http ~= nil and type(opts.allow_insecure_http) ~= "boolean" then
+    return invalid("allow_insecure_http must be true or false")
+  end
+  o.allow_insecure_http = opts.allow_insecure_http == true
   local ep = opts.endpoint
   if ep ~= nil then
     local cerr = M.check_endpoint_chars(ep)
@@ -195,6 +225,8 @@ function M.check_options(opts, defaults)
         return invalid("endpoint must be an http(s) URL such as https://cvm.tencentcloudapi.com, got "
           .. tostring(url))
       end
+      local why = M.insecure(u, o)
+      if why then return invalid("endpoint " .. url .. ": " .. why) end
     end
   end
   o.endpoint = ep
@@ -229,14 +261,20 @@ function M.endpoint(client, service, region, call_ep, default)
   local ep = call_ep or client.options.endpoint
   if type(ep) == "table" then ep = ep[service] end
   ep = ep or default
+  if type(ep) ~= "string" then return nil, "endpoint must be an http(s) URL" end
   ep = ep:gsub("{service}", service):gsub("{region}", region or "")
-  return M.parse_url(ep)
+  local u = M.parse_url(ep)
+  if not u then return nil, "endpoint must be an http(s) URL such as https://cvm.tencentcloudapi.com" end
+  local why = M.insecure(u, client.options)
+  if why then return nil, "endpoint " .. ep .. ": " .. why end
+  return u
 end
 
+-- Every string of an error (attempts and nested tables too) loses the client's
+-- secrets and is bounded: a server may echo a header into any field.
 local function scrub(client, err)
   local s = secrets[client]
-  if s then err.message = errors.redact(err.message, s.list) end
-  return err
+  return errors.scrub(err, s and s.list)
 end
 
 -- Shape a failure into an error object with outcome and retryable.
@@ -253,7 +291,13 @@ local TRANSPORT_CODE = {
 -- One attempt: build, sign, send, parse. Returns result or nil, err.
 function M.attempt(client, spec, params, call_opts, has_token)
   local adapter = client.adapter
-  local req, berr = adapter.build(client, spec, params, call_opts)
+  local creds = secrets[client]
+  if not creds then
+    return fail(client, spec, { code = "ClientError.Credentials", outcome = "not_executed",
+                                message = "this client has no credentials" })
+  end
+  -- The only place secrets leave this table: an argument to the signing step.
+  local req, berr = adapter.build(client, spec, params, call_opts, creds)
   if not req then return fail(client, spec, berr) end
   local res, terr = client.transport:send(req)
   if not res then
@@ -265,8 +309,18 @@ function M.attempt(client, spec, params, call_opts, has_token)
       outcome = outcome, retryable = retryable, transport = terr.kind,
     })
   end
-  local result, perr = adapter.parse(client, spec, res)
-  if result then return result end
+  -- A server may echo a secret anywhere: cut it from the raw body (so no quote
+  -- of it can show one) and from every decoded string. An answer whose shape
+  -- makes parsing raise is a bad answer, never a raise.
+  if type(res.body) ~= "string" then res.body = "" end
+  res.body = errors.redact(res.body, creds.list)
+  local ok, result, perr = pcall(adapter.parse, client, spec, res)
+  if ok and type(result) == "table" then return errors.scrub_data(result, creds.list) end
+  if not ok or type(perr) ~= "table" or type(perr.code) ~= "string" then
+    perr = { code = "ClientError.BadResponse", status = res.status,
+      message = "HTTP " .. tostring(res.status) .. " with an answer that could not be read: "
+        .. tostring(ok and "no result" or result) }
+  end
   if perr.code:find("^ClientError%.") then
     perr.outcome, perr.retryable = policy.bad_response(spec, res.status, has_token)
   else
@@ -357,6 +411,7 @@ end
 function M.set_secrets(client, creds)
   client.key_id = creds.id
   client.limiter = client.options.limiter
+  -- Only the id is a field; the key and token go where nothing but M.attempt reads.
   secrets[client] = { key = creds.key, token = creds.token, list = { creds.key, creds.token } }
 end
 

@@ -1,5 +1,6 @@
 -- Tencent Cloud API 3.0 client: POST JSON, TC3-HMAC-SHA256, errors in
 -- Response.Error with HTTP 200.
+local answer = require("cloudrenew.answer")
 local client = require("cloudrenew.client")
 local core = require("cloudrenew.core")
 local credentials = require("cloudrenew.credentials")
@@ -16,25 +17,25 @@ function adapter.prepare(_, _, params)
   return params, false
 end
 
--- Build and sign one request. Returns req or nil, error fields.
-function adapter.build(c, spec, params, opts)
+-- Build and sign one request. Returns req or nil, error fields. creds (key,
+-- token) come from client.attempt only: nothing else can reach them.
+function adapter.build(c, spec, params, opts, creds)
   local region = opts.region or c.options.region
   if spec.region == "required" and not region then
     return nil, { code = "ClientError.InvalidParameter", outcome = "not_executed",
       message = spec.service .. " needs a region: pass region = \"ap-guangzhou\" (or another) "
         .. "to cloudrenew.tencent{} or in the call options, or set TENCENTCLOUD_REGION" }
   end
-  local u = client.endpoint(c, spec.service, region, opts.endpoint, "https://{service}.tencentcloudapi.com")
+  local u, uerr = client.endpoint(c, spec.service, region, opts.endpoint, "https://{service}.tencentcloudapi.com")
   if not u or u.path ~= "/" then
     return nil, { code = "ClientError.InvalidParameter", outcome = "not_executed",
-                  message = "Tencent endpoints take no path: use e.g. https://cvm.tencentcloudapi.com" }
+                  message = uerr or "Tencent endpoints take no path: use e.g. https://cvm.tencentcloudapi.com" }
   end
   local body, jerr = json.encode(params)
   if not body then
     return nil, { code = "ClientError.InvalidParameter", outcome = "not_executed",
                   message = "parameters cannot be encoded as JSON: " .. tostring(jerr) }
   end
-  local creds = client.secrets[c]
   local timestamp = math.floor(core.time() + (c.clock_offset or 0))
   local auth, serr = core.tc3_sign{
     secret_id = c.secret_id, secret_key = creds.key, service = spec.service,
@@ -66,28 +67,22 @@ function adapter.build(c, spec, params, opts)
   }
 end
 
-local function snippet(body)
-  body = body or ""
-  if #body > 120 then body = body:sub(1, 120) .. "..." end
-  return (body:gsub("[%c]", " "))
-end
-
+-- Any answer -> result or nil, error fields; never raises. Anything that is not
+-- a well-formed Response is ClientError.BadResponse (for a renewal: unknown).
 function adapter.parse(_, _, res)
-  local doc = json.decode(res.body)
-  local r = type(doc) == "table" and doc.Response
-  if type(r) ~= "table" then
-    local what = res.body == "" and "an empty body" or ("a body that is not a Tencent Cloud response: " .. snippet(res.body))
-    return nil, { code = "ClientError.BadResponse", status = res.status,
-                  message = string.format("HTTP %d with %s", res.status, what) }
+  local status, body = res.status, res.body
+  local doc = json.decode(body)
+  local r = answer.object(doc) and doc.Response
+  if not answer.object(r) then
+    return answer.bad(status, body == "" and "an empty body"
+      or ("a body that is not a Tencent Cloud response: " .. answer.snippet(body)))
   end
-  if type(r.Error) == "table" then
-    return nil, { code = tostring(r.Error.Code or "UnknownError"), message = tostring(r.Error.Message or ""),
-                  request_id = r.RequestId, status = res.status }
+  local rid = r.RequestId
+  if r.Error ~= nil then return answer.cloud_error(status, r.Error, rid, "Response.Error") end
+  if not answer.request_id_ok(rid) then
+    return answer.bad(status, "a Response.RequestId that is " .. answer.shape(rid))
   end
-  if res.status ~= 200 then
-    return nil, { code = "ClientError.BadResponse", status = res.status, request_id = r.RequestId,
-                  message = string.format("HTTP %d without an error code", res.status) }
-  end
+  if status ~= 200 then return answer.bad(status, "no error code", rid) end
   return r
 end
 

@@ -1,5 +1,6 @@
 -- Volcengine OpenAPI client: Action/Version in the query, GET (parameters in the
 -- query) or POST (JSON body), HMAC-SHA256, errors in ResponseMetadata.Error.
+local answer = require("cloudrenew.answer")
 local client = require("cloudrenew.client")
 local core = require("cloudrenew.core")
 local credentials = require("cloudrenew.credentials")
@@ -49,12 +50,13 @@ local function flatten(prefix, v, out, depth)
   return out
 end
 
-function adapter.build(c, spec, params, opts)
+-- creds (key, token) come from client.attempt only: nothing else can reach them.
+function adapter.build(c, spec, params, opts, creds)
   local region = opts.region or c.options.region
   local host = spec.host or "open.volcengineapi.com"
-  local u = client.endpoint(c, spec.service, region, opts.endpoint, "https://" .. host)
+  local u, uerr = client.endpoint(c, spec.service, region, opts.endpoint, "https://" .. host)
   if not u then
-    return nil, { code = "ClientError.InvalidParameter", outcome = "not_executed", message = "bad endpoint" }
+    return nil, { code = "ClientError.InvalidParameter", outcome = "not_executed", message = uerr }
   end
   local method = spec.method or "POST"
   local query, body
@@ -77,7 +79,6 @@ function adapter.build(c, spec, params, opts)
     end
   end
   query.Action, query.Version = spec.action, spec.version
-  local creds = client.secrets[c]
   local date = os.date("!%Y%m%dT%H%M%SZ", math.floor(core.time() + (c.clock_offset or 0)))
   local ctype = method == "GET" and "application/x-www-form-urlencoded; charset=utf-8" or "application/json"
   local body_hash = core.sha256_hex(body)
@@ -104,25 +105,32 @@ function adapter.build(c, spec, params, opts)
   }
 end
 
+-- Any answer -> result or nil, error fields; never raises. Anything that is not
+-- a well-formed answer (a success without a Result object too) is
+-- ClientError.BadResponse: for a renewal, unknown.
 function adapter.parse(_, _, res)
-  local doc = json.decode(res.body)
-  local meta = type(doc) == "table" and doc.ResponseMetadata
-  if type(meta) ~= "table" then
-    local what = res.body == "" and "an empty body"
-      or ("a body that is not a Volcengine response: " .. res.body:sub(1, 120):gsub("%c", " "))
-    return nil, { code = "ClientError.BadResponse", status = res.status,
-                  message = string.format("HTTP %d with %s", res.status, what) }
+  local status, body = res.status, res.body
+  local doc = json.decode(body)
+  local meta = answer.object(doc) and doc.ResponseMetadata
+  if not answer.object(meta) then
+    return answer.bad(status, body == "" and "an empty body"
+      or ("a body that is not a Volcengine response: " .. answer.snippet(body)))
   end
-  if type(meta.Error) == "table" then
-    return nil, { code = tostring(meta.Error.Code or "UnknownError"), message = tostring(meta.Error.Message or ""),
-                  request_id = meta.RequestId, status = res.status, code_n = meta.Error.CodeN }
+  local rid, e = meta.RequestId, meta.Error
+  if e ~= nil then
+    local _, fields = answer.cloud_error(status, e, rid, "ResponseMetadata.Error")
+    if fields.code ~= "ClientError.BadResponse" and type(e.CodeN) == "number" then fields.code_n = e.CodeN end
+    return nil, fields
   end
-  if res.status < 200 or res.status >= 300 then
-    return nil, { code = "ClientError.BadResponse", status = res.status, request_id = meta.RequestId,
-                  message = string.format("HTTP %d without an error code", res.status) }
+  if not answer.request_id_ok(rid) then
+    return answer.bad(status, "a ResponseMetadata.RequestId that is " .. answer.shape(rid))
   end
-  local result = type(doc.Result) == "table" and doc.Result or {}
-  result.RequestId = meta.RequestId
+  if status < 200 or status >= 300 then return answer.bad(status, "no error code", rid) end
+  local result = doc.Result
+  if not answer.object(result) then
+    return answer.bad(status, result == nil and "no Result" or ("a Result that is " .. answer.shape(result)), rid)
+  end
+  result.RequestId = rid
   return result
 end
 
