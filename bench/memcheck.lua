@@ -35,7 +35,8 @@ m:close()
 local lim = assert(core.limiter(os.tmpname()))
 assert(lim:reserve("k", 10))
 lim:close()
--- the audit log's C paths: durable appends, the run lock (held, refused, released, collected)
+-- the audit log's C paths: durable appends, the run lock (held, refused, released, collected),
+-- a torn tail refused and cut off
 local log = os.tmpname()
 os.remove(log)
 local report = assert(require("cloudrenew.workflow").renew_if_under_budget{ client = tc, product = "cvm",
@@ -47,6 +48,15 @@ held:release()
 core.lock(log)          -- left to __gc
 collectgarbage()
 assert(not core.append_durable("/nonexistent-dir/x", "x\n"))
+-- a torn tail: appending onto it refused, a stale size refused, then cut off
+local torn = os.tmpname()
+local tf = assert(io.open(torn, "wb")); tf:write('{"a":1}\n{"b"'); tf:close()
+assert(not core.append_durable(torn, "x\n"))
+assert(not core.truncate_tail(torn, 3, 1))
+assert(core.truncate_tail(torn, 12, 8))
+assert(core.append_durable(torn, "x\n"))
+assert(not core.truncate_tail("/nonexistent-dir/x", 1, 0))
+os.remove(torn)
 os.remove(log)
 tc:close(); volc:close(); tls:close(); bad:close()
 fake:stop()

@@ -584,6 +584,22 @@ static int l_append_durable(lua_State *L) {
   return 1;
 }
 
+/* core.truncate_tail(path, expect, size) -> true | nil, err: cut a torn last
+ * line off (the caller holds the log's lock and read expect bytes). */
+static int l_truncate_tail(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  long long expect = (long long)luaL_checknumber(L, 2);
+  long long size = (long long)luaL_checknumber(L, 3);
+  char err[512];
+  if (cr_truncate_tail(path, expect, size, err, sizeof err) != 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 /* core.lock(path) -> lock | nil, err, busy. The lock lives as long as the
  * userdata (release(), __close or __gc), or the process. */
 #define LOCK_MT "cloudrenew.lock"
@@ -638,7 +654,7 @@ static const luaL_Reg funcs[] = {
   {"sign_key_derivations", l_sign_key_derivations},
   {"http", l_http_new}, {"multi", l_multi_new}, {"limiter", l_limiter}, {"monotonic", l_monotonic}, {"time", l_time},
   {"sleep", l_sleep}, {"random_hex", l_random_hex},
-  {"append_durable", l_append_durable}, {"lock", l_lock}, {"isatty", l_isatty}, {NULL, NULL}
+  {"append_durable", l_append_durable}, {"truncate_tail", l_truncate_tail}, {"lock", l_lock}, {"isatty", l_isatty}, {NULL, NULL}
 };
 
 int luaopen_cloudrenew_core(lua_State *L) {

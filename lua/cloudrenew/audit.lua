@@ -1,19 +1,88 @@
 -- The audit log: JSON lines, one "intent" before each renewal is sent and one
 -- "result" after it, each appended with a single write and fsynced (core
--- append_durable). Reading it back tells a re-run what this run already did:
--- a renewal whose intent has no result may have been executed (the process
--- died while it was in flight), so it is treated as unknown, never resent.
+-- append_durable, which cuts a short write back off). Reading it back tells a
+-- re-run what was already done: a renewal whose intent has no result may have
+-- been executed (the process died while it was in flight), so it is unknown,
+-- never resent. A resource is keyed by cloud, product, id and run_id, not by
+-- period: renewing it again in the same cycle must be a deliberate act (a new
+-- run_id or log), never the side effect of a changed or differently-typed
+-- period.
 local core = require("cloudrenew.core")
 local json = require("cloudrenew.json")
+local money = require("cloudrenew.money")
 
 local M = {}
 
 local Log = {}
 Log.__index = Log
 
-local function key(e)
-  return table.concat({ tostring(e.cloud), tostring(e.product), tostring(e.id),
-                        tostring(e.period), tostring(e.run_id or "") }, "\0")
+local OUTCOMES = { renewed = true, failed = true, unknown = true }
+
+-- Canonical text of a key part: a string as it is, an integral number in %d
+-- (never tostring of a raw float: 1.0 and 1 are one value); nil otherwise.
+local function canon(v)
+  if type(v) == "string" then return v end
+  if type(v) == "number" and v == v and v % 1 == 0 and math.abs(v) < 2 ^ 53 then
+    return string.format("%d", v)
+  end
+  return nil
+end
+
+local function key(cloud, product, id, run_id)
+  local parts = { canon(cloud), canon(product), canon(id), run_id == nil and "" or canon(run_id) }
+  for i = 1, 4 do
+    if not parts[i] then error("audit: cloud, product, id and run_id must be strings", 3) end
+  end
+  return table.concat(parts, "\0")
+end
+
+local function got(v)
+  if type(v) == "string" then return string.format("%q", v:sub(1, 40)) end
+  if type(v) == "number" or type(v) == "boolean" then return type(v) .. " " .. tostring(v) end
+  return type(v)
+end
+
+local function str(v) return type(v) == "string" and v ~= "" end
+local function posint(v) return type(v) == "number" and v == v and v % 1 == 0 and v >= 1 and v < 2 ^ 53 end
+local function amount(v) return type(v) == "string" and (money.cents(v, "up") or -1) >= 0 end
+
+-- field -> { test, what, required-for-event }. Unknown extra fields are
+-- allowed (a newer writer may add some); the known ones must have their type.
+local FIELDS = {
+  attempt = { str, "a non-empty string", { intent = true, result = true } },
+  time = { str, "a non-empty string" },
+  cloud = { str, "a non-empty string", { intent = true } },
+  product = { str, "a non-empty string", { intent = true } },
+  id = { str, "a non-empty string", { intent = true } },
+  run_id = { str, "a non-empty string" },
+  period = { posint, "a whole number >= 1" },
+  price = { amount, "a decimal amount string >= 0", nil, "intent" },
+  currency = { str, "a non-empty string", nil, "intent" },
+  client_token = { str, "a non-empty string", nil, "intent" },
+  outcome = { function(v) return OUTCOMES[v] ~= nil end, "renewed, failed or unknown", { result = true }, "result" },
+  request_id = { str, "a non-empty string", nil, "result" },
+  order = { str, "a non-empty string", nil, "result" },
+  error = { function(v)
+    return type(v) == "table" and (v.code == nil or type(v.code) == "string")
+      and (v.message == nil or type(v.message) == "string")
+  end, "an object with string code and message", nil, "result" },
+}
+
+-- nil when e is a well-formed entry, else why not.
+local function check(e)
+  if type(e) ~= "table" then return "not a JSON object" end
+  if e.event ~= "intent" and e.event ~= "result" then return "event must be \"intent\" or \"result\", got " .. got(e.event) end
+  for name, f in pairs(FIELDS) do
+    local v = e[name]
+    if v == nil then
+      if f[3] and f[3][e.event] then return e.event .. " without " .. name end
+    elseif f[4] and f[4] ~= e.event then
+      return name .. " belongs in a " .. f[4] .. ", not in a " .. e.event
+    elseif not f[1](v) then
+      return name .. " must be " .. f[2] .. ", got " .. got(v)
+    end
+  end
+  return nil
 end
 
 local function iso_now()
@@ -21,29 +90,69 @@ local function iso_now()
   return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(t)) .. string.format(".%03dZ", math.floor((t % 1) * 1000))
 end
 
--- Fold the entries into per-key state: the latest attempt decides.
-local function fold(entries)
-  local attempts, state = {}, {}
-  for _, e in ipairs(entries) do
-    if e.event == "intent" and type(e.attempt) == "string" then
-      local a = { intent = e }
-      attempts[e.attempt] = a
-      state[key(e)] = a
-    elseif e.event == "result" and type(e.attempt) == "string" and attempts[e.attempt] then
-      attempts[e.attempt].result = e
+-- Add one checked entry to the log's state; nil, why when it contradicts the
+-- entries before it (then the file was edited or written by something else).
+function Log:_add(e)
+  if e.event == "intent" then
+    if self.attempts[e.attempt] then return nil, "attempt " .. e.attempt .. " is used twice" end
+    local a = { intent = e }
+    self.attempts[e.attempt] = a
+    local k = key(e.cloud, e.product, e.id, e.run_id)
+    local list = self.by_key[k] or {}
+    self.by_key[k] = list
+    list[#list + 1] = a
+    return true
+  end
+  local a = self.attempts[e.attempt]
+  if not a then return nil, "result for attempt " .. e.attempt .. " has no intent before it" end
+  if a.result then return nil, "attempt " .. e.attempt .. " has a second result" end
+  for _, f in ipairs{ "cloud", "product", "id", "run_id" } do
+    if e[f] ~= nil and e[f] ~= a.intent[f] then
+      return nil, "result for attempt " .. e.attempt .. " names another " .. f .. " than its intent"
     end
   end
-  return state
+  a.result = e
+  return true
 end
 
--- Open (or prepare to create) the log at path. Reading is tolerant of a last
--- line cut short by a crash: it cannot hide a sent renewal, because the intent
--- is complete on disk before anything is sent. A broken line elsewhere means
--- the file was damaged or edited, and guessing could pay twice: refuse.
--- opts.lock: take the log's lock first (one run at a time per log: two
--- overlapping cron runs would both see "not renewed yet" and both pay).
+local function damaged(path, n, why)
+  return string.format("%s:%d: %s; the log is damaged: fix or move it before renewing again", path, n, why)
+end
+
+-- Parse the whole file. Only a torn write may be dropped: a last line with no
+-- newline that is not complete JSON (the append that wrote it never finished,
+-- so nothing was sent for it). Anything else wrong, on any line, refuses:
+-- guessing could pay twice. Returns the torn tail's length and line number.
+function Log:_load(data)
+  local from, n = 1, 0
+  while true do
+    local nl = data:find("\n", from, true)
+    if not nl then break end
+    n = n + 1
+    local line = data:sub(from, nl - 1)
+    from = nl + 1
+    if line:find("%S") then
+      local e = json.decode(line)
+      local why
+      if type(e) == "table" then why = check(e) else why = "not an audit entry (" .. line:sub(1, 60) .. ")" end
+      if why then return nil, damaged(self.path, n, why) end
+      local ok, cerr = self:_add(e)
+      if not ok then return nil, damaged(self.path, n, cerr) end
+    end
+  end
+  local tail = data:sub(from)
+  if tail:find("%S") and json.decode(tail) ~= nil then
+    return nil, damaged(self.path, n + 1, "a complete line without its final newline is not a torn write"
+      .. " (a hand edit?): add the newline to keep it, or delete it")
+  end
+  return #tail, n + 1
+end
+
+-- Open (or prepare to create) the log at path. opts.lock: take the log's lock
+-- first (one run at a time per log: two overlapping cron runs would both see
+-- "not renewed yet" and both pay); only then is a torn last line cut off.
 function M.open(path, opts)
-  local log = setmetatable({ path = path, warnings = {}, needs_newline = false }, Log)
+  local log = setmetatable({ path = path, warnings = {}, attempts = {}, by_key = {} }, Log)
   if opts and opts.lock then
     local lock, err, busy = core.lock(path)
     if not lock then
@@ -51,7 +160,6 @@ function M.open(path, opts)
     end
     log.lock_handle = lock
   end
-  local entries = {}
   local f, ferr, errno = io.open(path, "rb")
   if not f and errno ~= 2 then   -- anything but "no such file": history we cannot read
     log:close()
@@ -60,72 +168,88 @@ function M.open(path, opts)
   if f then
     local data = f:read("*a")
     f:close()
-    local lines, from = {}, 1
-    while from <= #data do
-      local nl = data:find("\n", from, true) or (#data + 1)
-      lines[#lines + 1] = data:sub(from, nl - 1)
-      from = nl + 1
-    end
-    for i, line in ipairs(lines) do
-      if line:find("%S") then
-        local e = json.decode(line)
-        if type(e) ~= "table" or (e.event ~= "intent" and e.event ~= "result") then
-          if i < #lines then
-            log:close()
-            return nil, string.format("%s:%d: not an audit entry (%s); the log is damaged: "
-              .. "fix or move it before renewing again", path, i, line:sub(1, 60))
-          end
-          log.warnings[#log.warnings + 1] = string.format(
-            "%s:%d: ignored a half-written last line (%d bytes)", path, i, #line)
-        else
-          entries[#entries + 1] = e
-        end
+    local torn, n = log:_load(data)
+    if not torn then log:close(); return nil, n end
+    if torn > 0 then
+      if log.lock_handle then
+        local ok, terr = core.truncate_tail(path, #data, #data - torn)
+        if not ok then log:close(); return nil, terr end
+        log.warnings[#log.warnings + 1] = string.format("%s:%d: cut off a torn last line (%d bytes; "
+          .. "its append never finished, so nothing was sent for it)", path, n, torn)
+      else
+        log.torn = string.format("%s:%d: a torn last line (%d bytes) is ignored; a run that locks the log "
+          .. "cuts it off", path, n, torn)
+        log.warnings[#log.warnings + 1] = log.torn
       end
     end
-    log.needs_newline = #data > 0 and data:sub(-1) ~= "\n"
   end
-  log.state = fold(entries)
   return log
 end
 
--- What the log says about this renewal: nil (never tried, or tried and
--- rejected), or "renewed" / "unknown" plus the intent and result entries.
-function Log:status(cloud, product, id, period, run_id)
-  local a = self.state[key{ cloud = cloud, product = product, id = id, period = period, run_id = run_id }]
-  if not a then return nil end
-  if not a.result then return "unknown", a.intent end
-  local outcome = a.result.outcome
-  if outcome == "renewed" or outcome == "unknown" then return outcome, a.intent, a.result end
-  return nil, a.intent, a.result
+-- What the log says about this resource in this run: "renewed" or "unknown"
+-- (plus the intent and result entries) when any attempt renewed it or may
+-- have, whatever its period; nil when never tried, or only tried and refused.
+function Log:status(cloud, product, id, run_id)
+  local list = self.by_key[key(cloud, product, id, run_id)]
+  if not list then return nil end
+  local best, rank = list[#list], 0
+  for _, a in ipairs(list) do
+    local o = a.result and a.result.outcome or "unknown"
+    local r = (o == "renewed" and 2) or (o == "unknown" and 1) or 0
+    if r >= rank then best, rank = a, r end
+  end
+  if rank == 2 then return "renewed", best.intent, best.result end
+  if rank == 1 then return "unknown", best.intent, best.result end
+  return nil, best.intent, best.result
 end
 
+-- One line, only if the reader would accept it back. After any failed write
+-- the log takes no more intents: nothing more is sent in this run.
 function Log:append(entry)
+  if self.torn then return nil, self.torn .. ": open the log with its lock to append" end
   entry.time = iso_now()
+  local why = check(entry)
+  if why then return nil, "cannot record " .. tostring(entry.id) .. ": " .. why end
   local line, err = json.encode(entry)
   if not line then return nil, "cannot encode audit entry: " .. tostring(err) end
-  if self.needs_newline then line = "\n" .. line end
   local ok, werr = core.append_durable(self.path, line .. "\n")
-  if not ok then return nil, werr end
-  self.needs_newline = false
+  if not ok then
+    if not self.failed then
+      self.failed = werr
+      self.warnings[#self.warnings + 1] = "audit log write failed: " .. werr .. "; renewals stopped for the rest of"
+        .. " this run (nothing more sent; a re-run with room renews the rest, none twice)"
+    end
+    return nil, werr
+  end
   return true
+end
+
+-- A server's answer may put anything in a request id or order: the log keeps
+-- strings only (numbers in canonical form), so it can always be read back.
+local function text(v)
+  if v == nil or type(v) == "string" then return v ~= "" and v or nil end
+  return canon(v)
 end
 
 -- Before sending: returns the attempt id, or nil, err (then nothing may be sent).
 function Log:intent(fields)
+  if self.failed then return nil, "an earlier audit log write failed in this run (" .. self.failed .. ")" end
   local e = { event = "intent", attempt = core.random_hex(8) }
   for k, v in pairs(fields) do e[k] = v end
   local ok, err = self:append(e)
   if not ok then return nil, err end
-  self.state[key(e)] = { intent = e }
+  assert(self:_add(e))
   return e.attempt
 end
 
 function Log:result(attempt, fields)
   local e = { event = "result", attempt = attempt }
   for k, v in pairs(fields) do e[k] = v end
+  e.request_id, e.order = text(e.request_id), text(e.order)
+  if e.error ~= nil then e.error = { code = text(e.error.code), message = text(e.error.message) } end
   local ok, err = self:append(e)
   if not ok then return nil, err end
-  self.state[key(e)].result = e
+  assert(self:_add(e))
   return true
 end
 

@@ -177,7 +177,8 @@ local function renew_all(o, p, items, log, conc)
         price = money.format(it.price_cents), currency = it.currency, run_id = o.run_id, client_token = token }
       if not attempt then
         it.outcome = "failed"
-        it.error = errors.client("AuditLog", "not renewed: " .. tostring(aerr))
+        -- nothing was sent; the log refuses every later intent of this run
+        it.error = errors.client("AuditLog", "not sent: " .. tostring(aerr))
         return
       end
     end
@@ -245,10 +246,17 @@ function M.renew_if_under_budget(o)
   for i, r in ipairs(rows) do
     local it = { id = r.id, row = r.row, index = i }
     local status, intent, result = nil, nil, nil
-    if log then status, intent, result = log:status(cloud, o.product, r.id, o.period, o.run_id) end
+    if log then status, intent, result = log:status(cloud, o.product, r.id, o.run_id) end
     if status then
-      -- Already renewed, or possibly renewed, for this period: never pay twice.
+      -- Already renewed, or possibly renewed, in this log and run, whatever the
+      -- period: never pay twice. Renewing again is a new run_id or log.
       it.resumed, it.decision, it.outcome = true, "renew", status
+      if intent.period ~= nil and intent.period ~= o.period then
+        log.warnings[#log.warnings + 1] = string.format("%s: %s for period %d in this log (run_id %s), so not sent"
+          .. " for period %d; to renew it again this cycle, use a new run_id or log", r.id,
+          status == "renewed" and "already renewed" or "possibly renewed", intent.period,
+          o.run_id or "none", o.period)
+      end
       it.price_cents = money.cents(intent.price, "up")
       it.currency, it.request_id, it.order = intent.currency, result and result.request_id, result and result.order
       if status == "unknown" then
