@@ -4,6 +4,7 @@
 local catalog = require("cloudrenew.catalog")
 local core = require("cloudrenew.core")
 local errors = require("cloudrenew.errors")
+local num = require("cloudrenew.num")
 local pacer = require("cloudrenew.pacer")
 local policy = require("cloudrenew.policy")
 local retry = require("cloudrenew.retry")
