@@ -128,6 +128,22 @@ describe("secrets", function()
       tc:close()
     end)
 
+    it("a token echoed percent-encoded (as in a quoted URL) is redacted too", function()
+      local t = { secret_id = "AKIDpct" .. core.random_hex(8), secret_key = "pk" .. core.random_hex(16),
+                  token = "tk/" .. core.random_hex(12) .. "+x=" }
+      fake:add_credentials{ cloud = "tencent", secret_id = t.secret_id, secret_key = t.secret_key, token = t.token }
+      local tc = assert(cloudrenew.tencent(fake:tencent_opts{ secret_id = t.secret_id, secret_key = t.secret_key,
+                                                              token = t.token }))
+      local enc = t.token:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end)
+      assert.are_not.equal(enc, t.token)
+      fake:faults{ { action = "RenewInstances", kind = "body", body = json.encode{ Response = {
+        Error = { Code = "InvalidPeriod", Message = "GET /?Token=" .. enc .. " and " .. enc:lower() .. " and " .. t.token },
+        RequestId = "r" } } } }
+      local _, err = tc.cvm:RenewInstances(CVM)
+      assert.are.equal("GET /?Token=*** and *** and ***", err.message)
+      tc:close()
+    end)
+
     it("a secret at the edge of a long message is redacted before the message is cut", function()
       local tc = tencent()
       for pad = 1000, 1040, 4 do

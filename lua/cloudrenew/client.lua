@@ -413,7 +413,8 @@ function M.set_secrets(client, creds)
   client.key_id = creds.id
   client.limiter = client.options.limiter
   -- Only the id is a field; the key and token go where nothing but M.attempt reads.
-  secrets[client] = { key = creds.key, token = creds.token, list = { creds.key, creds.token } }
+  secrets[client] = { key = creds.key, token = creds.token,
+                      list = errors.secret_forms{ creds.key, creds.token } }
 end
 
 return M

@@ -63,28 +63,32 @@ function M.is(v)
   return getmetatable(v) == mt
 end
 
--- The forms a secret may be echoed in: raw and percent-encoded (a proxy or a
--- cloud quoting a header or URL back).
-local function forms(secret)
-  local enc = secret:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end)
-  if enc == secret then return { secret } end
-  return { secret, enc, enc:lower() }
-end
-
--- Remove every occurrence of the given secrets from a string (defence in depth:
--- a cloud or proxy message could echo a header back).
-function M.redact(s, secrets)
-  if type(s) ~= "string" or not secrets then return s end
+-- The list to redact for some secrets: each one raw and percent-encoded (a
+-- proxy or a cloud quoting a header or URL back). Computed once per client.
+function M.secret_forms(secrets)
+  local out = {}
   for _, secret in pairs(secrets) do
     if type(secret) == "string" and #secret >= 4 then
-      for _, f in ipairs(forms(secret)) do
-        local from = 1
-        while true do
-          local i, j = s:find(f, from, true)
-          if not i then break end
-          s = s:sub(1, i - 1) .. "***" .. s:sub(j + 1)
-          from = i + 3
-        end
+      out[#out + 1] = secret
+      local enc = secret:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end)
+      if enc ~= secret then out[#out + 1] = enc; out[#out + 1] = enc:lower() end
+    end
+  end
+  return out
+end
+
+-- Remove every occurrence of the given strings from s (defence in depth: a
+-- cloud or proxy message could echo a header back).
+function M.redact(s, secrets)
+  if type(s) ~= "string" or not secrets then return s end
+  for _, secret in ipairs(secrets) do
+    if type(secret) == "string" and #secret >= 4 then
+      local from = 1
+      while true do
+        local i, j = s:find(secret, from, true)
+        if not i then break end
+        s = s:sub(1, i - 1) .. "***" .. s:sub(j + 1)
+        from = i + 3
       end
     end
   end
