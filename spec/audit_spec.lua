@@ -253,13 +253,20 @@ describe("audit log", function()
       local stop = log .. ".stop"
       os.remove(stop)
       local child = assert(io.popen(LP .. "lua5.4 spec/support/audit_writer.lua " .. log .. " " .. stop))
+      local out
+      local function stop_child()   -- also when an assertion fails: never leave it writing
+        if out then return end
+        write_file(stop, "")
+        out = child:read("*a")
+        child:close()
+        os.remove(stop)
+      end
+      finally(stop_child)
       local deadline = core.monotonic() + 10
       while #read_file(log) < 2000 and core.monotonic() < deadline do core.sleep(0.01) end
       local r = assert(run(ids, { concurrency = 4, run_id = "ours" }))
-      write_file(stop, "")
-      local n = tonumber(child:read("*a"):match("lines (%d+)"))
-      child:close()
-      os.remove(stop)
+      stop_child()
+      local n = tonumber(out:match("lines (%d+)"))
       assert.are.equal(12, r.totals.renewed)
       local e = assert_clean(log)
       local ours, foreign, first, last = 0, 0, nil, nil
