@@ -278,12 +278,44 @@ describe("hardening: clients, calls and map", function()
       end
       refused("volc:call method = " .. h[1], volc.call, volc, "ecs", "2020-04-01", "DescribeInstances", {},
         { method = h[2] })
+      if h[1] ~= "a table" then
+        refused("tc:call options = " .. h[1], tc.call, tc, "cvm", "2017-03-12", "DescribeInstances", {}, h[2])
+        refused("volc:call options = " .. h[1], volc.call, volc, "ecs", "2020-04-01", "DescribeInstances", {}, h[2])
+      end
       refused("tc:call region = " .. h[1], tc.call, tc, "cvm", "2017-03-12", "DescribeInstances", {},
         { region = h[2] })
     end
     refused("volc:call method GET\\n", volc.call, volc, "ecs", "2020-04-01", "X", {}, { method = "GET\n" })
     nothing_sent("generic calls")
     tc:close(); volc:close()
+  end)
+
+  it("credentials that would break a header or the signed scope are refused before sending", function()
+    local cases = {
+      { "tencent", "secret_id" }, { "tencent", "token" }, { "tencent", "secret_key", bytes = true },
+      { "volcengine", "access_key" }, { "volcengine", "session_token" }, { "volcengine", "secret_key", bytes = true },
+    }
+    for _, case in ipairs(cases) do
+      local cloud, k = case[1], case[2]
+      local opts = cloud == "tencent" and "tencent_opts" or "volc_opts"
+      for _, h in ipairs(HOSTILE) do
+        -- a secret key is raw bytes: only its type can be wrong here
+        if not (case.bytes and BYTES_OK[h[1]]) then
+          local what = cloud .. " " .. k .. " = " .. h[1]
+          local ok, c, err = pcall(cloudrenew[cloud], fake[opts](fake, { [k] = h[2] }))
+          assert(ok, what .. " raised: " .. tostring(c))
+          if c then
+            local call = cloud == "tencent" and function() return c:call("cvm", "2017-03-12", "DescribeInstances", {}) end
+              or function() return c:call("ecs", "2020-04-01", "DescribeInstances", {}) end
+            err = refused(what .. " (at the call)", call)
+            c:close()
+          end
+          assert(type(err) == "table" and err.code:find("^ClientError%."), what .. ": " .. tostring(err))
+          assert.is_nil(tostring(err):find("X-Evil", 1, true))
+        end
+      end
+    end
+    nothing_sent("hostile credentials")
   end)
 
   it("cloudrenew.map refuses hostile arguments without raising", function()

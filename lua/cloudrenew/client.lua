@@ -203,6 +203,11 @@ function M.check_options(opts, defaults)
     end
     o[k] = opts[k]
   end
+  -- Credential options are strings when given: another type was once skipped
+  -- silently and the chain fell through to env or profile credentials.
+  for _, k in ipairs({ "secret_id", "secret_key", "token", "access_key", "session_token", "profile" }) do
+    if opts[k] ~= nil and type(opts[k]) ~= "string" then return invalid(k .. " must be a string") end
+  end
   if o.ca_file then
     local f = io.open(o.ca_file, "rb")
     if not f then return invalid("ca_file " .. o.ca_file .. " cannot be read") end

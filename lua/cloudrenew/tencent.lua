@@ -90,7 +90,7 @@ M.adapter = adapter
 
 function Client:call(service, version, action, params, call_opts)
   if getmetatable(self) ~= Client then error("use tc:call(service, version, action, params)", 2) end
-  if call_opts ~= nil and type(call_opts) ~= "table" then call_opts = nil end
+  if call_opts ~= nil and type(call_opts) ~= "table" then return client.invalid("call options must be a table") end
   local spec = client.generic_spec("tencent", service, version, action, call_opts)
   if not spec then
     return client.invalid("call(service, version, action, params): service, version and action must be non-empty strings")
