@@ -232,6 +232,15 @@ describe("hardening: clients, calls and map", function()
       refused("ecs InstanceId " .. h[1], volc.ecs.RenewInstance, volc.ecs, { InstanceId = v, Period = 1 })
       refused("billing ids " .. h[1], volc.billing.QueryPriceForRenew, volc.billing,
         { Product = "ECS", UseDuration = 1, InstanceIDList = { v } })
+      refused("billing UseDuration " .. h[1], volc.billing.QueryPriceForRenew, volc.billing,
+        { Product = "ECS", UseDuration = v, InstanceIDList = { "i-abc" } })
+      refused("teo PlanId " .. h[1], tc.teo.RenewPlan, tc.teo, { PlanId = v, Period = 1 })
+      refused("teo Period " .. h[1], tc.teo.RenewPlan, tc.teo, { PlanId = "edgeone-2unuvzjmmn2q", Period = v })
+      refused("yunjing Quuid " .. h[1], tc.yunjing.RenewProVersion, tc.yunjing,
+        { Quuid = v, ChargePrepaid = { Period = 1 } })
+      refused("yunjing Period " .. h[1], tc.yunjing.InquiryPriceOpenProVersionPrepaid, tc.yunjing,
+        { ChargePrepaid = { Period = v }, Machines = { { MachineType = "CVM", MachineRegion = "ap-guangzhou",
+          Quuid = "q" } } })
       if h[1] ~= "a table" then
         refused("params = " .. h[1], tc.cvm.InquiryPriceRenewInstances, tc.cvm, v)
         refused("call options = " .. h[1], tc.cvm.InquiryPriceRenewInstances, tc.cvm,
