@@ -73,7 +73,15 @@ static void check_output(const cr_sign_output *o, const char *alg) {
     /* names are lower-cased, and nothing can break the header line */
     CHECK(!(c >= 'A' && c <= 'Z') && c != '\r' && c != '\n' && c != ':' && c != 0);
   }
+  /* the Authorization header value is one line: no input (id, service,
+   * region, date, header names) can inject a header through it. (Other control
+   * bytes in a header name still pass the C signer; sign.lua refuses non-token
+   * names before they get here.) */
+  CHECK(strlen(o->authorization.data) == o->authorization.len);
+  CHECK(strpbrk(o->authorization.data, "\r\n") == NULL);
   CHECK(o->canonical_request.data && o->string_to_sign.data);
+  /* the method line of the canonical request is a single token */
+  CHECK(strcspn(o->canonical_request.data, "\n") > 0);
   CHECK(strstr(o->string_to_sign.data, alg) == o->string_to_sign.data);
 }
 
