@@ -12,6 +12,7 @@
 -- Keys that start with "_" are comments and ignored.
 local json = require("cloudrenew.json")
 local money = require("cloudrenew.money")
+local num = require("cloudrenew.num")
 local products = require("cloudrenew.products")
 
 local M = {}
@@ -86,8 +87,8 @@ local function check_client(c, entry, fail)
     end
   end
   for _, k in ipairs({ "timeout", "connect_timeout" }) do
-    if c[k] ~= nil and (type(c[k]) ~= "number" or c[k] <= 0) then
-      return fail(entry .. "." .. k, "must be a positive number of seconds")
+    if c[k] ~= nil and (not num.finite(c[k]) or c[k] <= 0) then
+      return fail(entry .. "." .. k, "must be a positive number of seconds, got " .. num.show(c[k]))
     end
   end
   if c.endpoint ~= nil and type(c.endpoint) ~= "string" then
@@ -111,8 +112,10 @@ local function load_prices(v, dir, entry, fail)
     return fail(entry, "must be an object { \"<PlanId>\": amount } or the path of a JSON file holding one")
   end
   for id, amount in pairs(v) do
-    local c = (type(amount) == "number" or type(amount) == "string") and money.cents(amount, "up")
-    if not c or c < 0 then return fail(entry .. "." .. tostring(id), "must be an amount >= 0") end
+    if not money.cents(amount, "up") then
+      return fail(entry .. "." .. tostring(id), string.format("must be an amount from 0 to %d"
+        .. " (number or decimal string), got %s", money.MAX, num.show(amount)))
+    end
   end
   return v
 end
@@ -130,16 +133,16 @@ local function group(g, ctx, entry, fail)
     return fail(entry .. ".region", "must be a non-empty string")
   end
   if g.period == nil then return fail(entry .. ".period", "is required (months)") end
-  if type(g.period) ~= "number" or g.period % 1 ~= 0 or not products[ctx.product].periods[g.period] then
+  if not num.integral(g.period) or not products[ctx.product].periods[num.canon(g.period)] then
     return fail(entry .. ".period", "must be a whole number of months that " .. ctx.product
-      .. " accepts, got " .. tostring(g.period))
+      .. " accepts, got " .. num.show(g.period))
   end
   for _, k in ipairs({ "max_price", "budget" }) do
     local v = g[k]
     if v ~= nil then
-      local c = (type(v) == "number" or type(v) == "string") and money.cents(v, "down")
-      if not c or c < 0 then
-        return fail(entry .. "." .. k, "must be an amount >= 0 (number or decimal string), got " .. tostring(v))
+      if not money.cents(v, "down") then
+        return fail(entry .. "." .. k, string.format("must be an amount from 0 to %d (number or decimal"
+          .. " string), got %s", money.MAX, num.show(v)))
       end
     end
   end
@@ -159,7 +162,7 @@ local function group(g, ctx, entry, fail)
   end
   return {
     name = g.name or entry, entry = entry, cloud = ctx.cloud, product = ctx.product,
-    region = g.region or ctx.region, period = g.period, max_price = g.max_price, budget = g.budget,
+    region = g.region or ctx.region, period = num.canon(g.period), max_price = g.max_price, budget = g.budget,
     resources = g.resources, price = prices,
   }
 end
@@ -194,7 +197,7 @@ function M.load(path)
       ok, e = check_client(c, cloud, fail)
       if not ok then return nil, e end
       local opts = {}
-      for _, k in ipairs(keys) do opts[k] = c[k] end
+      for _, k in ipairs(keys) do opts[k] = num.canon(c[k]) end
       -- File paths in the inventory are relative to the inventory, like prices.
       for _, k in ipairs({ "ca_file", "rate_limit_file" }) do
         if opts[k] and opts[k]:sub(1, 1) ~= "/" then opts[k] = dir .. opts[k] end

@@ -3,6 +3,7 @@
 -- integer cents (cloudrenew.money), rounded up past the cent.
 local errors = require("cloudrenew.errors")
 local money = require("cloudrenew.money")
+local num = require("cloudrenew.num")
 
 local M = {}
 
@@ -18,10 +19,25 @@ local function bad_response(action, what, res)
     { action = action, request_id = res and res.RequestId, outcome = "not_executed" })
 end
 
+-- A quote is a price only if money.cents takes it: finite, >= 0, an exact
+-- decimal, at most 10^12. Anything else is the cloud's bug or an attack; it must
+-- never reach the running total (a negative one would make room for more).
+local function untrusted(action, what, v, res)
+  return errors.client("BadResponse", string.format("%s answered %s = %s, which is not a price"
+    .. " (a decimal amount from 0 to %d)", action, what, num.show(v), money.MAX),
+    { action = action, request_id = res and res.RequestId, outcome = "not_executed" })
+end
+
+local function quote(action, what, v, res)
+  local cents = money.cents(v, "up")
+  if cents then return cents end
+  return nil, untrusted(action, what, v, res)
+end
+
 -- Tencent ItemPrice -> cents; BandwidthPrice is part of what a renewal charges.
-local function item_cents(p)
+local function item_cents(p, what, res)
   if type(p) ~= "table" or p.DiscountPrice == nil then return nil end
-  return money.cents(p.DiscountPrice, "up")
+  return quote("InquiryPriceRenewInstances", what .. ".DiscountPrice", p.DiscountPrice, res)
 end
 
 -- Each product's row(r, i, client) turns resources[i] into { id =, row = }
@@ -31,7 +47,7 @@ local function id_row(product)
   return function(r, i)
     local p = M[product]
     if type(r) ~= "string" or not r:find("^[%w%-_.:]+$") then
-      return nil, string.format("resources[%d] must be an id string, got %s", i, tostring(r))
+      return nil, string.format("resources[%d] must be an id string, got %s", i, num.show(r))
     end
     if p.id_pattern and not r:find(p.id_pattern) then
       return nil, string.format("resources[%d] %q is not a valid %s id (like %s)", i, r, product, p.id_example)
@@ -51,9 +67,13 @@ M.cvm = {
       InstanceIds = { rows[1].id }, InstanceChargePrepaid = { Period = period } }
     if not res then return nil, err end
     local price = type(res.Price) == "table" and res.Price or {}
-    local inst = item_cents(price.InstancePrice)
+    local inst, ierr = item_cents(price.InstancePrice, "Price.InstancePrice", res)
+    if ierr then return nil, ierr end
     if not inst then return nil, bad_response("InquiryPriceRenewInstances", "Price.InstancePrice.DiscountPrice", res) end
-    return { [rows[1].id] = { cents = inst + (item_cents(price.BandwidthPrice) or 0), request_id = res.RequestId } }
+    -- A bandwidth part that is present but not a price spoils the whole quote.
+    local bw, berr = item_cents(price.BandwidthPrice, "Price.BandwidthPrice", res)
+    if berr then return nil, berr end
+    return { [rows[1].id] = { cents = inst + (bw or 0), request_id = res.RequestId } }
   end,
   renew = function(c, row, period)
     return c.cvm:RenewInstances{ InstanceIds = { row.id }, InstanceChargePrepaid = { Period = period } }
@@ -84,8 +104,9 @@ M.hspro = {
     local res, err = c.yunjing:InquiryPriceOpenProVersionPrepaid{ ChargePrepaid = { Period = period },
       Machines = { { MachineType = r.MachineType, MachineRegion = r.MachineRegion, Quuid = r.Quuid } } }
     if not res then return nil, err end
-    local cents = res.DiscountPrice ~= nil and money.cents(res.DiscountPrice, "up")
-    if not cents then return nil, bad_response("InquiryPriceOpenProVersionPrepaid", "DiscountPrice", res) end
+    if res.DiscountPrice == nil then return nil, bad_response("InquiryPriceOpenProVersionPrepaid", "DiscountPrice", res) end
+    local cents, qerr = quote("InquiryPriceOpenProVersionPrepaid", "DiscountPrice", res.DiscountPrice, res)
+    if not cents then return nil, qerr end
     return { [rows[1].id] = { cents = cents, request_id = res.RequestId } }
   end,
   renew = function(c, row, period)
@@ -116,8 +137,9 @@ M.teo = {
         .. (perr and (": " .. tostring(perr)) or ""))
     end
     local cents = money.cents(v, "up")
-    if not cents or cents < 0 then
-      return nil, errors.client("InvalidParameter", "price for " .. id .. " is not an amount: " .. tostring(v))
+    if not cents then
+      return nil, errors.client("InvalidParameter", string.format("price for %s is %s, which is not an amount"
+        .. " (a decimal from 0 to %d)", id, num.show(v), money.MAX))
     end
     return { [id] = { cents = cents } }
   end,
@@ -138,9 +160,14 @@ M.ecs = {
     if not res then return nil, err end
     local out = {}
     for _, a in ipairs(type(res.InstanceAmountList) == "table" and res.InstanceAmountList or {}) do
-      local cents = type(a) == "table" and a.InstanceID and money.cents(a.DiscountAmount, "up")
-      if cents then
-        out[a.InstanceID] = { cents = cents, currency = res.Currency, request_id = res.RequestId }
+      if type(a) == "table" and type(a.InstanceID) == "string" then
+        -- One bad amount costs only its own instance its price (error kept per id).
+        local cents, qerr = quote("QueryPriceForRenew", "DiscountAmount for " .. a.InstanceID, a.DiscountAmount, res)
+        if out[a.InstanceID] then   -- two amounts for one instance: trust neither
+          cents, qerr = nil, errors.client("BadResponse", "QueryPriceForRenew listed " .. a.InstanceID
+            .. " twice", { action = "QueryPriceForRenew", request_id = res.RequestId, outcome = "not_executed" })
+        end
+        out[a.InstanceID] = { cents = cents, error = qerr, currency = res.Currency, request_id = res.RequestId }
       end
     end
     return out, nil, res.RequestId

@@ -2,6 +2,8 @@
 -- sent. A rule: { type = "string"|"integer"|"number"|"boolean"|"array"|"object",
 -- required, enum, pattern, min, max (numbers: value; arrays/strings: length),
 -- unique, items (rule), fields (name -> rule), strict (reject unknown fields) }.
+local num = require("cloudrenew.num")
+
 local M = {}
 
 local function is_array(t)
@@ -14,14 +16,12 @@ local function is_array(t)
 end
 M.is_array = is_array
 
-local function show(v)
-  if type(v) == "string" then return string.format("%q", v) end
-  return tostring(v)
-end
+-- Numbers as the caller meant them ("13", never "13.0"; "nan", never "-nan").
+local show = num.show
 
 local function enum_text(enum)
   local out = {}
-  for i, v in ipairs(enum) do out[i] = tostring(v) end
+  for i, v in ipairs(enum) do out[i] = type(v) == "number" and show(v) or tostring(v) end
   return table.concat(out, ", ")
 end
 
@@ -87,9 +87,9 @@ check = function(rule, v, path)
     return nil
   end
   if t == "integer" then
-    if type(v) ~= "number" or v % 1 ~= 0 then return path .. " must be an integer, got " .. show(v) end
+    if not num.integral(v) then return path .. " must be an integer, got " .. show(v) end
   elseif t == "number" then
-    if type(v) ~= "number" or v ~= v then return path .. " must be a number, got " .. show(v) end
+    if not num.finite(v) then return path .. " must be a finite number, got " .. show(v) end
   elseif t == "boolean" then
     if type(v) ~= "boolean" then return path .. " must be true or false, got " .. show(v) end
   elseif t == "string" then
@@ -111,8 +111,8 @@ check = function(rule, v, path)
     return string.format("%s must be one of %s; got %s", path, enum_text(rule.enum), show(v))
   end
   if t == "integer" or t == "number" then
-    if rule.min and v < rule.min then return string.format("%s must be >= %s, got %s", path, rule.min, v) end
-    if rule.max and v > rule.max then return string.format("%s must be <= %s, got %s", path, rule.max, v) end
+    if rule.min and v < rule.min then return string.format("%s must be >= %s, got %s", path, show(rule.min), show(v)) end
+    if rule.max and v > rule.max then return string.format("%s must be <= %s, got %s", path, show(rule.max), show(v)) end
   end
   return nil
 end

@@ -7,6 +7,7 @@ local core = require("cloudrenew.core")
 local errors = require("cloudrenew.errors")
 local map = require("cloudrenew.map")
 local money = require("cloudrenew.money")
+local num = require("cloudrenew.num")
 local products = require("cloudrenew.products")
 
 local M = {}
@@ -41,6 +42,19 @@ local function rows_of(product, resources, client)
   return rows
 end
 
+-- One number is one number: a caller's config read by cjson on Lua 5.3+ says
+-- period = 1.0. A shallow copy with canonical numbers is all the run ever sees,
+-- so audit keys, log lines, bodies and messages say 1 (the caller's table stays).
+local function canonical(o)
+  if type(o) ~= "table" then return o end
+  local c = {}
+  for k, v in pairs(o) do c[k] = v end
+  for _, k in ipairs{ "period", "concurrency", "max_price", "budget" } do c[k] = num.canon(c[k]) end
+  return c
+end
+
+M.MAX_CONCURRENCY = 1024
+
 local function check(o)
   if type(o) ~= "table" then return invalid("takes one table of options") end
   local p = products[o.product]
@@ -49,15 +63,16 @@ local function check(o)
   if o.client.cloud ~= p.cloud then
     return invalid(o.product .. " needs a " .. p.cloud .. " client, got a " .. o.client.cloud .. " one")
   end
-  if type(o.period) ~= "number" or o.period % 1 ~= 0 or not p.periods[o.period] then
-    return invalid("period must be a whole number of months that " .. o.product .. " accepts, got " .. tostring(o.period))
+  if not num.integral(o.period) or not p.periods[o.period] then
+    return invalid("period must be a whole number of months that " .. o.product .. " accepts, got " .. num.show(o.period))
   end
   local caps = {}
   for _, name in ipairs{ "max_price", "budget" } do
     if o[name] ~= nil then
       caps[name] = money.cents(o[name], "down")
-      if not caps[name] or caps[name] < 0 then
-        return invalid(name .. " must be an amount >= 0 (number or decimal string), got " .. tostring(o[name]))
+      if not caps[name] then
+        return invalid(string.format("%s must be an amount from 0 to %d (number or decimal string), got %s",
+          name, money.MAX, num.show(o[name])))
       end
     end
   end
@@ -68,8 +83,10 @@ local function check(o)
   elseif o.price ~= nil then
     return invalid(o.product .. " prices come from the cloud's inquiry; price is for teo only")
   end
-  local conc = o.concurrency or 8
-  if type(conc) ~= "number" or conc < 1 or conc % 1 ~= 0 then return invalid("concurrency must be an integer >= 1") end
+  local conc = num.int(o.concurrency or 8, 1, M.MAX_CONCURRENCY)
+  if not conc then
+    return invalid("concurrency must be an integer from 1 to " .. M.MAX_CONCURRENCY .. ", got " .. num.show(o.concurrency))
+  end
   if o.run_id ~= nil and (type(o.run_id) ~= "string" or o.run_id == "") then
     return invalid("run_id must be a non-empty string")
   end
@@ -86,7 +103,7 @@ end
 -- Check a renew_if_under_budget option table without sending anything:
 -- true, or nil and the ClientError.InvalidParameter it would return.
 function M.validate(o)
-  local p, err = check(o)
+  local p, err = check(canonical(o))
   if not p then return nil, err end
   return true
 end
@@ -117,8 +134,10 @@ local function price_all(o, p, items, conc)
     end
     for _, it in ipairs(batch) do
       local pr = prices and prices[it.id]
-      if pr then
+      if pr and pr.cents then
         it.price_cents, it.currency, it.inquiry_request_id = pr.cents, pr.currency, pr.request_id
+      elseif pr and pr.error then   -- answered, but not with a price we can trust
+        it.error = pr.error
       else
         it.error = err or errors.client("BadResponse", "the price answer did not list " .. it.id)
       end
@@ -229,6 +248,7 @@ local function totals_of(items)
 end
 
 function M.renew_if_under_budget(o)
+  o = canonical(o)
   local p, rows, caps, conc = check(o)
   if not p then return nil, rows end
   -- An open log (the CLI's, held across groups) stays open; a path is ours.

@@ -2,7 +2,9 @@
 renewals, prices, faults and throttling windows. One lock guards it all; the
 action handlers run entirely under it so executions are atomic."""
 import collections
+import json
 import random
+import re
 import threading
 import time
 import uuid
@@ -98,6 +100,7 @@ class State:
             self.tokens = {}            # (access key, ClientToken) -> (params, OrderId)
             self.faults = []
             self.prices = {}            # id -> monthly price in cents
+            self.raw_quotes = {}        # id -> what inquiries answer as its price, verbatim
             self.missing = set()
             self.locked = set()
             self.balance = None         # cents; None = unlimited
@@ -117,6 +120,7 @@ class State:
             raise ValueError("config must be a JSON object")
         unknown = set(cfg) - {"latency", "clock_offset", "limits", "limit_overrides",
                               "balance", "prices", "missing", "locked", "date_header"}
+        unknown.discard("raw_quotes")
         if unknown:
             raise ValueError("unknown config keys: %s" % sorted(unknown))
         # Validate everything first so a bad request changes nothing.
@@ -154,6 +158,8 @@ class State:
         for key in ("missing", "locked"):
             if key in cfg:
                 new[key] = _id_list(cfg[key], key)
+        if "raw_quotes" in cfg:
+            new["raw_quotes"] = _raw_quotes(cfg["raw_quotes"])
         with self.lock:
             for k, v in new.items():
                 setattr(self, k, v)
@@ -197,6 +203,8 @@ class State:
                 "balance": None if self.balance is None else self.balance / 100,
                 "prices": {k: v / 100 for k, v in self.prices.items()},
                 "missing": sorted(self.missing), "locked": sorted(self.locked),
+                "raw_quotes": {k: ({"$literal": v.text} if isinstance(v, Literal) else v)
+                               for k, v in self.raw_quotes.items()},
             }
 
     def snapshot(self):
@@ -264,6 +272,14 @@ class State:
             return self.prices[rid]
         return base * 100 + zlib.crc32(rid.encode("utf-8")) % spread
 
+    def raw_quote(self, ids):
+        """(True, value) for the first of ids with a raw quote configured, else (False, None)."""
+        with self.lock:
+            for rid in ids:
+                if rid in self.raw_quotes:
+                    return True, self.raw_quotes[rid]
+            return False, None
+
     def charge(self, cents):
         """Take cents from the balance; False (nothing taken) when it is too low."""
         if self.balance is None:
@@ -286,3 +302,46 @@ class State:
 
 def request_id():
     return str(uuid.uuid4())
+
+
+# ---- hostile price quotes ------------------------------------------------------
+
+class Literal:
+    """A JSON number token sent exactly as written (1e309, -1e309): Python's json
+    cannot produce them (it reads 1e309 as inf and writes Infinity)."""
+    def __init__(self, text):
+        self.text = text
+
+
+LITERAL_RE = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+
+
+def _raw_quotes(v):
+    """{id: any JSON value} answered verbatim as the id's quote; {"$literal": "1e309"}
+    stands for that number token written as is."""
+    if not isinstance(v, dict):
+        raise ValueError("raw_quotes must map ids to JSON values")
+    out = {}
+    for k, x in v.items():
+        if isinstance(x, dict) and set(x) == {"$literal"}:
+            t = x["$literal"]
+            if not isinstance(t, str) or not LITERAL_RE.fullmatch(t):
+                raise ValueError("raw_quotes.%s: $literal must be a JSON number token" % k)
+            x = Literal(t)
+        out[k] = x
+    return out
+
+
+def dumps(obj):
+    """json.dumps, with each Literal spliced in as its raw text."""
+    texts = []
+
+    def placeholder(o):
+        if not isinstance(o, Literal):
+            raise TypeError("not JSON serializable: %r" % (o,))
+        texts.append(o.text)
+        return "\0literal%d\0" % (len(texts) - 1)
+    s = json.dumps(obj, ensure_ascii=False, default=placeholder)
+    for i, t in enumerate(texts):
+        s = s.replace(json.dumps("\0literal%d\0" % i), t)
+    return s

@@ -7,9 +7,9 @@ import re
 from urllib.parse import parse_qsl
 
 import signing
-from params import Ctx, Invalid, as_bool, as_int, half_up_percent, json_reply, unflatten, \
-    unknown_keys
-from state import request_id
+from params import Ctx, Invalid, Reply, as_bool, as_int, half_up_percent, json_reply, \
+    unflatten, unknown_keys
+from state import dumps, request_id
 
 VERSIONS = {"cvm": "2017-03-12", "teo": "2022-09-01", "yunjing": "2018-02-28"}
 CVM_REGIONS = {"ap-guangzhou", "ap-shanghai", "ap-beijing", "ap-singapore", "ap-hongkong",
@@ -33,7 +33,7 @@ def error(ctx, code, message):
 def ok(result):
     result = dict(result)
     result["RequestId"] = request_id()
-    return json_reply(200, {"Response": result})
+    return Reply(200, dumps({"Response": result}))   # dumps: raw quotes may hold literals
 
 
 def throttled(ctx):
@@ -193,8 +193,11 @@ def cvm_inquiry(ctx, p, state):
     _optional_bool(ctx, p, "DryRun")
     _optional_bool(ctx, p, "RenewPortableDataDisk")
     orig = sum(state.monthly_cents(i, 50, 20000) for i in ids) * period
-    return {"Price": {"InstancePrice": _item_price(orig, half_up_percent(orig, 80), 80),
-                      "BandwidthPrice": _item_price(0, 0, 0)}}
+    inst = _item_price(orig, half_up_percent(orig, 80), 80)
+    raw, quote = state.raw_quote(ids)
+    if raw:
+        inst["DiscountPrice"] = quote
+    return {"Price": {"InstancePrice": inst, "BandwidthPrice": _item_price(0, 0, 0)}}
 
 
 def _item_price(orig, disc, discount):
@@ -286,7 +289,9 @@ def yunjing_inquiry(ctx, p, state):
         if m["Quuid"] in state.missing:
             raise Invalid("FailedOperation.InquiryPrice", "no price for Quuid %s" % m["Quuid"])
     orig = sum(state.monthly_cents(m["Quuid"], 30, 5000) for m in machines) * period
-    return {"OriginalPrice": orig / 100, "DiscountPrice": half_up_percent(orig, 90) / 100}
+    raw, quote = state.raw_quote([m["Quuid"] for m in machines])
+    return {"OriginalPrice": orig / 100,
+            "DiscountPrice": quote if raw else half_up_percent(orig, 90) / 100}
 
 
 ACTIONS = {

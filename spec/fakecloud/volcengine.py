@@ -7,8 +7,8 @@ import re
 from urllib.parse import parse_qsl
 
 import signing
-from params import Ctx, Invalid, as_int, half_up_percent, json_reply
-from state import request_id
+from params import Ctx, Invalid, Reply, as_int, half_up_percent, json_reply
+from state import dumps, request_id
 
 # Public error numbers from the common error-code table; 0 where none is documented.
 CODE_N = {"MissingParameter": 100002, "MissingAuthenticationToken": 100003,
@@ -35,7 +35,8 @@ def error(ctx, status, code, message, headers=None):
 
 
 def ok(ctx, result):
-    return json_reply(200, {"ResponseMetadata": _meta(ctx), "Result": result})
+    # dumps: raw quotes may hold number literals json.dumps cannot write
+    return Reply(200, dumps({"ResponseMetadata": _meta(ctx), "Result": result}))
 
 
 def throttled(ctx):
@@ -218,8 +219,9 @@ def billing_query_price_for_renew(req, ctx, q, state):
         orig = state.monthly_cents(i, 40, 6000) * months
         disc = half_up_percent(orig, 85)
         total_o, total_d = total_o + orig, total_d + disc
+        raw, quote = state.raw_quote([i])
         items.append({"InstanceID": i, "Product": product, "ConfigurationCode": "ecs.g1.large",
-                      "OriginalAmount": _money(orig), "DiscountAmount": _money(disc)})
+                      "OriginalAmount": _money(orig), "DiscountAmount": quote if raw else _money(disc)})
     return {"Currency": "CNY", "TotalOriginalAmount": _money(total_o),
             "TotalDiscountAmount": _money(total_d), "InstanceAmountList": items}
 

@@ -1,0 +1,286 @@
+-- One number is one number (issue 9, part 1). A caller reading its config with
+-- lua-cjson on Lua 5.3/5.4 gets floats (period = 1.0, not 1). Every integral
+-- value entering the API is normalised once, so keys, audit lines, request
+-- bodies, signatures and messages see one form, and a re-run renews nothing twice.
+-- Runs on Lua 5.4 and LuaJIT (where 1.0 and 1 are the same double already).
+local cjson = require("cjson")
+local cloudrenew = require("cloudrenew")
+local json = require("cloudrenew.json")
+local num = require("cloudrenew.num")
+local workflow = require("cloudrenew.workflow")
+local fakecloud = require("support.fake")
+
+local FAST = { base_delay = 0.01, max_delay = 0.05 }
+local mtype = math.type or function() return nil end   -- nil on LuaJIT: nothing to check
+
+local function has(s, part) return type(s) == "string" and s:find(part, 1, true) ~= nil end
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+describe("num", function()
+  it("canon turns integral finite floats into integers and leaves the rest", function()
+    local one = cjson.decode("[1.0]")[1]
+    assert.are.equal("1", tostring(num.canon(one)))
+    assert.are.equal("1.5", tostring(num.canon(1.5)))
+    assert.are.equal("x", num.canon("x"))
+    assert.is_true(num.canon(0 / 0) ~= num.canon(0 / 0))
+    assert.are.equal(math.huge, num.canon(math.huge))
+    if math.tointeger then assert.are.equal("integer", mtype(num.canon(one))) end
+  end)
+
+  it("deep copies without touching the caller's table, and refuses cycles and absurd depth", function()
+    local t = cjson.decode('{"a": 1, "b": [2, {"c": 3.0}], "d": 1.5, "e": "4"}')
+    local c = assert(num.deep(t))
+    assert.are.same({ "1", "2", "3", "1.5", "4" },
+      { tostring(c.a), tostring(c.b[1]), tostring(c.b[2].c), tostring(c.d), c.e })
+    assert.are_not.equal(t, c)
+    if math.tointeger then assert.are.equal("float", mtype(t.a)) end   -- the caller's stays as given
+    local shared = { 1 }
+    assert.truthy(num.deep({ shared, shared }))                        -- shared is not a cycle
+    local cyc = { x = {} }
+    cyc.x.y = cyc
+    local r, err = num.deep(cyc)
+    assert.is_nil(r)
+    assert.truthy(has(err, "cycle"))
+    local deep = {}
+    for _ = 1, 200 do deep = { deep } end
+    r, err = num.deep(deep)
+    assert.is_nil(r)
+    assert.truthy(has(err, "deeper"))
+  end)
+
+  it("int and show", function()
+    assert.are.equal("3", tostring(num.int(3.0, 1, 5)))
+    assert.is_nil(num.int(3.5))
+    assert.is_nil(num.int(0 / 0))
+    assert.is_nil(num.int(1 / 0))
+    assert.is_nil(num.int(6, 1, 5))
+    assert.is_nil(num.int("3"))
+    assert.are.same({ "13", "nan", "inf", "-inf", '"x"', "1.5" },
+      { num.show(13.0), num.show(0 / 0), num.show(1 / 0), num.show(-1 / 0), num.show("x"), num.show(1.5) })
+  end)
+end)
+
+describe("numbers decoded by lua-cjson", function()
+  local fake, tc, volc, log
+
+  setup(function()
+    fake = fakecloud.start{ tls = false }
+    tc = assert(cloudrenew.tencent(fake:tencent_opts{ retry = FAST }))
+    volc = assert(cloudrenew.volcengine(fake:volc_opts{ retry = FAST }))
+  end)
+  teardown(function()
+    tc:close(); volc:close()
+    fake:stop()
+  end)
+  before_each(function()
+    fake:reset()
+    log = os.tmpname()
+    os.remove(log)
+  end)
+  after_each(function() os.remove(log) end)
+
+  local IDS = { "ins-numb0001", "ins-numb0002" }
+
+  local function run(o, extra)
+    local opts = { client = tc, product = "cvm", resources = IDS, audit_log = log }
+    for k, v in pairs(o) do opts[k] = v end
+    for k, v in pairs(extra or {}) do opts[k] = v end
+    return assert(workflow.renew_if_under_budget(opts))
+  end
+
+  describe("workflow", function()
+    it("a re-run with period 1.0 from cjson renews nothing an earlier period = 1 run renewed", function()
+      local r1 = run{ period = 1 }
+      assert.are.equal(2, r1.totals.renewed)
+      local cfg = cjson.decode('{"period": 1, "concurrency": 2, "max_price": 300, "budget": 1000}')
+      local r2 = run(cfg)
+      assert.are.equal(2, r2.totals.resumed)
+      local r3 = run(cjson.decode('{"period": 1.0}'))
+      assert.are.equal(2, r3.totals.resumed)
+      assert.are.equal(2, #fake:requests_for("RenewInstances"))
+      assert.are.same({ ["ins-numb0001"] = 1, ["ins-numb0002"] = 1 }, fake:renewals())
+      -- the caller's table is left as given; the report carries the canonical value
+      if math.tointeger then
+        assert.are.equal("float", mtype(cfg.period))
+        assert.are.equal("integer", mtype(r2.period))
+      end
+      assert.are.equal("1", tostring(r2.period))
+    end)
+
+    it("cjson options on every run: the log, the bodies and the report say 1, and nothing renews twice", function()
+      local cfg = cjson.decode('{"period": 1, "concurrency": 2, "budget": 1000}')
+      assert.are.equal(2, run(cfg).totals.renewed)
+      assert.are.equal(2, run(cjson.decode('{"period": 1, "concurrency": 2, "budget": 1000}')).totals.resumed)
+      assert.are.equal(2, run{ period = 1 }.totals.resumed)
+      assert.are.equal(2, #fake:requests_for("RenewInstances"))
+      assert.are.same({ ["ins-numb0001"] = 1, ["ins-numb0002"] = 1 }, fake:renewals())
+      for _, rq in ipairs(fake:requests_for("RenewInstances")) do
+        assert.truthy(has(rq.body, '"Period":1'), rq.body)
+        assert.falsy(has(rq.body, "1.0"), rq.body)
+      end
+      local text = assert(fakecloud.read_file(log))
+      assert.truthy(has(text, '"period":1'), text)
+      assert.falsy(text:find('"period":1%.'), text)
+    end)
+
+    it("teo: the price function gets the canonical period", function()
+      local seen
+      local r = assert(workflow.renew_if_under_budget{ client = tc, product = "teo", period = cjson.decode("[3.0]")[1],
+        resources = { "edgeone-numb00000001" }, dry_run = true,
+        price = function(_, period) seen = period; return 10 end })
+      assert.are.equal("planned", r.items[1].outcome)
+      assert.are.equal("3", tostring(seen))
+    end)
+
+    it("messages show the canonical number; non-integral, non-finite and out-of-range values are refused", function()
+      local function refused(extra, part)
+        local o = { client = tc, product = "cvm", resources = IDS, period = 1 }
+        for k, v in pairs(extra) do o[k] = v end
+        local r, err = workflow.renew_if_under_budget(o)
+        assert.is_nil(r)
+        assert.are.equal("ClientError.InvalidParameter", err.code)
+        assert.truthy(has(err.message, part), err.message .. " lacks " .. part)
+        return err.message
+      end
+      local msg = refused({ period = cjson.decode("[13]")[1] }, "got 13")
+      assert.falsy(has(msg, "13.0"), msg)
+      msg = refused({ resources = cjson.decode("[12345]") }, "got 12345")
+      assert.falsy(has(msg, "12345.0"), msg)
+      refused({ period = 0 / 0 }, "got nan")
+      refused({ period = 1 / 0 }, "got inf")
+      for _, c in ipairs({ 1.5, 0, -1, 0 / 0, 1 / 0, 2000, "4" }) do
+        refused({ concurrency = c }, "concurrency")
+      end
+      msg = refused({ concurrency = cjson.decode("[2000]")[1] }, "got 2000")
+      assert.falsy(has(msg, "2000.0"), msg)
+      refused({ budget = 1 / 0 }, "budget")
+      refused({ max_price = 0 / 0 }, "max_price")
+      assert.are.equal(0, #fake:requests())
+    end)
+  end)
+
+  describe("typed actions and generic calls", function()
+    it("send canonical numbers and leave the caller's table alone", function()
+      local p = cjson.decode('{"InstanceIds": ["ins-numb0001"], "InstanceChargePrepaid": {"Period": 1.0}}')
+      assert(tc.cvm:InquiryPriceRenewInstances(p))
+      assert(volc.ecs:RenewInstance(cjson.decode('{"InstanceId": "i-numb00000000000001", "Period": 1.0,'
+        .. ' "PeriodUnit": "Month"}')))
+      assert(volc.billing:QueryPriceForRenew(cjson.decode('{"Product": "ECS", "UseDuration": 2.0,'
+        .. ' "InstanceIDList": ["i-numb00000000000001"]}')))
+      assert(tc:call("cvm", "2017-03-12", "DescribeInstances", cjson.decode('{"Limit": 1.0}')))
+      assert(volc:call("ecs", "2020-04-01", "DescribeInstances", cjson.decode('{"MaxResults": 10.0}'),
+        { method = "GET" }))
+      local by = {}
+      for _, rq in ipairs(fake:requests()) do by[rq.action] = rq end
+      assert.truthy(has(by.InquiryPriceRenewInstances.body, '"Period":1}'), by.InquiryPriceRenewInstances.body)
+      assert.truthy(by.RenewInstance.query:find("Period=1&", 1, true) or by.RenewInstance.query:find("Period=1$"),
+        by.RenewInstance.query)
+      assert.truthy(has(by.QueryPriceForRenew.body, '"UseDuration":2'), by.QueryPriceForRenew.body)
+      assert.truthy(has(by.DescribeInstances.query, "MaxResults=10"), by.DescribeInstances.query)
+      for _, rq in ipairs(fake:requests()) do
+        assert.falsy((rq.body or ""):find("%d%.0[,}]"), rq.body)
+        assert.falsy((rq.query or ""):find("%d%.0&"), rq.query)
+        assert.is_nil(rq.error, rq.action .. ": " .. tostring(rq.error))
+      end
+      if math.tointeger then assert.are.equal("float", mtype(p.InstanceChargePrepaid.Period)) end
+    end)
+
+    it("validation messages say 13, not 13.0, and nothing is sent", function()
+      local res, err = tc.cvm:InquiryPriceRenewInstances(cjson.decode(
+        '{"InstanceIds": ["ins-numb0001"], "InstanceChargePrepaid": {"Period": 13}}'))
+      assert.is_nil(res)
+      assert.are.equal("ClientError.InvalidParameter", err.code)
+      assert.truthy(has(err.message, "got 13"), err.message)
+      assert.falsy(has(err.message, "13.0"), err.message)
+      res, err = tc.teo:RenewPlan{ PlanId = "edgeone-numb00000001", Period = 0 / 0 }
+      assert.is_nil(res)
+      assert.truthy(has(err.message, "nan"), err.message)
+      assert.falsy(has(err.message, "-nan"), err.message)
+      assert.are.equal(0, #fake:requests())
+    end)
+
+    it("a cyclic or absurdly deep parameter table is InvalidParameter, never a raise, and nothing is sent", function()
+      local cyc = { MaxResults = 10, Filter = {} }
+      cyc.Filter.Again = cyc
+      local ok, res, err = pcall(volc.call, volc, "ecs", "2020-04-01", "DescribeInstances", cyc, { method = "GET" })
+      assert.is_true(ok, tostring(res))
+      assert.is_nil(res)
+      assert.are.equal("ClientError.InvalidParameter", err.code)
+      assert.truthy(has(err.message, "cycle"), err.message)
+      local tcyc = { InstanceIds = { "ins-numb0001" }, InstanceChargePrepaid = { Period = 1 } }
+      tcyc.InstanceChargePrepaid.Loop = tcyc
+      ok, res, err = pcall(tc.cvm.InquiryPriceRenewInstances, tc.cvm, tcyc)
+      assert.is_true(ok, tostring(res))
+      assert.are.equal("ClientError.InvalidParameter", err.code)
+      local deep = {}
+      for _ = 1, 100000 do deep = { deep } end
+      ok, res, err = pcall(tc.call, tc, "cvm", "2017-03-12", "DescribeInstances", { Filters = deep })
+      assert.is_true(ok, tostring(res))
+      assert.are.equal("ClientError.InvalidParameter", err.code)
+      assert.are.equal(0, #fake:requests())
+    end)
+  end)
+
+  describe("cloudrenew.map", function()
+    it("takes concurrency 2.0 from cjson; refuses fractions, NaN, inf and out-of-range values by name", function()
+      local results = cloudrenew.map({ 1, 2, 3 }, function(x) return x * 2 end,
+        { concurrency = cjson.decode("[2.0]")[1] })
+      assert.are.same({ 2, 4, 6 }, results)
+      for _, c in ipairs({ 1.5, 0, 0 / 0, 1 / 0, 2000, "2" }) do
+        local ran = false
+        local ok, res, err = pcall(cloudrenew.map, { 1 }, function(x) ran = true; return x end, { concurrency = c })
+        assert.is_true(ok, tostring(res))
+        assert.is_nil(res, "accepted concurrency " .. tostring(c))
+        assert.are.equal("ClientError.InvalidParameter", err.code)
+        assert.truthy(has(err.message, "concurrency"), err.message)
+        assert.is_false(ran)
+      end
+    end)
+  end)
+
+  describe("the CLI", function()
+    local dir, creds
+
+    before_each(function()
+      dir = os.tmpname()
+      os.remove(dir)
+      assert(os.execute("mkdir -p " .. dir))
+      creds = fakecloud.credentials()
+    end)
+    after_each(function() os.execute("rm -rf " .. q(dir)) end)
+
+    local function cli(args)
+      local env = { "PATH=" .. q(os.getenv("PATH")), "HOME=" .. q(dir),
+        "TENCENTCLOUD_SECRET_ID=" .. q(creds.tencent[1].secret_id),
+        "TENCENTCLOUD_SECRET_KEY=" .. q(creds.tencent[1].secret_key) }
+      local cmd = { "env", "-i", table.concat(env, " "), "lua5.4", "bin/cloudrenew" }
+      for _, a in ipairs(args) do cmd[#cmd + 1] = q(a) end
+      os.execute(table.concat(cmd, " ") .. " >" .. dir .. "/out 2>" .. dir .. "/err; echo $? >" .. dir .. "/rc")
+      return tonumber(fakecloud.read_file(dir .. "/rc")), fakecloud.read_file(dir .. "/out") or "",
+        fakecloud.read_file(dir .. "/err") or ""
+    end
+
+    it("an inventory saying 1.0 and --concurrency 2.0 renews once, and resumes a library run's log", function()
+      -- a library run first, its options from cjson (period is a float on Lua 5.4)
+      local r = run(cjson.decode('{"period": 1.0}'), { resources = { IDS[1] } })
+      assert.are.equal(1, r.totals.renewed)
+      local path = dir .. "/inventory.json"
+      local f = assert(io.open(path, "wb"))
+      f:write('{"tencent": {"region": "ap-guangzhou", "endpoint": "' .. fake.url .. '", "timeout": 10.0,'
+        .. ' "cvm": {"period": 1.0, "max_price": 150.0, "budget": 1000.0, "resources": ["'
+        .. IDS[1] .. '", "' .. IDS[2] .. '"]}}}')
+      f:close()
+      for round = 1, 2 do
+        local rc, out, err = cli{ "apply", "--json", path, "--audit-log", log, "--concurrency", "2.0" }
+        assert.are.equal(0, rc, err)
+        local doc = assert(json.decode(out))
+        local g = doc.groups[1]
+        assert.are.equal("1", tostring(g.period))
+        assert.are.equal(round == 1 and 1 or 2, g.totals.resumed)
+        assert.falsy(out:find(":%-?%d+%.0[,}]"), out)   -- no number printed as 1.0
+      end
+      assert.are.same({ ["ins-numb0001"] = 1, ["ins-numb0002"] = 1 }, fake:renewals())
+    end)
+  end)
+end)
