@@ -209,6 +209,25 @@ def volc_billing_strings(fake):
     eq((st, r["ResponseMetadata"]["Error"]["Code"]), (400, "InvalidParameter"), "duplicates")
 
 
+@check
+def raw_quotes(fake):
+    fake.control("POST", "config", {"raw_quotes": {"ins-rawq0001": "NaN", "q1": -1000,
+                                                   "i-2": {"$literal": "1e309"}}})
+    p = {"InstanceIds": ["ins-rawq0001"], "InstanceChargePrepaid": {"Period": 1}}
+    eq(fake.tencent("cvm", "InquiryPriceRenewInstances", p)["Price"]["InstancePrice"]["DiscountPrice"],
+       "NaN", "cvm raw quote")
+    m = {"ChargePrepaid": {"Period": 1}, "Machines": [{"MachineType": "CVM", "MachineRegion": "r", "Quuid": "q1"}]}
+    eq(fake.tencent("yunjing", "InquiryPriceOpenProVersionPrepaid", m)["DiscountPrice"], -1000, "yunjing")
+    body = {"Product": "ECS", "UseDuration": 1, "InstanceIDList": ["i-1", "i-2"]}
+    st, _, r = fake.volc("billing", "QueryPriceForRenew", "2022-01-01", {}, "POST", body)
+    amounts = [i["DiscountAmount"] for i in r["Result"]["InstanceAmountList"]]
+    assert isinstance(amounts[0], str) and amounts[1] == float("inf"), amounts   # 1e309 reads as inf
+    eq(fake.control("GET", "state")["raw_quotes"]["i-2"], {"$literal": "1e309"}, "state view")
+    st, _, _ = fake.send("POST", "/__fake/config", {"Content-Type": "application/json"},
+                         json.dumps({"raw_quotes": {"x": {"$literal": "NaN"}}}).encode())
+    eq(st, 400, "a $literal must be a JSON number token")
+
+
 # ---- faults, throttling, TLS, keep-alive ----------------------------------------
 
 @check
