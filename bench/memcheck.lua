@@ -32,9 +32,15 @@ m:add(h, { method = "GET", url = fake.url .. "/__fake/state", headers = {} })
 h:close()
 while m:active() > 0 do m:run(0.05) end
 m:close()
-local lim = assert(core.limiter(os.tmpname()))
+local lpath = os.tmpname()
+local lim = assert(core.limiter(lpath))
 assert(lim:reserve("k", 10))
+assert(select(2, lim:reserve("k", 0.001, 0)) == "late")   -- too far: nothing reserved
+assert(lim:pause("k", 1e308))                              -- clamped, not cast blindly
+io.open(lpath, "w"):close()                                -- truncated under the mapping
+assert(select(2, lim:reserve("k", 10)) == "damaged")
 lim:close()
+os.remove(lpath)
 -- the audit log's C paths: durable appends, the run lock (held, refused, released, collected),
 -- a torn tail refused and cut off
 local log = os.tmpname()

@@ -508,25 +508,52 @@ static int l_limiter(lua_State *L) {
   return 1;
 }
 
-/* limiter:reserve(key, rate) -> seconds to wait (or nil when the table is full) */
+/* Seconds (untrusted double: NaN, negative, 1e308) -> ns in [0, CR_RL_MAX_AHEAD_NS],
+ * clamped before the conversion so it is never undefined. */
+static int64_t rl_secs_ns(double secs) {
+  if (!(secs > 0)) return 0;
+  if (secs >= (double)CR_RL_MAX_AHEAD_NS / 1e9) return CR_RL_MAX_AHEAD_NS;
+  return (int64_t)(secs * 1e9);
+}
+
+static int rl_failure(lua_State *L, int rc) {
+  lua_pushnil(L);
+  lua_pushstring(L, rc == CR_RL_FULL ? "full" : rc == CR_RL_LATE ? "late" : "damaged");
+  return 2;
+}
+
+/* limiter:reserve(key, rate[, max_wait]) -> seconds to wait, or nil, reason[, would_wait]:
+ * "full" (table full), "late" (the slot is more than max_wait seconds away; nothing
+ * was reserved; would_wait says how far), "damaged" (the shared file shrank or was
+ * rewritten). max_wait defaults to (and is capped at) CR_RL_MAX_AHEAD_NS. */
 static int rl_reserve(lua_State *L) {
   l_rl *r = check_rl(L);
   size_t kl; const char *k = luaL_checklstring(L, 2, &kl);
   double rate = luaL_checknumber(L, 3);
-  int64_t w;
+  double max_wait = luaL_optnumber(L, 4, (double)CR_RL_MAX_AHEAD_NS / 1e9);
+  int64_t w = 0;
+  int rc;
   luaL_argcheck(L, rate > 0, 3, "rate must be > 0");
-  w = cr_rl_reserve(r->rl, k, kl, rate, cr_rl_now());
-  if (w < 0) { lua_pushnil(L); return 1; }
+  rc = cr_rl_reserve(r->rl, k, kl, rate, cr_rl_now(), rl_secs_ns(max_wait), &w);
+  if (rc != CR_RL_OK) {
+    rl_failure(L, rc);
+    if (rc != CR_RL_LATE) return 2;
+    lua_pushnumber(L, (lua_Number)w / 1e9);
+    return 3;
+  }
   lua_pushnumber(L, (lua_Number)w / 1e9);
   return 1;
 }
 
-/* limiter:pause(key, seconds): hold the bucket closed (after a throttle). */
+/* limiter:pause(key, seconds) -> true, or nil, reason: hold the bucket closed
+ * (after a throttle) for at most CR_RL_MAX_AHEAD_NS. */
 static int rl_pause(lua_State *L) {
   l_rl *r = check_rl(L);
   size_t kl; const char *k = luaL_checklstring(L, 2, &kl);
   double secs = luaL_checknumber(L, 3);
-  lua_pushboolean(L, cr_rl_pause(r->rl, k, kl, cr_rl_now(), (int64_t)(secs * 1e9)) == 0);
+  int rc = cr_rl_pause(r->rl, k, kl, cr_rl_now(), rl_secs_ns(secs));
+  if (rc != CR_RL_OK) return rl_failure(L, rc);
+  lua_pushboolean(L, 1);
   return 1;
 }
 

@@ -19,23 +19,27 @@ typedef struct {
   _Atomic int64_t tat;         /* theoretical arrival time, CLOCK_MONOTONIC ns */
 } bucket;
 
-typedef struct { uint64_t magic, capacity; } file_hdr;   /* then capacity buckets */
+/* File layout (little-endian on every platform this builds for): this header,
+ * then `capacity` buckets of { key hash (FNV-1a 64), TAT (CLOCK_MONOTONIC ns) }. */
+typedef struct { uint64_t magic, capacity; } file_hdr;
 
 struct cr_rl {
   bucket *b;
   size_t cap;
   void *map;        /* NULL for the process table */
   size_t maplen;
+  int fd;           /* -1 for the process table; kept open to fstat before each access */
 };
 
 #define PROC_CAP 4096
 #define MAX_CAP ((size_t)1 << 24)   /* 256 MiB of buckets; larger is a corrupt header */
+#define LOCK_TRIES 2000             /* x 1 ms: how long we wait on a foreign creation lock */
 static const char MAGIC[8] = {'C', 'R', 'R', 'L', '0', '0', '0', '1'};
 
 /* Static storage is zero-initialised, and zero is a valid atomic state (C11 7.17.2),
  * so the process table needs no run-time init and no once-guard. */
 static bucket proc_buckets[PROC_CAP];
-static cr_rl proc_table = {proc_buckets, PROC_CAP, NULL, 0};
+static cr_rl proc_table = {proc_buckets, PROC_CAP, NULL, 0, -1};
 
 int64_t cr_rl_now(void) {
   struct timespec ts;
@@ -56,52 +60,92 @@ static cr_rl *fail(int fd, char *err, size_t errlen, const char *what, int e) {
     if (e) snprintf(err, errlen, "%s: %s", what, strerror(e));
     else snprintf(err, errlen, "%s", what);
   }
-  if (fd >= 0) close(fd);   /* closing also drops our flock */
+  if (fd >= 0) close(fd);   /* closing also drops a flock we still hold */
   return NULL;
+}
+
+/* The file must be ours and private: another user who can write it could stall
+ * or speed up our requests, or make us scribble over a file we were pointed at. */
+static const char *unsafe(const struct stat *st) {
+  if (!S_ISREG(st->st_mode)) return "not a regular file (refused)";
+  if (st->st_uid != geteuid()) return "not owned by the effective user (refused)";
+  if (st->st_mode & (S_IWGRP | S_IWOTH)) return "writable by group or others (refused; chmod 600)";
+  return NULL;
+}
+
+static int lock_bounded(int fd) {
+  struct timespec ms = {0, 1000000};
+  int i;
+  for (i = 0; i < LOCK_TRIES; i++) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return 0;
+    if (errno != EWOULDBLOCK && errno != EINTR) return errno;
+    nanosleep(&ms, NULL);
+  }
+  return EWOULDBLOCK;
 }
 
 cr_rl *cr_rl_open_shared(const char *path, size_t capacity, char *err, size_t errlen) {
   file_hdr h = {0, 0};
   struct stat st;
+  const char *why;
   size_t cap, len;
   void *map;
   cr_rl *rl;
-  int fd;
+  int fd, e;
 
   if (capacity == 0 || capacity > MAX_CAP) return fail(-1, err, errlen, "rate-limit capacity out of range", 0);
-  fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return fail(-1, err, errlen, path, errno);
-  /* Serialise creation only: every opener takes the lock, so two processes creating
-   * the file at once agree on one header. The kernel drops it if we die. */
-  while (flock(fd, LOCK_EX) != 0)
-    if (errno != EINTR) return fail(fd, err, errlen, "flock", errno);
+  /* Look before opening: opening a device or FIFO can itself have effects. */
+  if (lstat(path, &st) == 0) {
+    if (S_ISLNK(st.st_mode)) return fail(-1, err, errlen, "is a symlink (refused)", 0);
+    if ((why = unsafe(&st))) return fail(-1, err, errlen, why, 0);
+  }
+  /* O_NOFOLLOW/O_NONBLOCK/O_NOCTTY close the race with a swap after the lstat;
+   * fstat below is what decides. */
+  fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0600);
+  if (fd < 0) {
+    e = errno;
+    if (e == ELOOP) return fail(-1, err, errlen, "is a symlink (refused)", 0);
+    if (e == EISDIR || e == ENXIO) return fail(-1, err, errlen, "not a regular file (refused)", 0);
+    return fail(-1, err, errlen, path, e);
+  }
   if (fstat(fd, &st) != 0) return fail(fd, err, errlen, "fstat", errno);
-  if (st.st_size > 0 && pread(fd, &h, sizeof h, 0) < 0) return fail(fd, err, errlen, "read", errno);
-  if (h.magic == 0 && h.capacity == 0) {       /* new, or creator died before the header */
+  if ((why = unsafe(&st))) return fail(fd, err, errlen, why, 0);
+  /* Serialise initialisation only: two processes creating the file at once agree
+   * on one header. Held for a few syscalls and released below, never for the life
+   * of the mapping (a mapping keeps the open file description, and with it a
+   * flock, alive: that used to make every other opener wait for us to exit). */
+  if ((e = lock_bounded(fd)) != 0)
+    return fail(fd, err, errlen, e == EWOULDBLOCK ? "locked by another process for over 2 s" : "flock", e);
+  if (fstat(fd, &st) != 0) return fail(fd, err, errlen, "fstat", errno);
+  if (st.st_size == 0) {                       /* new, or an empty file its owner made for us */
     h.magic = magic_u64();
     h.capacity = capacity;
-  } else if (h.magic != magic_u64()) {
-    return fail(fd, err, errlen, "not a cloudrenew rate-limit file", 0);
+    /* Header first: a creator that dies here leaves a short file that is still
+     * recognisably ours, which the next opener grows. */
+    if (pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h) return fail(fd, err, errlen, "write", errno);
+  } else if ((size_t)st.st_size < sizeof h || pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h ||
+             h.magic != magic_u64()) {
+    return fail(fd, err, errlen, "not a cloudrenew rate-limit file (refused; remove it or name another)", 0);
   } else if (h.capacity == 0 || h.capacity > MAX_CAP) {
     return fail(fd, err, errlen, "corrupt rate-limit file header", 0);
   }
   cap = (size_t)h.capacity;                     /* the file's capacity wins over ours */
   len = sizeof(file_hdr) + cap * sizeof(bucket);
-  /* Only ever grow: shrinking a file others have mapped would SIGBUS them. Zero
-   * fill is a valid empty table. Header goes in after the size, under the lock. */
+  /* Only ever grow a file whose header we just wrote or checked: shrinking one
+   * others have mapped would fault them. Zero fill is a valid empty table. */
   if ((uint64_t)st.st_size < len && ftruncate(fd, (off_t)len) != 0)
     return fail(fd, err, errlen, "ftruncate", errno);
-  if (pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h) return fail(fd, err, errlen, "write", errno);
+  flock(fd, LOCK_UN);
   map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (map == MAP_FAILED) return fail(fd, err, errlen, "mmap", errno);
-  close(fd);   /* the mapping outlives the fd; closing also releases the flock */
 
   rl = malloc(sizeof *rl);
-  if (!rl) { munmap(map, len); return fail(-1, err, errlen, "out of memory", 0); }
+  if (!rl) { munmap(map, len); return fail(fd, err, errlen, "out of memory", 0); }
   rl->b = (bucket *)((char *)map + sizeof(file_hdr));
   rl->cap = cap;
   rl->map = map;
   rl->maplen = len;
+  rl->fd = fd;
   /* Cross-process atomics only work if they are real lock-free instructions;
    * a libatomic lock would be private to each process. */
   if (!atomic_is_lock_free(&rl->b[0].key_hash) || !atomic_is_lock_free(&rl->b[0].tat)) {
@@ -114,7 +158,21 @@ cr_rl *cr_rl_open_shared(const char *path, size_t capacity, char *err, size_t er
 void cr_rl_close(cr_rl *rl) {
   if (!rl || rl == &proc_table) return;
   munmap(rl->map, rl->maplen);
+  close(rl->fd);
   free(rl);
+}
+
+/* Touching a mapped page past the end of the file raises SIGBUS, so before each
+ * access check that the file still covers the mapping and still carries our
+ * header. What remains is the window between this fstat and the access (a few
+ * instructions), which no portable check closes. */
+static int intact(const cr_rl *rl) {
+  struct stat st;
+  file_hdr h;
+  if (rl->fd < 0) return 1;
+  if (fstat(rl->fd, &st) != 0 || st.st_size < 0 || (uint64_t)st.st_size < rl->maplen) return 0;
+  memcpy(&h, rl->map, sizeof h);
+  return h.magic == magic_u64() && h.capacity == rl->cap;
 }
 
 static bucket *find(cr_rl *rl, const char *key, size_t keylen) {
@@ -136,34 +194,47 @@ static int64_t sat_add(int64_t a, int64_t b) {   /* b >= 0 */
   return a > INT64_MAX - b ? INT64_MAX : a + b;
 }
 
-/* A shared file keeps CLOCK_MONOTONIC times, which restart at boot: a time more
- * than an hour ahead cannot come from a real queue, only from before a reboot,
- * so such a bucket counts as idle instead of stalling callers for days. */
-#define STALE_AHEAD_NS ((int64_t)3600 * 1000000000)
+static int64_t clamp_ahead(int64_t ns) {
+  return ns < 0 ? 0 : ns > CR_RL_MAX_AHEAD_NS ? CR_RL_MAX_AHEAD_NS : ns;
+}
 
-int64_t cr_rl_reserve(cr_rl *rl, const char *key, size_t keylen, double rate, int64_t now) {
+int cr_rl_reserve(cr_rl *rl, const char *key, size_t keylen, double rate, int64_t now,
+                  int64_t max_wait_ns, int64_t *wait_ns) {
   double q;
   int64_t iv, cur, slot;
   bucket *b;
 
-  if (!(rate > 0)) return -1;                    /* also rejects NaN */
+  *wait_ns = 0;
+  if (!(rate > 0)) return CR_RL_BADRATE;         /* also rejects NaN */
   q = 1e9 / rate;                                /* interval, rounded up (no libm) */
   if (q >= 4e18) iv = (int64_t)4e18;
   else { iv = (int64_t)q; if ((double)iv < q) iv++; }
-  if (!(b = find(rl, key, keylen))) return -1;
+  max_wait_ns = clamp_ahead(max_wait_ns);
+  if (!intact(rl)) return CR_RL_DAMAGED;
+  if (!(b = find(rl, key, keylen))) return CR_RL_FULL;
   cur = atomic_load(&b->tat);
   do {
-    slot = (cur > now && cur - now < STALE_AHEAD_NS) ? cur : now;
+    /* The TAT is untrusted (another process, a hand edit, a previous boot): one
+     * further ahead than any queue we allow counts as idle. cur > now first, so
+     * cur - now cannot overflow. */
+    slot = (cur > now && cur - now <= CR_RL_MAX_AHEAD_NS + iv) ? cur : now;
+    if (slot - now > max_wait_ns) {              /* would wait too long: reserve nothing */
+      *wait_ns = slot - now;
+      return CR_RL_LATE;
+    }
   } while (!atomic_compare_exchange_weak(&b->tat, &cur, sat_add(slot, iv)));
-  return slot - now;
+  *wait_ns = slot - now;
+  return CR_RL_OK;
 }
 
 int cr_rl_pause(cr_rl *rl, const char *key, size_t keylen, int64_t now, int64_t pause_ns) {
-  int64_t until = sat_add(now, pause_ns > 0 ? pause_ns : 0), cur;
-  bucket *b = find(rl, key, keylen);
-  if (!b) return -1;
+  int64_t until = sat_add(now, clamp_ahead(pause_ns)), cur;
+  bucket *b;
+  if (!intact(rl)) return CR_RL_DAMAGED;
+  if (!(b = find(rl, key, keylen))) return CR_RL_FULL;
   cur = atomic_load(&b->tat);
-  while ((cur < until || cur - now >= STALE_AHEAD_NS) &&
-         !atomic_compare_exchange_weak(&b->tat, &cur, until)) {}
-  return 0;
+  /* Never shortens a hold: a TAT past `until` that reserve would call stale is
+   * left for reserve to reset. */
+  while (cur < until && !atomic_compare_exchange_weak(&b->tat, &cur, until)) {}
+  return CR_RL_OK;
 }

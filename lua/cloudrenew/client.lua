@@ -333,7 +333,7 @@ function M.attempt(client, spec, params, call_opts, has_token)
     perr.outcome, perr.retryable = policy.cloud(spec, perr.code, res.status, has_token)
   end
   perr.server_date = res.headers and res.headers["date"]
-  perr.retry_after = res.headers and tonumber(res.headers["retry-after"])
+  perr.retry_after = res.headers and retry.retry_after(res.headers["retry-after"], perr.server_date)
   return fail(client, spec, perr)
 end
 

@@ -11,6 +11,11 @@ local M = {}
 -- network jitter can bring two requests spaced exactly 1/rate closer together.
 M.HEADROOM = 0.95
 
+-- No pacing wait is longer (the C limiter's CR_RL_MAX_AHEAD_NS): a longer queue
+-- fails the call with ClientError.Throttled, and a bucket time further ahead in
+-- a shared file is damage or a previous boot, and is reset.
+M.MAX_WAIT = 600
+
 local process = core.limiter()
 local shared = {}
 
@@ -44,17 +49,53 @@ local function key(client, spec)
   return client.key_id .. "|" .. spec.service .. "|" .. spec.action
 end
 
--- Wait (through the sleep hook) until this request may be sent.
-function M.acquire(client, spec)
-  local rate = M.rate(client, spec)
-  if not rate then return 0 end
-  local wait = client.limiter:reserve(key(client, spec), rate * M.HEADROOM)
-  if wait == nil then wait = process:reserve(key(client, spec), rate * M.HEADROOM) end
-  runtime.sleep(wait)
-  return wait
+-- Forget a damaged shared limiter, so the next client naming its path opens
+-- (and re-validates) the file again.
+local function forget(l)
+  for path, v in pairs(shared) do
+    if v == l then shared[path] = nil end
+  end
 end
 
--- After a throttle: hold the bucket closed for `seconds`, for every caller.
+-- Wait (through the sleep hook) until this request may be sent, but never
+-- longer than max_wait seconds. Returns the wait, or nil, reason, would_wait:
+-- "late" (the slot is further away than max_wait, or than the limiter's own
+-- bound: nothing was reserved) or "damaged" (the shared file shrank or was
+-- rewritten by another process: nothing was reserved or sent).
+local function reserve(client, k, r, max_wait)
+  local wait, why, would = client.limiter:reserve(k, r, max_wait)
+  if why == "full" then wait, why, would = process:reserve(k, r, max_wait) end
+  if why == "damaged" then forget(client.limiter) end
+  return wait, why, would
+end
+
+-- A sleep that overruns (a busy host: tens of ms now and then) would send this
+-- request right before the holder of the next slot, and the cloud may count
+-- one too many in a second: the 5% headroom is only ~50 ms over a window. A
+-- late waker takes a fresh slot instead; the missed one stays unused.
+M.LATE = 0.02
+
+function M.acquire(client, spec, max_wait)
+  local rate = M.rate(client, spec)
+  if not rate then return 0 end
+  local k, r = key(client, spec), rate * M.HEADROOM
+  local wait, why, would = reserve(client, k, r, max_wait)
+  if not wait then return nil, why, would end
+  local start = core.monotonic()
+  for _ = 1, 2 do
+    local due = core.monotonic() + wait
+    runtime.sleep(wait)
+    local now = core.monotonic()
+    if now - due <= M.LATE then break end
+    -- no fresh slot within the budget: send on the missed one (as before)
+    wait = reserve(client, k, r, math.max(0, (max_wait or M.MAX_WAIT) - (now - start)))
+    if not wait then break end
+  end
+  return core.monotonic() - start
+end
+
+-- After a throttle: hold the bucket closed for `seconds` (the C side caps it
+-- at 600 s; retry.lua already caps it at retry.max_delay), for every caller.
 function M.pause(client, spec, seconds)
   if M.rate(client, spec) then client.limiter:pause(key(client, spec), seconds) end
 end

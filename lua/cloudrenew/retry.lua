@@ -3,6 +3,7 @@
 -- Whether a failed request may be sent again is policy.lua's answer (err.retryable):
 -- a Tencent renewal that may have reached the cloud never is.
 local core = require("cloudrenew.core")
+local errors = require("cloudrenew.errors")
 local pacer = require("cloudrenew.pacer")
 local policy = require("cloudrenew.policy")
 local runtime = require("cloudrenew.runtime")
@@ -58,7 +59,65 @@ local function copy(err)
   return t
 end
 
--- Run attempt() until it succeeds, fails for good, or the budget runs out.
+-- Retry-After (RFC 9110 10.2.3) -> seconds >= 0, or nil for anything else
+-- ("soon", "-5", "1e308", "NaN", ""). delta-seconds, or an HTTP-date counted from
+-- the server's own Date when that is within an hour of our clock (skew cancels
+-- out), else from our clock. Bounded here; run() caps it at retry.max_delay.
+M.MAX_RETRY_AFTER = 86400
+function M.retry_after(raw, server_date)
+  if type(raw) ~= "string" then return nil end
+  local s, secs = raw:match("^[ \t]*(.-)[ \t]*$"), nil
+  if s:find("^%d+$") or s:find("^%d+%.%d+$") then
+    secs = tonumber(s)                               -- 400 nines: inf, capped below
+  else
+    local at = M.http_date(s)
+    if not at then return nil end
+    local now, base = core.time(), M.http_date(server_date)
+    if not base or not (math.abs(base - now) <= (M.MAX_CLOCK_OFFSET or 3600)) then base = now end
+    secs = at - base
+  end
+  if secs ~= secs then return nil end                -- NaN
+  return math.max(0, math.min(secs, M.MAX_RETRY_AFTER))
+end
+
+-- The outcome of a call that stops before sending this attempt: the earlier
+-- attempts decide whether the cloud may have acted.
+local function outcome(attempts)
+  for _, a in ipairs(attempts) do
+    if a.outcome == "unknown" then return "unknown" end
+  end
+  return "not_executed"
+end
+
+-- ClientError.Throttled: a wait this call would need is longer than it may wait.
+local function too_long(spec, attempts, what, wait, left, limit)
+  local e = errors.client("Throttled", string.format("%s: would wait %.1f s, more than %s; not sent",
+    what, wait, limit or string.format("the %.1f s left of retry.deadline", math.max(0, left))),
+    { retryable = true, outcome = outcome(attempts), action = spec.service .. ":" .. spec.action })
+  if #attempts > 0 then e.attempts = attempts end
+  return e
+end
+
+-- Why pacing refused to hand out a slot -> the error for the call.
+local function not_paced(client, spec, attempts, why, would, left)
+  if why == "damaged" then
+    local e = errors.client("RateLimitFile", "rate_limit_file shrank or was rewritten by another process: "
+      .. "not sent (fix or remove the file, then create the client again)",
+      { outcome = outcome(attempts), action = spec.service .. ":" .. spec.action })
+    if #attempts > 0 then e.attempts = attempts end
+    return e
+  end
+  local what = string.format("pacing (%s:%s at %.4g/s)", spec.service, spec.action,
+    (pacer.rate(client, spec) or 0) * pacer.HEADROOM)
+  if why == "full" then return too_long(spec, attempts, what .. ", bucket table full", 0, left) end
+  return too_long(spec, attempts, what, would, left,
+    left > pacer.MAX_WAIT and string.format("the %d s any pacing wait may take", pacer.MAX_WAIT) or nil)
+end
+
+-- Run attempt() until it succeeds, fails for good, or the budget runs out. No
+-- wait (pacing, backoff, Retry-After) runs past the deadline: a call that would
+-- need one fails at once with ClientError.Throttled (or, after a failure that
+-- was not a throttle, with that failure).
 function M.run(client, spec, call_opts, attempt)
   local max_attempts = call_opts.retry == false and 1 or setting(client, call_opts, "max_attempts")
   local base, cap = setting(client, call_opts, "base_delay"), setting(client, call_opts, "max_delay")
@@ -67,13 +126,15 @@ function M.run(client, spec, call_opts, attempt)
   local n = 0
   while true do
     n = n + 1
-    pacer.acquire(client, spec)
+    local left = deadline - core.monotonic()
+    local paced, why, would = pacer.acquire(client, spec, math.max(0, left))
+    if not paced then return nil, not_paced(client, spec, attempts, why, would, left) end
     local result, err = attempt()
     if result then return result end
     attempts[#attempts + 1] = copy(err)
     err.attempts = attempts
     if not err.retryable or n >= max_attempts then return nil, err end
-    local delay
+    local delay, imposed
     if policy.is_clock(err.code) then
       local server = M.http_date(err.server_date)
       local offset = server and server - core.time()
@@ -85,13 +146,21 @@ function M.run(client, spec, call_opts, attempt)
       clock_fixed, delay = true, 0
     else
       delay = math.random() * math.min(cap, base * 2 ^ (n - 1))
-      if err.retry_after then delay = math.max(delay, err.retry_after) end
+      -- What a server asks for is honoured up to retry.max_delay, never beyond.
+      imposed = err.retry_after and math.min(err.retry_after, cap)
+      if imposed then delay = math.max(delay, imposed) end
       if policy.is_throttle(err.code, err.status) then
         -- the cloud says we are too fast: slow this bucket down for everyone
-        pacer.pause(client, spec, math.max(delay, base))
+        pacer.pause(client, spec, math.min(math.max(delay, base), cap))
       end
     end
-    if core.monotonic() + delay > deadline then return nil, err end
+    local left = deadline - core.monotonic()
+    if delay > left then
+      if not (imposed or policy.is_throttle(err.code, err.status)) then return nil, err end
+      local what = imposed and string.format("%s asked to wait %.4g s (Retry-After, capped at retry.max_delay %.4g s)",
+        err.code or "the cloud", err.retry_after, cap) or ("throttled by the cloud (" .. tostring(err.code) .. "), backoff")
+      return nil, too_long(spec, attempts, what, delay, left)
+    end
     runtime.sleep(delay)
   end
 end

@@ -297,6 +297,22 @@ def fault_body(fake):
 
 
 @check
+def throttle_retry_after(fake):
+    body = {"Product": "ECS", "UseDuration": 1, "InstanceIDList": ["i-1"]}
+    fake.control("POST", "faults", {"faults": [
+        {"action": "QueryPriceForRenew", "kind": "throttle", "retry_after": "3000"},
+        {"action": "QueryPriceForRenew", "kind": "throttle", "retry_after": "soon"}]})
+    for want in ("3000", "soon"):
+        st, rh, _ = fake.volc("billing", "QueryPriceForRenew", "2022-01-01", {}, "POST", body)
+        eq((st, rh.get("Retry-After")), (429, want), "throttle retry_after")
+    for bad in ({"kind": "throttle", "retry_after": 5}, {"kind": "status500", "retry_after": "1"},
+                {"kind": "throttle", "retry_after": "1\r\nX-Evil: 1"}):
+        st, _, _ = fake.send("POST", "/__fake/faults", {"Content-Type": "application/json"},
+                             json.dumps({"faults": [bad]}).encode())
+        eq(st, 400, "bad retry_after fault %r" % bad)
+
+
+@check
 def throttling(fake):
     fake.control("POST", "config", {"limits": True})
     p = {"InstanceIds": ["ins-aaaaaaaa"], "InstanceChargePrepaid": {"Period": 1}}

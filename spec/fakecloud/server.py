@@ -168,6 +168,8 @@ class Handler(BaseHTTPRequestHandler):
             fake = Reply(fault.status, fault.body, error=reply and reply.error)
         else:  # throttle
             fake = cloud.throttled(ctx)
+            if fault.retry_after is not None:
+                fake.headers["Retry-After"] = fault.retry_after
         rec.update(status=fake.status, error=fake.error)
         self.server.state.record(rec)
         time.sleep(fault.delay)

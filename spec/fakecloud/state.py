@@ -58,12 +58,20 @@ class Fault:
                 raise ValueError("fault status must be an integer in 100..599")
             if not isinstance(self.execute, bool):
                 raise ValueError("fault execute must be true or false")
+        # "throttle": send this Retry-After verbatim instead of the cloud's own
+        # (specs need absurd ones: 3000, 1e308, -5, "soon", an HTTP-date).
+        self.retry_after = spec.get("retry_after")
+        if self.retry_after is not None and (self.kind != "throttle" or not isinstance(self.retry_after, str)
+                                             or "\r" in self.retry_after or "\n" in self.retry_after):
+            raise ValueError("retry_after is a one-line string, for kind throttle only")
 
     def as_dict(self):
         d = {"action": self.action, "kind": self.kind, "count": self.count,
              "rate": self.rate, "delay": self.delay}
         if self.kind == "body":
             d.update(body=self.body, status=self.status, execute=self.execute)
+        if self.retry_after is not None:
+            d["retry_after"] = self.retry_after
         return d
 
 
