@@ -193,6 +193,11 @@ describe("numbers decoded by lua-cjson", function()
       assert.are.equal("ClientError.InvalidParameter", err.code)
       assert.truthy(has(err.message, "got 13"), err.message)
       assert.falsy(has(err.message, "13.0"), err.message)
+      res, err = tc.cvm:InquiryPriceRenewInstances(cjson.decode(
+        '{"InstanceIds": [12345], "InstanceChargePrepaid": {"Period": 1}}'))
+      assert.is_nil(res)
+      assert.truthy(has(err.message, "InstanceIds[1] must be a string, got 12345"), err.message)
+      assert.falsy(has(err.message, "12345.0"), err.message)
       res, err = tc.teo:RenewPlan{ PlanId = "edgeone-numb00000001", Period = 0 / 0 }
       assert.is_nil(res)
       assert.truthy(has(err.message, "nan"), err.message)
@@ -220,6 +225,22 @@ describe("numbers decoded by lua-cjson", function()
       assert.are.equal("ClientError.InvalidParameter", err.code)
       assert.are.equal(0, #fake:requests())
     end)
+  end)
+
+  it("client options from cjson: retry and rate settings take 2.0 as 2", function()
+    local c = assert(cloudrenew.tencent(fake:tencent_opts{
+      retry = cjson.decode('{"max_attempts": 2.0, "base_delay": 0.01, "max_delay": 0.05}'),
+      rate_limits = cjson.decode('{"InquiryPriceRenewInstances": 5.0}'), timeout = cjson.decode("[10.0]")[1] }))
+    fake:faults{ { action = "InquiryPriceRenewInstances", kind = "status500", count = 5 } }
+    local res, err = c.cvm:InquiryPriceRenewInstances{ InstanceIds = { "ins-numb0001" },
+      InstanceChargePrepaid = { Period = 1 } }
+    assert.is_nil(res)
+    assert.are.equal("ClientError.BadResponse", err.code)
+    assert.are.equal(2, #fake:requests_for("InquiryPriceRenewInstances"))   -- exactly max_attempts
+    c:close()
+    local bad, berr = cloudrenew.tencent(fake:tencent_opts{ retry = cjson.decode('{"max_attempts": 2.5}') })
+    assert.is_nil(bad)
+    assert.are.equal("ClientError.InvalidParameter", berr.code)
   end)
 
   describe("cloudrenew.map", function()
@@ -281,6 +302,12 @@ describe("numbers decoded by lua-cjson", function()
         assert.falsy(out:find(":%-?%d+%.0[,}]"), out)   -- no number printed as 1.0
       end
       assert.are.same({ ["ins-numb0001"] = 1, ["ins-numb0002"] = 1 }, fake:renewals())
+      local rc, _, err = cli{ "plan", path, "--concurrency", "2000.0" }
+      assert.are.equal(2, rc)
+      assert.truthy(has(err, "--concurrency must be a whole number from 1 to 1024, got 2000"), err)
+      rc, _, err = cli{ "plan", path, "--concurrency", "1.5" }
+      assert.are.equal(2, rc)
+      assert.truthy(has(err, "got 1.5"), err)
     end)
   end)
 end)

@@ -11,6 +11,7 @@ local core = require("cloudrenew.core")
 local inventory = require("cloudrenew.inventory")
 local json = require("cloudrenew.json")
 local money = require("cloudrenew.money")
+local num = require("cloudrenew.num")
 local workflow = require("cloudrenew.workflow")
 
 local M = {}
@@ -160,9 +161,11 @@ local function run(argv, out, err)
     err:write(parser:get_help(), "\n")
     return M.BAD_INPUT
   end
-  local c = opts.concurrency
-  if type(c) ~= "number" or c < 1 or c % 1 ~= 0 then
-    return fail(opts, out, err, "--concurrency must be a whole number >= 1")
+  -- "2.0" is 2; the same range as the workflow's, checked before anything else.
+  local c = num.int(opts.concurrency, 1, workflow.MAX_CONCURRENCY)
+  if not c then
+    return fail(opts, out, err, "--concurrency must be a whole number from 1 to " .. workflow.MAX_CONCURRENCY
+      .. ", got " .. num.show(opts.concurrency))
   end
   local dry = opts.command == "plan" or opts.dry_run or false
   local inv, ierr = inventory.load(opts.inventory)

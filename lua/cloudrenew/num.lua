@@ -40,8 +40,8 @@ function M.int(v, lo, hi)
   return v
 end
 
--- How a value reads in a message: numbers canonical ("13", not "13.0"), strings
--- quoted, the rest by type.
+-- How a value reads in a message: numbers canonical ("13", not "13.0"; "nan",
+-- never "-nan"), strings quoted, tables and functions by type.
 function M.show(v)
   local t = type(v)
   if t == "number" then
@@ -51,8 +51,10 @@ function M.show(v)
     return tostring(M.canon(v))
   elseif t == "string" then
     return string.format("%q", v)
+  elseif t == "boolean" or t == "nil" then
+    return tostring(v)
   end
-  return tostring(v)
+  return "a " .. t   -- never an address: messages stay stable and comparable
 end
 
 local MAX_DEPTH = 32
