@@ -101,6 +101,21 @@ describe("hostile price quotes", function()
     assert.are.equal(7, r.totals.no_price)
   end)
 
+  it("cvm: a BandwidthPrice that is present but not a price spoils the quote (never lowers it)", function()
+    for _, case in ipairs({ { "-5", "-5" }, { '"NaN"', '"NaN"' }, { "1e309", "inf" }, { "Infinity", "inf" },
+                            { '"1.2.3"', '"1.2.3"' } }) do
+      fake:reset()
+      fake:faults{ { action = "InquiryPriceRenewInstances", kind = "body", body = '{"Response": {"Price": {'
+        .. '"InstancePrice": {"DiscountPrice": 100}, "BandwidthPrice": {"DiscountPrice": ' .. case[1] .. '}},'
+        .. ' "RequestId": "req-bw"}}' } }
+      local r = assert(workflow.renew_if_under_budget{ client = tc, product = "cvm", resources = { "ins-bandw001" },
+        period = 1, budget = 100 })
+      assert_refused(r, { ["ins-bandw001"] = case[2] })
+      assert.truthy(has(r.items[1].error.message, "BandwidthPrice"), r.items[1].error.message)
+      assert.are.equal("req-bw", r.items[1].error.request_id)
+    end
+  end)
+
   it("hspro: a hostile DiscountPrice is no_price, the honest ones renew within budget", function()
     fake:config{ prices = { qh1 = 100, qh2 = 100 },   -- answers 90 %: 90.00 each
       raw_quotes = { qneg = -1000, qnan = "NaN", qinf = { ["$literal"] = "1e309" }, qdot = "12.3.4",
