@@ -95,6 +95,70 @@ M.actions = {
     } },
 }
 
+-- Read actions (issue 11): discovery and confirmation. Filters the APIs document
+-- are checked for shape and documented bounds only; their names stay open.
+local function filters(max, max_values)
+  return { type = "array", max = max, items = { type = "object", fields = {
+    Name = { type = "string", required = true, min = 1, max = 128 },
+    Values = { type = "array", required = true, min = 1, max = max_values,
+               items = { type = "string", max = 1024 } },
+  } } }
+end
+local PAGE = { type = "integer", min = 0, max = 1000000000 }
+local TOKEN = { type = "string", max = 1024 }
+local UTC_TIME = { type = "string", pattern = "^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$",
+                   example = "yyyy-MM-ddTHH:mm:ssZ (UTC)" }
+local READS = {
+  { cloud = "tencent", service = "cvm", version = "2017-03-12", action = "DescribeInstances",
+    method = "POST", rate = 40, kind = "inquiry", region = "required",
+    pages = { style = "offset", offset = "Offset", limit = "Limit", max = 100,
+              list = "InstanceSet", total = "TotalCount" },
+    params = {
+      InstanceIds = { type = "array", max = 100, unique = true, items = CVM_IDS(1).items },
+      Filters = filters(10, 5), Offset = PAGE,
+      Limit = { type = "integer", min = 1, max = 100 },
+    } },
+  { cloud = "tencent", service = "teo", version = "2022-09-01", action = "DescribePlans",
+    method = "POST", rate = 20, kind = "inquiry",
+    pages = { style = "offset", offset = "Offset", limit = "Limit", max = 200,
+              list = "Plans", total = "TotalCount" },
+    params = {
+      Filters = filters(4, 20), Offset = PAGE,
+      Limit = { type = "integer", min = 1, max = 200 },
+      Order = { type = "string", enum = { "enable-time", "expire-time" } },
+      Direction = { type = "string", enum = { "asc", "desc" } },
+    } },
+  { cloud = "tencent", service = "cwp", version = "2018-02-28", action = "DescribeMachineInfo",
+    method = "POST", rate = 20, kind = "inquiry",
+    params = {
+      Quuid = { type = "string", min = 1, max = 128 },
+      Uuid = { type = "string", min = 1, max = 128 },
+    } },
+  { cloud = "volcengine", service = "ecs", version = "2020-04-01", action = "DescribeInstances",
+    method = "GET", rate = 10, kind = "inquiry",   -- no documented limit found: 10/s assumed
+    pages = { style = "token", token = "NextToken", limit = "MaxResults", max = 100, list = "Instances" },
+    params = {
+      InstanceIds = { type = "array", max = 100, unique = true,
+                      items = { type = "string", pattern = "^i%-[0-9a-z]+$", example = "i-3tiefmkskq3vj0hx1lt5" } },
+      InstanceChargeType = { type = "string", enum = { "PrePaid", "PostPaid" } },
+      Status = { type = "string", min = 1, max = 32 },
+      MaxResults = { type = "integer", min = 1, max = 100 },
+      NextToken = TOKEN,
+    } },
+  { cloud = "volcengine", service = "billing", version = "2022-01-01", action = "ListAvailableInstances",
+    method = "POST", rate = 5, kind = "inquiry", host = "billing.volcengineapi.com",
+    pages = { style = "token", token = "NextToken", limit = "MaxResults", max = 100, list = "InstanceList" },
+    params = {
+      Product = { type = "string", min = 1, max = 64 },
+      InstanceIDs = { type = "array", max = 100, unique = true, items = { type = "string", min = 1, max = 128 } },
+      RenewType = { type = "string", enum = { "Manually", "Automatically", "NoRenew" } },
+      ExpiredTimeStart = UTC_TIME, ExpiredTimeEnd = UTC_TIME,
+      MaxResults = { type = "integer", min = 1, max = 100 },
+      NextToken = TOKEN,
+    } },
+}
+for _, row in ipairs(READS) do M.actions[#M.actions + 1] = row end
+
 -- Lookups: by_service[cloud][service][action] = row; services[cloud][service] = version.
 M.by_service, M.services = {}, {}
 for _, row in ipairs(M.actions) do

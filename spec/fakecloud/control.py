@@ -2,6 +2,7 @@
 import json
 from urllib.parse import parse_qsl
 
+import describe
 from params import json_reply
 
 
@@ -56,11 +57,13 @@ GETS = {
     "requests": _requests,
     "renewals": _renewals,
     "state": lambda state, data, q, stop: state.snapshot(),
+    "resources": lambda state, data, q, stop: describe.view(state),
 }
 POSTS = {
     "reset": _reset,
     "config": lambda state, data, q, stop: state.configure(data),
     "credentials": lambda state, data, q, stop: state.add_credentials(data),
     "faults": lambda state, data, q, stop: state.add_faults(data),
+    "resources": lambda state, data, q, stop: describe.configure(state, data),
     "shutdown": _shutdown,
 }

@@ -371,6 +371,94 @@ def keepalive_and_latency(fake):
     eq(st, 404, "unknown path")
 
 
+# ---- fleet and read actions (describe.py) -------------------------------------
+
+@check
+def fleet_cvm_pages_and_async_renewal(fake):
+    res = [{"id": "ins-p%07d" % i, "expires_in_days": 5 + i % 40} for i in range(250)]
+    res.append({"id": "ins-postpaid", "prepaid": False})
+    fake.control("POST", "resources", {"resources": res, "operation_seconds": 0.5})
+    seen, off = [], 0
+    while True:
+        r = fake.tencent("cvm", "DescribeInstances", {"Offset": off, "Limit": 100})
+        eq(r["TotalCount"], 251, "TotalCount")
+        seen += r["InstanceSet"]
+        off += 100
+        if off >= r["TotalCount"]:
+            break
+    eq(len(seen), 251, "all pages")
+    post = [i for i in seen if i["InstanceId"] == "ins-postpaid"][0]
+    eq((post["InstanceChargeType"], post["ExpiredTime"]), ("POSTPAID_BY_HOUR", None), "postpaid")
+    one = fake.tencent("cvm", "DescribeInstances", {"InstanceIds": ["ins-p0000001"]})["InstanceSet"][0]
+    assert one["ExpiredTime"].endswith("Z") and one["RenewFlag"] == "NOTIFY_AND_MANUAL_RENEW", one
+    before = one["ExpiredTime"]
+    rid = fake.tencent("cvm", "RenewInstances", {"InstanceIds": ["ins-p0000001"],
+                                                 "InstanceChargePrepaid": {"Period": 1}})["RequestId"]
+    one = fake.tencent("cvm", "DescribeInstances", {"InstanceIds": ["ins-p0000001"]})["InstanceSet"][0]
+    eq((one["LatestOperation"], one["LatestOperationState"], one["LatestOperationRequestId"],
+        one["ExpiredTime"]), ("RenewInstances", "OPERATING", rid, before), "operating")
+    time.sleep(0.6)
+    one = fake.tencent("cvm", "DescribeInstances", {"InstanceIds": ["ins-p0000001"]})["InstanceSet"][0]
+    eq(one["LatestOperationState"], "SUCCESS", "success after operation_seconds")
+    assert one["ExpiredTime"] > before, (one["ExpiredTime"], before)
+    # An injected FAILED operation leaves the expiry where it was.
+    fake.control("POST", "resources", {"merge": True, "operation_seconds": 0, "resources": [
+        {"id": "ins-p0000002", "operation_result": "FAILED", "operation_error": "no stock"}]})
+    before = fake.tencent("cvm", "DescribeInstances", {"InstanceIds": ["ins-p0000002"]})["InstanceSet"][0]
+    fake.tencent("cvm", "RenewInstances", {"InstanceIds": ["ins-p0000002"],
+                                           "InstanceChargePrepaid": {"Period": 1}})
+    one = fake.tencent("cvm", "DescribeInstances", {"InstanceIds": ["ins-p0000002"]})["InstanceSet"][0]
+    eq((one["LatestOperationState"], one["LatestOperationErrorMsg"], one["ExpiredTime"]),
+       ("FAILED", "no stock", before["ExpiredTime"]), "failed")
+    eq(fake.control("GET", "renewals"), {"ins-p0000001": 1, "ins-p0000002": 1}, "renewals")
+
+
+@check
+def fleet_teo_cwp_dates(fake):
+    fake.control("POST", "resources", {"resources": [
+        {"id": "edgeone-aaaaaaaaaaaa", "expires_at": 1767225600, "auto_renew": True},   # 2026-01-01Z
+        {"id": "q-machine-1", "expires_at": 1767225600}]})
+    r = fake.tencent("teo", "DescribePlans", {"Limit": 200}, region=None)
+    eq(r["Plans"][0]["ExpiredTime"], "2026-01-01T00:00:00Z", "teo expiry")
+    eq((r["Plans"][0]["AutoRenewal"], r["Plans"][0]["PayMode"]), (True, 1), "teo flags")
+    r = fake.tencent("cwp", "DescribeMachineInfo", {"Quuid": "q-machine-1"}, version="2018-02-28",
+                     region=None)
+    eq((r["ProVersionDeadline"], r["PayMode"]), ("2026-01-01 08:00:00", "PREPAY"), "cwp Beijing time")
+    fake.tencent("teo", "RenewPlan", {"PlanId": "edgeone-aaaaaaaaaaaa", "Period": 2}, region=None)
+    r = fake.tencent("teo", "DescribePlans", {"Filters": [{"Name": "plan-id",
+                     "Values": ["edgeone-aaaaaaaaaaaa"]}]}, region=None)
+    eq(r["Plans"][0]["ExpiredTime"], "2026-03-01T00:00:00Z", "renewal advanced by 2 months")
+
+
+@check
+def fleet_volcengine(fake):
+    fake.control("POST", "resources", {"resources": [
+        {"id": "i-v%019d" % i, "expires_at": 1767225600 + i * 86400, "auto_renew": i == 3}
+        for i in range(15)] + [{"id": "i-postpaid0000000000", "prepaid": False}]})
+    st, _, r = fake.volc("ecs", "DescribeInstances", "2020-04-01", {"MaxResults": "10"})
+    eq((st, len(r["Result"]["Instances"]), r["Result"]["TotalCount"]), (200, 10, 16), "page 1")
+    first = [i for i in r["Result"]["Instances"] if i["InstanceId"] == "i-v%019d" % 0][0]
+    eq(first["ExpiredAt"], "2026-01-01T08:00:00+08:00", "ExpiredAt +08:00")
+    st, _, r = fake.volc("ecs", "DescribeInstances", "2020-04-01",
+                         {"MaxResults": "10", "NextToken": r["Result"]["NextToken"]})
+    eq((len(r["Result"]["Instances"]), r["Result"]["NextToken"]), (6, ""), "last page")
+    st, _, r = fake.volc("ecs", "DescribeInstances", "2020-04-01", {"InstanceIds.1": "i-postpaid0000000000"})
+    eq(r["Result"]["Instances"][0]["InstanceChargeType"], "PostPaid", "by id")
+    body = {"Product": "ECS", "ExpiredTimeStart": "2026-01-02T00:00:00Z",
+            "ExpiredTimeEnd": "2026-01-05T00:00:00Z", "MaxResults": 100}
+    st, _, r = fake.volc("billing", "ListAvailableInstances", "2022-01-01", {}, "POST", body)
+    got = [(i["InstanceID"][-2:], i["RenewType"], i["ExpiredTime"]) for i in r["Result"]["InstanceList"]]
+    eq(got, [("01", "Manually", "2026-01-02T00:00:00Z"), ("02", "Manually", "2026-01-03T00:00:00Z"),
+             ("03", "Automatically", "2026-01-04T00:00:00Z"), ("04", "Manually", "2026-01-05T00:00:00Z")],
+       "window")
+    st, _, r = fake.volc("billing", "ListAvailableInstances", "2022-01-01", {}, "POST",
+                         dict(body, ExpiredTimeEnd="2026-03-01T00:00:00Z"))
+    eq((st, r["ResponseMetadata"]["Error"]["Code"]), (400, "InvalidParameter"), "span > 31 days")
+    st, _, data = fake.send("POST", "/__fake/resources", {"Content-Type": "application/json"},
+                            json.dumps({"resources": [{"id": "x", "bogus": 1}]}).encode())
+    eq(st, 400, "unknown resource field refused")
+
+
 def main():
     verbose = "-v" in sys.argv
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,6 +11,7 @@ import uuid
 import zlib
 
 import creds
+import describe
 
 # Documented per-action limits (requests per second); anything else gets DEFAULT_LIMIT.
 LIMITS = {
@@ -120,6 +121,9 @@ class State:
             self.windows = {}           # (credential id, action) -> deque of admit times
             self.throttled = collections.Counter()
             self.faults_fired = collections.Counter()
+            # The fleet (describe.py): expiry, charge type, auto-renew, latest operation.
+            self.fleet = describe.default_fleet(self.now())
+            self.operation_seconds = 0.0
 
     # ---- control API ---------------------------------------------------------
 
@@ -297,10 +301,11 @@ class State:
         self.balance -= cents
         return True
 
-    def renew(self, cloud, action, rid, period):
+    def renew(self, cloud, action, rid, period, request_id=None):
         self.renewals[rid] += 1
         self.renewal_log.append({"cloud": cloud, "action": action, "id": rid,
                                  "period": period, "time": time.time()})
+        describe.on_renew(self, action, rid, period, request_id)
 
     def serial(self):
         with self.lock:

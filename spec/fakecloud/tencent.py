@@ -30,9 +30,9 @@ def error(ctx, code, message):
                                          "RequestId": request_id()}}, error=code)
 
 
-def ok(result):
+def ok(result, rid=None):
     result = dict(result)
-    result["RequestId"] = request_id()
+    result["RequestId"] = rid or request_id()
     return Reply(200, dumps({"Response": result}))   # dumps: raw quotes may hold literals
 
 
@@ -133,7 +133,9 @@ def dispatch(req, ctx, state):
                 raise Invalid("MissingParameter", "The request is missing X-TC-Region")
             if ctx.region not in CVM_REGIONS:
                 raise Invalid("UnsupportedRegion", "Region %s is not supported" % ctx.region)
-        return ok(handler(ctx, ctx.params, state))
+        # Known before the action runs: a CVM renewal's LatestOperationRequestId.
+        ctx.request_id = request_id()
+        return ok(handler(ctx, ctx.params, state), ctx.request_id)
     except Invalid as e:
         return error(ctx, e.code, e.message)
 
@@ -219,7 +221,7 @@ def cvm_renew(ctx, p, state):
     if not state.charge(cost):
         raise Invalid("InvalidAccount.InsufficientBalance", "Insufficient account balance")
     for i in ids:
-        state.renew("tencent", ctx.action, i, period)
+        state.renew("tencent", ctx.action, i, period, ctx.request_id)
     return {}
 
 
@@ -301,3 +303,7 @@ ACTIONS = {
     "yunjing": {"RenewProVersion": yunjing_renew,
                 "InquiryPriceOpenProVersionPrepaid": yunjing_inquiry},
 }
+
+# Read actions over the fleet (describe.py) replace the DescribeInstances stub above.
+import describe  # noqa: E402
+describe.install_tencent(ACTIONS, VERSIONS)

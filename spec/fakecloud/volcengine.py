@@ -235,3 +235,7 @@ ACTIONS = {
             ("DescribeInstances", "2020-04-01"): ecs_describe_instances},
     "billing": {("QueryPriceForRenew", "2022-01-01"): billing_query_price_for_renew},
 }
+
+# Read actions over the fleet (describe.py) replace the DescribeInstances stub above.
+import describe  # noqa: E402
+describe.install_volcengine(ACTIONS)

@@ -94,6 +94,26 @@ function Fake:renewals() return self:_req("GET", "renewals") end
 function Fake:state() return self:_req("GET", "state") end
 function Fake:add_credentials(t) return self:_req("POST", "credentials", t) end
 
+-- The fleet (spec/fakecloud/describe.py): set resources (replacing the fleet, or
+-- merged into it with opts.merge) and/or opts.operation_seconds; read it back.
+-- Each resource: { id, product, region, prepaid, charge_type, expires_at (epoch) |
+-- expires_in_days, auto_renew, status, time_format, operation_result, operation_error }.
+function Fake:resources(list, opts)
+  opts = opts or {}
+  local body = { merge = opts.merge and true or false, operation_seconds = opts.operation_seconds }
+  if list and #list > 0 then body.resources = list end
+  return self:_req("POST", "resources", body)
+end
+-- { operation_seconds, resources = { { id, expires_at, expires, auto_renew, status,
+-- latest_operation = { op, request_id, state } }, ... } }
+function Fake:fleet() return self:_req("GET", "resources") end
+-- One resource of the fleet by id (nil when the fake does not hold it).
+function Fake:resource(id)
+  for _, r in ipairs(self:fleet().resources) do
+    if r.id == id then return r end
+  end
+end
+
 -- Requests recorded for one action (all when action is nil).
 function Fake:requests_for(action)
   local out = {}
