@@ -376,7 +376,13 @@ end
 
 -- Service objects: tc.cvm:InquiryPriceRenewInstances{...}.
 local Service = {}
+-- svc:pages(action, params, call_opts, opts): every page of a list action (pages.lua).
+local function service_pages(self, action, params, call_opts, opts)
+  if getmetatable(self) ~= Service then error("call pages with ':' (service:pages(action, params))", 2) end
+  return require("cloudrenew.pages").service(self, action, params, call_opts, opts)
+end
 Service.__index = function(svc, name)
+  if name == "pages" then return service_pages end
   local row = catalog.find(rawget(svc, "cloud"), rawget(svc, "service"), name)
   if row then
     local f = function(self, params, call_opts)
