@@ -220,9 +220,6 @@ function M.check_options(opts, defaults)
     return invalid("allow_insecure_http must be true or false")
   end
   o.allow_insecure_http = opts.allow_insecure_http == true
-  local terr0 = transport.check(opts.transport, o)
-  if terr0 then return invalid(terr0) end
-  o.transport = opts.transport
   local ep = opts.endpoint
   if ep ~= nil then
     local cerr = M.check_endpoint_chars(ep)
@@ -256,10 +253,9 @@ function M.check_options(opts, defaults)
 end
 
 function M.new_transport(o)
-  local t, err = transport.new{
+  local t, err = transport.curl{
     ca_file = o.ca_file, proxy = o.proxy, connect_to = o.connect_to, timeout = o.timeout,
     connect_timeout = o.connect_timeout, max_response = o.max_response, user_agent = M.USER_AGENT,
-    transport = o.transport,
   }
   if not t then return invalid(err) end
   return t

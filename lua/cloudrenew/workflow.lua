@@ -9,6 +9,7 @@ local map = require("cloudrenew.map")
 local money = require("cloudrenew.money")
 local num = require("cloudrenew.num")
 local products = require("cloudrenew.products")
+local discover = require("cloudrenew.discover")
 
 local M = {}
 local unpack = table.unpack or unpack
@@ -95,7 +96,11 @@ local function check(o)
     return invalid("audit_log must be a path or a log from cloudrenew.audit.open")
   end
   if o.on_progress ~= nil and type(o.on_progress) ~= "function" then return invalid("on_progress must be a function") end
-  local rows, rerr = rows_of(o.product, o.resources, o.client)
+  if o.select ~= nil then   -- discovery (cloudrenew.discover): a selector instead of, or besides, ids
+    local ok, derr = discover.check(o.select, o.product)
+    if not ok then return nil, derr end
+  end
+  local rows, rerr = rows_of(o.product, o.resources or (o.select ~= nil and {} or nil), o.client)
   if not rows then return invalid(rerr) end
   return p, rows, caps, conc
 end
@@ -250,6 +255,13 @@ end
 function M.renew_if_under_budget(o)
   o = canonical(o)
   local p, rows, caps, conc = check(o)
+  local sel
+  if p and o.select ~= nil then   -- checked first: a bad option sends nothing
+    sel, rows = discover.select(o)
+    if not sel then return nil, rows end
+    o.resources = sel.resources
+    p, rows, caps, conc = check(o)
+  end
   if not p then return nil, rows end
   -- An open log (the CLI's, held across groups) stays open; a path is ours.
   local log, own = nil, false
@@ -305,6 +317,7 @@ function M.renew_if_under_budget(o)
       order = it.order, error = e, resumed = it.resumed or nil, resource = it.row }
     report.currency = report.currency or it.currency
   end
+  if sel then discover.annotate(report, sel, o.period) end
   return report
 end
 
