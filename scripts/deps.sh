@@ -4,7 +4,8 @@
 set -eu
 PKGS="gcc make pkg-config lua5.4 liblua5.4-dev lua-cjson lua-busted lua-argparse \
 libcurl4-openssl-dev libssl-dev openssl python3 luarocks luajit2 libluajit2-5.1-dev \
-liblua5.1-0-dev valgrind nginx libnginx-mod-http-lua lua-resty-core"
+liblua5.1-0-dev valgrind nginx libnginx-mod-http-lua lua-resty-core \
+libhiredis-dev redis-server"
 # OpenResty's LuaJIT (luajit2, same 2.1 headers and `luajit` binary): Debian's
 # libnginx-mod-http-lua conflicts with luajit/libluajit-5.1-dev, which apt
 # removes when these are installed over them.

@@ -246,7 +246,12 @@ function M.check_options(opts, defaults)
       or opts.rate_limit_file:find("%c")) then
     return invalid("rate_limit_file must be a path (a string without control characters)")
   end
-  local lim, lerr = pacer.limiter(opts.rate_limit_file)
+  if opts.redis ~= nil then   -- many hosts (README "Many hosts")
+    local rc, rcerr = require("cloudrenew.redis").check(opts.redis)
+    if not rc then return invalid(rcerr) end
+    o.redis = rc
+  end
+  local lim, lerr = pacer.limiter(opts.rate_limit_file, o.redis)
   if not lim then return invalid("rate_limit_file " .. opts.rate_limit_file .. ": " .. tostring(lerr)) end
   o.limiter = lim
   return o

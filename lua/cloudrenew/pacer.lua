@@ -19,7 +19,9 @@ M.MAX_WAIT = 600
 local process = core.limiter()
 local shared = {}
 
-function M.limiter(path)
+function M.limiter(path, redis)
+  -- Many hosts: the `redis` client option (checked by cloudrenew.redis).
+  if redis then return require("cloudrenew.pacer_redis").limiter(redis, process) end
   if not path then return process end
   local l = shared[path]
   if not l then
@@ -62,8 +64,9 @@ end
 -- "late" (the slot is further away than max_wait, or than the limiter's own
 -- bound: nothing was reserved) or "damaged" (the shared file shrank or was
 -- rewritten by another process: nothing was reserved or sent).
-local function reserve(client, k, r, max_wait)
-  local wait, why, would = client.limiter:reserve(k, r, max_wait)
+local function reserve(client, k, r, max_wait, kind)
+  -- kind: the Redis back-end fails closed without Redis except for inquiries
+  local wait, why, would = client.limiter:reserve(k, r, max_wait, kind)
   if why == "full" then wait, why, would = process:reserve(k, r, max_wait) end
   if why == "damaged" then forget(client.limiter) end
   return wait, why, would
@@ -79,7 +82,7 @@ function M.acquire(client, spec, max_wait)
   local rate = M.rate(client, spec)
   if not rate then return 0 end
   local k, r = key(client, spec), rate * M.HEADROOM
-  local wait, why, would = reserve(client, k, r, max_wait)
+  local wait, why, would = reserve(client, k, r, max_wait, spec.kind)
   if not wait then return nil, why, would end
   local start = core.monotonic()
   for _ = 1, 2 do
@@ -88,7 +91,7 @@ function M.acquire(client, spec, max_wait)
     local now = core.monotonic()
     if now - due <= M.LATE then break end
     -- no fresh slot within the budget: send on the missed one (as before)
-    wait = reserve(client, k, r, math.max(0, (max_wait or M.MAX_WAIT) - (now - start)))
+    wait = reserve(client, k, r, math.max(0, (max_wait or M.MAX_WAIT) - (now - start)), spec.kind)
     if not wait then break end
   end
   return core.monotonic() - start

@@ -107,6 +107,12 @@ local function not_paced(client, spec, attempts, why, would, left)
     if #attempts > 0 then e.attempts = attempts end
     return e
   end
+  if why == "redis" then   -- shared pacing unreachable: a renewal fails closed
+    local e = errors.client("Redis", tostring(would) .. ": not sent", { retryable = true,
+      outcome = outcome(attempts), action = spec.service .. ":" .. spec.action })
+    if #attempts > 0 then e.attempts = attempts end
+    return e
+  end
   local what = string.format("pacing (%s:%s at %.4g/s)", spec.service, spec.action,
     (pacer.rate(client, spec) or 0) * pacer.HEADROOM)
   if why == "full" then return too_long(spec, attempts, what .. ", bucket table full", 0, left) end

@@ -1,0 +1,192 @@
+-- Many hosts, one account (issue 14): pacing shared through a real Redis
+-- (redis-server started here: own port, no persistence, stopped at the end)
+-- by several processes standing in for hosts, each with its own client.
+local cloudrenew = require("cloudrenew")
+local core = require("cloudrenew.core")
+local fakecloud = require("support.fake")
+local redis_server = require("support.redis_server")
+
+local ENV = "LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;' LUA_CPATH='build/?.so;;' "
+
+-- The most of these times in any sliding second.
+local function busiest(times)
+  table.sort(times)
+  local most, j = 0, 1
+  for i = 1, #times do
+    while times[i] - times[j] >= 1 do j = j + 1 end
+    if i - j + 1 > most then most = i - j + 1 end
+  end
+  return most
+end
+
+describe("many hosts: pacing shared through Redis", function()
+  local fake, rs
+  setup(function()
+    fake = fakecloud.start{ tls = false }
+    rs = redis_server.start()
+  end)
+  teardown(function()
+    if fake then fake:stop() end
+    if rs then rs:stop() end
+  end)
+  before_each(function()
+    fake:reset()
+    rs:command("FLUSHALL")
+  end)
+
+  -- N children side by side (redis_url "-": host-local pacing only).
+  local function run_hosts(n, count, redis_url, during)
+    local out = os.tmpname()
+    local cmds = {}
+    for i = 1, n do
+      cmds[#cmds + 1] = ENV .. "lua5.4 spec/support/redis_fleet_child.lua " .. fake.url .. " " .. redis_url
+        .. " " .. string.char(96 + i) .. " " .. count .. " > " .. out .. "." .. i .. " 2> " .. out .. "." .. i .. ".err"
+    end
+    local p = io.popen("(" .. table.concat(cmds, " & ") .. " & wait)", "r")
+    if during then during() end
+    p:close()
+    local reports, sends = {}, {}
+    for i = 1, n do
+      local text = fakecloud.read_file(out .. "." .. i) or ""
+      local line = text:match("^[^\n]*")
+      local status, t0, t1, failed = line:match("^(%a+) (%S+) (%S+) (%d+)")
+      reports[i] = { line = line, status = status, start = tonumber(t0), finish = tonumber(t1),
+                     failed = tonumber(failed), stderr = fakecloud.read_file(out .. "." .. i .. ".err") }
+      for t in (text:match("\nsends ([^\n]*)") or ""):gmatch("%S+") do sends[#sends + 1] = tonumber(t) end
+      os.remove(out .. "." .. i)
+      os.remove(out .. "." .. i .. ".err")
+    end
+    os.remove(out)
+    return reports, sends
+  end
+
+  local function fake_times(action)
+    local times = {}
+    for _, r in ipairs(fake:requests_for(action or "RenewPlan")) do times[#times + 1] = r.time end
+    return times
+  end
+
+  local function renewed()
+    local n = 0
+    for _ in pairs(fake:renewals()) do n = n + 1 end
+    return n
+  end
+
+  it("4 processes sharing one credential stay under the documented 20/s together", function()
+    local r, sends = run_hosts(4, 20, rs.url)
+    for i = 1, 4 do assert.are.equal("ok", r[i].status, r[i].line .. " " .. tostring(r[i].stderr)) end
+    local overlap = math.huge
+    for i = 2, 4 do
+      overlap = math.min(overlap, math.min(r[1].finish, r[i].finish) - math.max(r[1].start, r[i].start))
+    end
+    assert.truthy(overlap > 1.0, "the hosts did not run side by side: overlap " .. overlap)
+    assert.are.equal(80, renewed())
+    assert.is_true(#sends >= 80)
+    assert.truthy(busiest(sends) <= 20, "busiest second as sent: " .. busiest(sends))
+    -- the fake's own stamps may bunch one arrival (see pacing_spec): that one, no more
+    local at_fake, throttled = busiest(fake_times()), fake:state().throttled
+    assert.truthy(at_fake <= 21 and throttled <= 1,
+      string.format("busiest second at the fake %d, throttled %d", at_fake, throttled))
+    -- Redis holds hashed credential ids, never the id itself.
+    local keys = rs:command("KEYS", "*")
+    assert.are.equal(1, #keys)
+    assert.truthy(keys[1]:find("^cloudrenew:rl:{%x+}:teo:RenewPlan$"), keys[1])
+    local id = fakecloud.credentials().tencent[1].secret_id
+    assert.is_nil(keys[1]:find(id, 1, true))
+  end)
+
+  it("control: the same 4 processes pacing each on its own host send far over the limit", function()
+    local _, sends = run_hosts(4, 20, "-")
+    assert.truthy(busiest(sends) > 30, "busiest second as sent without Redis: " .. busiest(sends))
+  end)
+
+  it("a Redis restart mid-run fails no renewal, sends none twice, and the rate holds outside the restart", function()
+    local down, up
+    local r, sends = run_hosts(4, 20, rs.url, function()
+      core.sleep(1.5)
+      down = core.monotonic()
+      rs:restart(0)
+      up = core.monotonic()
+    end)
+    for i = 1, 4 do assert.are.equal("ok", r[i].status, r[i].line .. " " .. tostring(r[i].stderr)) end
+    assert.are.equal(80, renewed())
+    assert.are.equal(80, #fake:requests_for("RenewPlan"))
+    -- The restart forgets slots handed out before it: for as long as the hosts'
+    -- queues were (here under 2 s), the combined rate may exceed the limit
+    -- (README "Many hosts"); before it and after that it holds.
+    local before, after = {}, {}
+    for _, t in ipairs(sends) do
+      if t < down then before[#before + 1] = t elseif t > up + 2 then after[#after + 1] = t end
+    end
+    assert.truthy(#before > 10, "sends before the restart: " .. #before)
+    assert.truthy(busiest(before) <= 20 and busiest(after) <= 20,
+      string.format("busiest second before %d, after %d", busiest(before), busiest(after)))
+    assert.truthy(busiest(sends) <= 40, "busiest second overall " .. busiest(sends))
+  end)
+
+  it("a throttle pause taken on one host holds every host", function()
+    local pr = require("cloudrenew.pacer_redis")
+    local redis = require("cloudrenew.redis")
+    local a = pr.limiter(assert(redis.check{ url = rs.url, timeout = 2 }), core.limiter())
+    local b = pr.limiter(assert(redis.check{ url = rs.url, timeout = 3 }), core.limiter())
+    assert.are_not.equal(a.conn, b.conn)
+    assert.truthy(a:pause("AKIDx|cvm|RenewInstances", 2))
+    local wait = assert(b:reserve("AKIDx|cvm|RenewInstances", 10, 5, "renewal"))
+    assert.truthy(wait > 1.8 and wait <= 2.0, "wait " .. wait)
+    -- other actions and credentials are not held
+    assert.truthy(b:reserve("AKIDx|cvm|InquiryPriceRenewInstances", 10, 5, "inquiry") < 0.01)
+    assert.truthy(b:reserve("AKIDy|cvm|RenewInstances", 10, 5, "renewal") < 0.01)
+  end)
+
+  it("a wait past retry.deadline is ClientError.Throttled and nothing is sent", function()
+    local tc = assert(cloudrenew.tencent(fake:tencent_opts{ redis = rs.url, retry = { deadline = 1 } }))
+    local pr = require("cloudrenew.pacer_redis")
+    tc.limiter:pause(tc.key_id .. "|teo|RenewPlan", 5)
+    local t0 = core.monotonic()
+    local res, err = tc.teo:RenewPlan{ PlanId = "edgeone-dl00000000001", Period = 1 }
+    assert.is_nil(res)
+    assert.are.equal("ClientError.Throttled", err.code)
+    assert.are.equal("not_executed", err.outcome)
+    assert.truthy(core.monotonic() - t0 < 0.5)
+    assert.are.equal(0, #fake:requests_for("RenewPlan"))
+    assert.truthy(pr)
+    tc:close()
+  end)
+
+  it("Redis unreachable: a renewal fails closed (ClientError.Redis, not_executed), an inquiry paces locally with a warning", function()
+    local pr = require("cloudrenew.pacer_redis")
+    local warned = {}
+    pr.on_warning = function(line) warned[#warned + 1] = line end
+    -- a port nothing listens on
+    local tc = assert(cloudrenew.tencent(fake:tencent_opts{ redis = "redis://127.0.0.1:1/0" }))
+    local res, err = tc.cvm:RenewInstances{ InstanceIds = { "ins-aaaaaaaa" }, InstanceChargePrepaid = { Period = 1 } }
+    assert.is_nil(res)
+    assert.are.equal("ClientError.Redis", err.code)
+    assert.are.equal("not_executed", err.outcome)
+    assert.truthy(tostring(err):find("127.0.0.1:1", 1, true), tostring(err))
+    assert.are.equal(0, #fake:requests_for("RenewInstances"))
+    local q = tc.cvm:InquiryPriceRenewInstances{ InstanceIds = { "ins-aaaaaaaa" }, InstanceChargePrepaid = { Period = 1 } }
+    assert.truthy(q and q.Price, "the inquiry ran")
+    assert.are.equal(1, #warned)
+    assert.truthy(warned[1]:find("paced by this host alone", 1, true), warned[1])
+    pr.on_warning = nil
+    tc:close()
+  end)
+
+  it("the redis option is checked: bad URLs, settings and prefixes are ClientError.InvalidParameter", function()
+    for _, v in ipairs{ "http://127.0.0.1:6379", "redis://", "redis://h:99999/0", 42,
+                        { url = "redis://127.0.0.1/0", prefix = "a b" }, { url = "redis://127.0.0.1/0", ttl = 1 },
+                        { url = "redis://127.0.0.1/0", timeout = 0 } } do
+      local tc, err = cloudrenew.tencent(fake:tencent_opts{ redis = v })
+      assert.is_nil(tc)
+      assert.are.equal("ClientError.InvalidParameter", err.code)
+    end
+    -- a password in the URL never reaches a message
+    local tc, err = cloudrenew.tencent(fake:tencent_opts{ redis = "redis://:s3cretpw@127.0.0.1:1/0" })
+    assert.truthy(tc, tostring(err))
+    local _, rerr = tc.teo:RenewPlan{ PlanId = "edgeone-pw0000000001", Period = 1 }
+    assert.are.equal("ClientError.Redis", rerr.code)
+    assert.is_nil(tostring(rerr):find("s3cretpw", 1, true))
+    tc:close()
+  end)
+end)
