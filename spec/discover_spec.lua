@@ -277,4 +277,43 @@ describe("discovery", function()
     assert.are.same({}, fake:renewals())
     assert.are.equal(0, count(fake:requests(), function(r) return r.action == "RenewInstances" end))
   end)
+
+  it("the CLI inventory takes a select per group (plan shows expiry now and planned)", function()
+    cvm_fleet()
+    local creds = fakecloud.credentials()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+    local function q(x) return "'" .. tostring(x):gsub("'", "'\\''") .. "'" end
+    local inv = dir .. "/inv.json"
+    local f = assert(io.open(inv, "w"))
+    f:write(require("cloudrenew.json").encode{ tencent = { region = "ap-guangzhou", endpoint = fake.url, timeout = 10,
+      cvm = { period = 1, select = { expires_within_days = 30 } } } })
+    f:close()
+    local cmd = table.concat({ "env", "-i", "PATH=" .. q(os.getenv("PATH")), "HOME=" .. q(dir),
+      "TENCENTCLOUD_SECRET_ID=" .. q(creds.tencent[1].secret_id), "TENCENTCLOUD_SECRET_KEY=" .. q(creds.tencent[1].secret_key),
+      "lua5.4", "bin/cloudrenew", "plan", q(inv), "--audit-log", q(dir .. "/audit.jsonl") }, " ")
+    local rc = os.execute(cmd .. " >" .. dir .. "/out 2>" .. dir .. "/err")
+    local out = fakecloud.read_file(dir .. "/out")
+    assert.truthy(rc == true or rc == 0, tostring(fakecloud.read_file(dir .. "/err")))
+    local before = dates.format(fake:resource("ins-due00001").expires_at)
+    local planned = dates.format(dates.add_months(fake:resource("ins-due00001").expires_at, 1))
+    assert.truthy(out:find("ins-due00001", 1, true), out)
+    assert.truthy(out:find("expires " .. before .. " -> " .. planned .. " planned", 1, true), out)
+    assert.truthy(out:find("ins%-postpaid%s+%-%s+not_prepaid"), out)
+    assert.truthy(out:find("ins%-autorenw%s+%-%s+auto_renew"), out)
+    assert.are.same({}, fake:renewals())
+    -- a bad selector stops the run before anything is sent
+    f = assert(io.open(inv, "w"))
+    f:write(require("cloudrenew.json").encode{ tencent = { region = "ap-guangzhou", endpoint = fake.url,
+      cvm = { period = 1, select = { expires_within_days = "soon" } } } })
+    f:close()
+    fake:reset()
+    rc = os.execute(cmd .. " >" .. dir .. "/out 2>" .. dir .. "/err")
+    assert.falsy(rc == true or rc == 0)
+    assert.truthy(fakecloud.read_file(dir .. "/err"):find("cvm.select: expires_within_days", 1, true),
+      fakecloud.read_file(dir .. "/err"))
+    assert.are.equal(0, #fake:requests())
+    os.execute("rm -rf " .. q(dir))
+  end)
 end)

@@ -88,6 +88,10 @@ local function detail(it)
   end
   if it.order then parts[#parts + 1] = "order " .. it.order end
   if it.request_id and (it.outcome ~= "skipped") then parts[#parts + 1] = "RequestId " .. it.request_id end
+  if it.expires_before then   -- the expiry now, and where a renewal takes (or took) it
+    local after = it.expires_after or (it.expires_after_planned and it.expires_after_planned .. " planned")
+    parts[#parts + 1] = "expires " .. it.expires_before .. (after and (" -> " .. after) or "")
+  end
   return table.concat(parts, "; ")
 end
 
@@ -178,7 +182,7 @@ local function run(argv, out, err)
   end
   -- Every group is checked before the first request goes out.
   for _, g in ipairs(inv.groups) do
-    g.options = { client = g.client, product = g.product, resources = g.resources, period = g.period,
+    g.options = { client = g.client, product = g.product, resources = g.resources, select = g.select, period = g.period,
       max_price = g.max_price, budget = g.budget, price = g.price, concurrency = c, run_id = opts.run_id }
     local okv, verr = workflow.validate(g.options)
     if not okv then return done(fail(opts, out, err, string.format("%s: %s: %s", inv.path, g.entry,

@@ -25,7 +25,7 @@ M.CLOUDS = {
   tencent = { products = { "cvm", "hspro", "teo" }, client_keys = { "profile", (table.unpack or unpack)(COMMON) } },
   volcengine = { products = { "ecs" }, client_keys = COMMON },
 }
-local GROUP_KEYS = { "name", "region", "period", "max_price", "budget", "resources", "prices" }
+local GROUP_KEYS = { "name", "region", "period", "max_price", "budget", "resources", "prices", "select" }
 -- Never in a file that gets copied around, committed and pasted into tickets.
 local SECRET_KEYS = { secret_id = 1, secret_key = 1, access_key = 1, access_key_id = 1,
   secret_access_key = 1, session_token = 1, token = 1, password = 1, secretid = 1, secretkey = 1,
@@ -146,8 +146,13 @@ local function group(g, ctx, entry, fail)
       end
     end
   end
-  if not is_list(g.resources) or #g.resources == 0 then
-    return fail(entry .. ".resources", "must be a non-empty list of resource ids")
+  -- A selector (cloudrenew.discover) finds resources instead of, or besides, the list.
+  if g.select ~= nil then
+    local sok, serr = require("cloudrenew.discover").check(g.select, ctx.product)
+    if not sok then return fail(entry .. ".select", (serr.message:gsub("^renew_if_under_budget: select: ", ""))) end
+  end
+  if (g.select == nil or g.resources ~= nil) and (not is_list(g.resources) or #g.resources == 0) then
+    return fail(entry .. ".resources", "must be a non-empty list of resource ids (or give a select)")
   end
   local prices
   if ctx.product == "teo" then
@@ -163,7 +168,7 @@ local function group(g, ctx, entry, fail)
   return {
     name = g.name or entry, entry = entry, cloud = ctx.cloud, product = ctx.product,
     region = g.region or ctx.region, period = num.canon(g.period), max_price = g.max_price, budget = g.budget,
-    resources = g.resources, price = prices,
+    resources = g.resources or {}, price = prices, select = g.select,
   }
 end
 
