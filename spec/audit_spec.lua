@@ -83,7 +83,9 @@ describe("audit log", function()
   after_each(function() os.remove(log) end)
 
   local function run(ids, extra)
-    local o = { client = tc, product = "cvm", resources = ids, period = 1, audit_log = log, concurrency = 1 }
+    -- intent/result pairs only: confirm lines are confirm_spec's (confirm = false)
+    local o = { client = tc, product = "cvm", resources = ids, period = 1, audit_log = log, concurrency = 1,
+                confirm = false }
     for k, v in pairs(extra or {}) do o[k] = v end
     return workflow.renew_if_under_budget(o)
   end
@@ -150,7 +152,7 @@ describe("audit log", function()
       -- Calibrate: the exact lines this run writes (same ids, run_id, prices).
       local cal = log .. ".cal"
       local c = assert(workflow.renew_if_under_budget{ client = tc, product = "cvm", resources = ids,
-        period = 1, audit_log = cal, concurrency = 1, run_id = "enospc" })
+        period = 1, audit_log = cal, concurrency = 1, run_id = "enospc", confirm = false })
       assert.are.equal(4, c.totals.renewed)
       local cl = lines_of(read_file(cal))
       os.remove(cal)

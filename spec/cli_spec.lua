@@ -109,7 +109,7 @@ describe("bin/cloudrenew", function()
       lines = lines + 1
       assert.truthy(json.decode(l).id == "ins-ccccccc1")
     end
-    assert.are.equal(2, lines)   -- intent and result
+    assert.are.equal(3, lines)   -- intent, result and confirm
     rc, out = run{ "apply", path, "--audit-log", log }
     assert.are.equal(0, rc, out)
     assert.truthy(out:find("renewed%s+from the audit log"), out)

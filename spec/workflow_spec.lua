@@ -285,11 +285,14 @@ describe("workflow.renew_if_under_budget", function()
       local r = assert(workflow.renew_if_under_budget{ client = tc, product = "cvm", resources = { "ins-bbbbbbb1" },
         period = 1, audit_log = log, run_id = "2026-11" })
       local e = entries(log)
-      assert.are.equal(2, #e)
+      assert.are.equal(3, #e)
       assert.are.same({ "intent", "tencent", "cvm", "ins-bbbbbbb1", 1, "8.00", "2026-11" },
         { e[1].event, e[1].cloud, e[1].product, e[1].id, e[1].period, e[1].price, e[1].run_id })
       assert.are.same({ "result", "renewed", r.items[1].request_id, e[1].attempt },
         { e[2].event, e[2].outcome, e[2].request_id, e[2].attempt })
+      -- confirmation (on by default) follows: the read API saw the expiry move
+      assert.are.same({ "confirm", true, "renewed", e[1].attempt, r.items[1].expires_after },
+        { e[3].event, e[3].confirmed, e[3].outcome, e[3].attempt, e[3].expires_after })
       assert.truthy(e[1].time:find("^%d%d%d%d%-%d%d%-%d%dT"))
     end)
 
@@ -373,7 +376,7 @@ describe("workflow.renew_if_under_budget", function()
       assert.are.equal(2, r.totals.renewed)
       local lines = read_lines(log)
       for i = 1, #lines do assert(json.decode(lines[i]), lines[i]) end
-      assert.are.equal(5, #lines)
+      assert.are.equal(7, #lines)   -- 1 kept + 2 x (intent, result, confirm)
     end)
 
     it("refuses a log damaged before its last line, before sending anything", function()

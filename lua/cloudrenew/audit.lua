@@ -17,6 +17,11 @@ local Log = {}
 Log.__index = Log
 
 local OUTCOMES = { renewed = true, failed = true, unknown = true }
+-- confirm: what the read API said after an accepted renewal (cloudrenew.confirm);
+-- settle: how a later look turned an unknown (or unconfirmed) one into an outcome.
+local EVENTS = { intent = true, result = true, confirm = true, settle = true }
+local FINAL = { renewed = true, failed = true }
+M.SETTLED_BY = { client_token = true, expiry = true, latest_operation = true, settle_after = true }
 
 -- Canonical text of a key part: a string as it is, an integral number in %d
 -- (never tostring of a raw float: 1.0 and 1 are one value); nil otherwise.
@@ -45,11 +50,14 @@ end
 local function str(v) return type(v) == "string" and v ~= "" end
 local function posint(v) return type(v) == "number" and v == v and v % 1 == 0 and v >= 1 and v < 2 ^ 53 end
 local function amount(v) return type(v) == "string" and (money.cents(v, "up") or -1) >= 0 end
+-- Expiries as cloudrenew.confirm.format_time writes them: UTC, to the second.
+local function utc(v) return type(v) == "string" and v:find("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$") ~= nil end
+local AFTER = { result = true, confirm = true, settle = true }
 
 -- field -> { test, what, required-for-event }. Unknown extra fields are
 -- allowed (a newer writer may add some); the known ones must have their type.
 local FIELDS = {
-  attempt = { str, "a non-empty string", { intent = true, result = true } },
+  attempt = { str, "a non-empty string", { intent = true, result = true, confirm = true, settle = true } },
   time = { str, "a non-empty string" },
   cloud = { str, "a non-empty string", { intent = true } },
   product = { str, "a non-empty string", { intent = true } },
@@ -59,25 +67,40 @@ local FIELDS = {
   price = { amount, "a decimal amount string >= 0", nil, "intent" },
   currency = { str, "a non-empty string", nil, "intent" },
   client_token = { str, "a non-empty string", nil, "intent" },
-  outcome = { function(v) return OUTCOMES[v] ~= nil end, "renewed, failed or unknown", { result = true }, "result" },
-  request_id = { str, "a non-empty string", nil, "result" },
-  order = { str, "a non-empty string", nil, "result" },
+  outcome = { function(v) return OUTCOMES[v] ~= nil end, "renewed, failed or unknown",
+              { result = true, confirm = true, settle = true }, AFTER },
+  request_id = { str, "a non-empty string", nil, { result = true, settle = true } },
+  order = { str, "a non-empty string", nil, { result = true, settle = true } },
   error = { function(v)
     return type(v) == "table" and (v.code == nil or type(v.code) == "string")
       and (v.message == nil or type(v.message) == "string")
-  end, "an object with string code and message", nil, "result" },
+  end, "an object with string code and message", nil, AFTER },
+  expires_before = { utc, "a UTC time like 2026-12-01T00:00:00Z", nil, "intent" },
+  expires_after = { utc, "a UTC time like 2026-12-01T00:00:00Z", nil, AFTER },
+  confirmed = { function(v) return type(v) == "boolean" end, "true or false", { confirm = true }, "confirm" },
+  settled_by = { function(v) return M.SETTLED_BY[v] ~= nil end,
+                 "client_token, expiry, latest_operation or settle_after", { settle = true }, "settle" },
 }
+
+local function belongs(f4, event)
+  if type(f4) == "table" then return f4[event] ~= nil end
+  return f4 == event
+end
 
 -- nil when e is a well-formed entry, else why not.
 local function check(e)
   if type(e) ~= "table" then return "not a JSON object" end
-  if e.event ~= "intent" and e.event ~= "result" then return "event must be \"intent\" or \"result\", got " .. got(e.event) end
+  if not EVENTS[e.event] then return "event must be intent, result, confirm or settle, got " .. got(e.event) end
+  -- A confirm or settle line decides: it never says "unknown".
+  if (e.event == "confirm" or e.event == "settle") and not FINAL[e.outcome] then
+    return e.event .. " outcome must be renewed or failed, got " .. got(e.outcome)
+  end
   for name, f in pairs(FIELDS) do
     local v = e[name]
     if v == nil then
       if f[3] and f[3][e.event] then return e.event .. " without " .. name end
-    elseif f[4] and f[4] ~= e.event then
-      return name .. " belongs in a " .. f[4] .. ", not in a " .. e.event
+    elseif f[4] and not belongs(f[4], e.event) then
+      return name .. " does not belong in a " .. e.event
     elseif not f[1](v) then
       return name .. " must be " .. f[2] .. ", got " .. got(v)
     end
@@ -101,18 +124,57 @@ function Log:_add(e)
     local list = self.by_key[k] or {}
     self.by_key[k] = list
     list[#list + 1] = a
+    -- Every attempt on one resource, whatever its run_id (status, reconcile).
+    self.by_resource = self.by_resource or {}
+    local rk = key(e.cloud, e.product, e.id, nil)
+    self.by_resource[rk] = self.by_resource[rk] or {}
+    table.insert(self.by_resource[rk], a)
     return true
   end
+  local why = self:_follow_why(e)
+  if why then return nil, why end
+  self.attempts[e.attempt][e.event] = e
+  return true
+end
+
+-- The outcome an attempt has now: its settle line's, else its confirm line's,
+-- else its result's; no result at all is "unknown" (it may have been sent).
+function M.effective(a)
+  if a.settle then return a.settle.outcome end
+  if a.confirm then return a.confirm.outcome end
+  return a.result and a.result.outcome or "unknown"
+end
+
+-- May an attempt still be settled? Unknown ones, and accepted renewals no read
+-- has confirmed yet (a CVM renewal can still fail after it was accepted).
+function M.unsettled(a)
+  local o = M.effective(a)
+  if o == "unknown" then return true end
+  return o == "renewed" and not a.settle and not (a.confirm and a.confirm.confirmed)
+end
+
+-- nil when a result, confirm or settle line e fits the attempt it names; else why not.
+function Log:_follow_why(e)
   local a = self.attempts[e.attempt]
-  if not a then return nil, "result for attempt " .. e.attempt .. " has no intent before it" end
-  if a.result then return nil, "attempt " .. e.attempt .. " has a second result" end
+  if not a then return e.event .. " for attempt " .. e.attempt .. " has no intent before it" end
   for _, f in ipairs{ "cloud", "product", "id", "run_id" } do
     if e[f] ~= nil and e[f] ~= a.intent[f] then
-      return nil, "result for attempt " .. e.attempt .. " names another " .. f .. " than its intent"
+      return e.event .. " for attempt " .. e.attempt .. " names another " .. f .. " than its intent"
     end
   end
-  a.result = e
-  return true
+  if a.settle then return "attempt " .. e.attempt .. " has a " .. e.event .. " after its settle line" end
+  if e.event == "result" then
+    if a.result then return "attempt " .. e.attempt .. " has a second result" end
+  elseif e.event == "confirm" then
+    if not a.result or a.result.outcome ~= "renewed" or a.confirm then
+      return "confirm for attempt " .. e.attempt .. " does not follow exactly one renewed result"
+    end
+  elseif not M.unsettled(a) then
+    return "settle for attempt " .. e.attempt .. " follows an outcome that was already certain"
+  elseif e.settled_by == "settle_after" and (e.outcome ~= "failed" or M.effective(a) ~= "unknown") then
+    return "settle_after only turns an unknown attempt into failed"
+  end
+  return nil
 end
 
 local function damaged(path, n, why)
@@ -194,13 +256,22 @@ function Log:status(cloud, product, id, run_id)
   if not list then return nil end
   local best, rank = list[#list], 0
   for _, a in ipairs(list) do
-    local o = a.result and a.result.outcome or "unknown"
+    local o = M.effective(a)
     local r = (o == "renewed" and 2) or (o == "unknown" and 1) or 0
     if r >= rank then best, rank = a, r end
   end
-  if rank == 2 then return "renewed", best.intent, best.result end
-  if rank == 1 then return "unknown", best.intent, best.result end
-  return nil, best.intent, best.result
+  if rank == 2 then return "renewed", best.intent, best.result, best end
+  if rank == 1 then return "unknown", best.intent, best.result, best end
+  return nil, best.intent, best.result, best
+end
+
+-- Every attempt on one resource across run_ids, oldest first: { intent,
+-- result, confirm, settle } (read them with M.effective / M.unsettled).
+function Log:history(cloud, product, id)
+  local list = self.by_resource and self.by_resource[key(cloud, product, id, nil)] or {}
+  local out = {}
+  for i, a in ipairs(list) do out[i] = a end
+  return out
 end
 
 -- One line, only if the reader would accept it back. After any failed write
@@ -252,6 +323,25 @@ function Log:result(attempt, fields)
   assert(self:_add(e))
   return true
 end
+
+-- After a result: what the read API confirmed (cloudrenew.confirm), or how an
+-- unknown or unconfirmed attempt was settled (cloudrenew.settle). Refused,
+-- nothing written, when the line would contradict the attempt's history.
+local function follow(self, event, attempt, fields)
+  local e = { event = event, attempt = attempt }
+  for k, v in pairs(fields) do e[k] = v end
+  e.request_id, e.order = text(e.request_id), text(e.order)
+  if e.error ~= nil then e.error = { code = text(e.error.code), message = text(e.error.message) } end
+  local why = self:_follow_why(e)
+  if why then return nil, why end
+  local ok, err = self:append(e)
+  if not ok then return nil, err end
+  assert(self:_add(e))
+  return true
+end
+
+function Log:confirm(attempt, fields) return follow(self, "confirm", attempt, fields) end
+function Log:settle(attempt, fields) return follow(self, "settle", attempt, fields) end
 
 -- Is v a log returned by open()?
 function M.is(v)

@@ -3,12 +3,14 @@
 -- concurrently and paced, writing an audit line before and after each renewal.
 -- Money is integer cents throughout (cloudrenew.money).
 local audit = require("cloudrenew.audit")
+local confirm = require("cloudrenew.confirm")
 local core = require("cloudrenew.core")
 local errors = require("cloudrenew.errors")
 local map = require("cloudrenew.map")
 local money = require("cloudrenew.money")
 local num = require("cloudrenew.num")
 local products = require("cloudrenew.products")
+local settle = require("cloudrenew.settle")
 local discover = require("cloudrenew.discover")
 
 local M = {}
@@ -96,6 +98,13 @@ local function check(o)
     return invalid("audit_log must be a path or a log from cloudrenew.audit.open")
   end
   if o.on_progress ~= nil and type(o.on_progress) ~= "function" then return invalid("on_progress must be a function") end
+  -- Confirmation (on by default) and settling (opt-in): cloudrenew.confirm, .settle.
+  local cerr, serr
+  o.confirm_opts, cerr = confirm.options(o.confirm)
+  if o.confirm_opts == nil then return invalid(cerr) end
+  if o.settle ~= nil and type(o.settle) ~= "boolean" then return invalid("settle must be true or false") end
+  o.settle_after, serr = settle.settle_after(o.settle_after)
+  if o.settle_after == false then return invalid(serr) end
   if o.select ~= nil then   -- discovery (cloudrenew.discover): a selector instead of, or besides, ids
     local ok, derr = discover.check(o.select, o.product)
     if not ok then return nil, derr end
@@ -195,10 +204,13 @@ local function renew_all(o, p, items, log, conc)
   local function one(it)
     local token = p.token and ("cr-" .. core.random_hex(16)) or nil
     local attempt
+    -- The expiry before sending: what confirmation and settling compare with.
+    it.expires_before = confirm.before(o.client, o.product, it.id)
     if log then
       local aerr
       attempt, aerr = log:intent{ cloud = cloud, product = o.product, id = it.id, period = o.period,
-        price = money.format(it.price_cents), currency = it.currency, run_id = o.run_id, client_token = token }
+        price = money.format(it.price_cents), currency = it.currency, run_id = o.run_id, client_token = token,
+        expires_before = it.expires_before }
       if not attempt then
         it.outcome = "failed"
         -- nothing was sent; the log refuses every later intent of this run
@@ -219,6 +231,18 @@ local function renew_all(o, p, items, log, conc)
         error = it.error and { code = it.error.code, message = it.error.message } or nil })
       if not ok then log.warnings[#log.warnings + 1] = "result for " .. it.id .. " not recorded: " .. tostring(aerr) end
     end
+    if it.outcome == "renewed" and o.confirm_opts then
+      confirm.after(log, attempt, o, it, o.confirm_opts)
+    elseif it.outcome == "unknown" and o.settle and log then
+      -- The same run, after its retries: settle now if proof is already there.
+      local a = log.attempts[attempt]
+      local r = settle.attempt(log, o.client, a, { settle_after = o.settle_after })
+      if r.outcome ~= "unknown" then
+        it.outcome, it.settled_by, it.expires_after = r.outcome, r.settled_by, r.expires_after
+        it.order = it.order or r.order
+        if r.outcome == "renewed" then it.error = nil end
+      end
+    end
     done = done + 1
     progress(o, "renew", done, #todo)
   end
@@ -233,7 +257,8 @@ end
 
 local function totals_of(items)
   local t = { resources = #items, planned = 0, renewed = 0, failed = 0, unknown = 0, skipped = 0,
-              no_price = 0, resumed = 0, planned_cents = 0, spent_cents = 0, unknown_cents = 0 }
+              no_price = 0, resumed = 0, planned_cents = 0, spent_cents = 0, unknown_cents = 0,
+              confirmed = 0, unconfirmed = 0, settled = 0 }
   for _, it in ipairs(items) do
     if it.decision == "renew" then
       t.planned = t.planned + 1
@@ -241,6 +266,9 @@ local function totals_of(items)
     end
     if it.decision == "no_price" then t.no_price = t.no_price + 1 end
     if it.resumed then t.resumed = t.resumed + 1 end
+    if it.confirmed == true then t.confirmed = t.confirmed + 1 end
+    if it.confirmed == false and it.outcome == "renewed" then t.unconfirmed = t.unconfirmed + 1 end
+    if it.settled_by then t.settled = t.settled + 1 end
     local o = it.outcome
     if o == "renewed" or o == "failed" or o == "unknown" or o == "skipped" then t[o] = t[o] + 1 end
     if it.outcome == "renewed" then t.spent_cents = t.spent_cents + (it.price_cents or 0) end
@@ -274,6 +302,17 @@ function M.renew_if_under_budget(o)
     own = true
   end
   local cloud = o.client.cloud
+  local settled = {}
+  if o.settle and log and not o.dry_run then
+    -- A later run: settle what the log leaves unknown for these resources first
+    -- (a failed one is then priced and renewed like any other).
+    map.map(rows, function(r)
+      for _, s in ipairs(settle.resource(log, o.client, o.product, r.id,
+          { same_run = true, run_id = o.run_id, settle_after = o.settle_after })) do
+        if s.settled_by then settled[r.id] = s end
+      end
+    end, { concurrency = conc })
+  end
   local items = {}
   for i, r in ipairs(rows) do
     local it = { id = r.id, row = r.row, index = i }
@@ -291,11 +330,16 @@ function M.renew_if_under_budget(o)
       end
       it.price_cents = money.cents(intent.price, "up")
       it.currency, it.request_id, it.order = intent.currency, result and result.request_id, result and result.order
+      it.expires_before = intent.expires_before
       if status == "unknown" then
         it.error = errors.client("Unknown", "an earlier run sent this renewal and its outcome is unknown"
           .. " (audit attempt " .. tostring(intent.attempt) .. ", " .. tostring(intent.time)
           .. "): check the " .. cloud .. " console before renewing it again", { outcome = "unknown" })
       end
+    end
+    if settled[r.id] then
+      it.settled_by, it.expires_after = settled[r.id].settled_by, settled[r.id].expires_after
+      it.settled_outcome = settled[r.id].outcome
     end
     items[i] = it
   end
@@ -314,7 +358,9 @@ function M.renew_if_under_budget(o)
     local e = it.error
     report.items[i] = { id = it.id, price = money.format(it.price_cents), price_cents = it.price_cents,
       currency = it.currency, decision = it.decision, outcome = it.outcome, request_id = it.request_id,
-      order = it.order, error = e, resumed = it.resumed or nil, resource = it.row }
+      order = it.order, error = e, resumed = it.resumed or nil, resource = it.row,
+      expires_before = it.expires_before, expires_after = it.expires_after, confirmed = it.confirmed,
+      confirm_message = it.confirm_message, settled_by = it.settled_by, settled_outcome = it.settled_outcome }
     report.currency = report.currency or it.currency
   end
   if sel then discover.annotate(report, sel, o.period) end

@@ -10,5 +10,5 @@ local creds = fakecloud.credentials().tencent[1]
 local tc = assert(cloudrenew.tencent{ secret_id = creds.secret_id, secret_key = creds.secret_key,
   region = "ap-guangzhou", endpoint = url, timeout = 30 })
 local report = assert(workflow.renew_if_under_budget{ client = tc, product = "cvm", resources = ids,
-  period = 1, audit_log = log, concurrency = 1 })
+  period = 1, audit_log = log, concurrency = 1, confirm = false })
 io.write("finished ", report.totals.renewed, "\n")

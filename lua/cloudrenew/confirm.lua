@@ -1,0 +1,278 @@
+-- Renewed means the expiry moved. Reads a resource through its cloud's read
+-- API (expiry, auto-renew flag, CVM's latest operation) and, after a renewal
+-- was accepted, polls until the read proves it: CVM's LatestOperationRequestId
+-- is the renewal's RequestId with LatestOperationState SUCCESS (FAILED is a
+-- failure), or -- every product -- the expiry advanced past the one observed
+-- before sending. Polls are ordinary paced calls and wait through
+-- runtime.sleep, so inside cloudrenew.map they run concurrently.
+local core = require("cloudrenew.core")
+local errors = require("cloudrenew.errors")
+local num = require("cloudrenew.num")
+local runtime = require("cloudrenew.runtime")
+
+local M = {}
+
+M.DEFAULT = { timeout = 120, interval = 2 }
+M.MAX_TIMEOUT, M.MAX_INTERVAL = 3600, 300
+-- Backoff between polls: interval, x1.5 each time, at most BACKOFF_CAP x interval.
+M.BACKOFF, M.BACKOFF_CAP = 1.5, 8
+
+-- confirm option -> { timeout, interval }, false (off), or nil, message.
+function M.options(v)
+  if v == nil or v == true then return { timeout = M.DEFAULT.timeout, interval = M.DEFAULT.interval } end
+  if v == false then return false end
+  if type(v) ~= "table" then return nil, "confirm must be true, false or { timeout =, interval = }, got " .. num.show(v) end
+  local o = {}
+  for k in pairs(v) do
+    if k ~= "timeout" and k ~= "interval" then return nil, "confirm." .. tostring(k) .. " is not an option (timeout, interval)" end
+  end
+  for _, k in ipairs{ "timeout", "interval" } do
+    local x = num.canon(v[k] == nil and M.DEFAULT[k] or v[k])
+    local max = k == "timeout" and M.MAX_TIMEOUT or M.MAX_INTERVAL
+    if not num.finite(x) or x < 0 or x > max or (k == "interval" and x <= 0) then
+      return nil, string.format("confirm.%s must be a number of seconds in %s, %d], got %s", k,
+        k == "interval" and "(0" or "[0", max, num.show(v[k]))
+    end
+    o[k] = x
+  end
+  return o
+end
+
+-- ---- time ------------------------------------------------------------------
+
+-- Days since 1970-01-01 of a proleptic Gregorian date (no os.time: it reads
+-- the local zone, and the clouds do not all write UTC).
+local function days(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (m + 9) % 12
+  local doy = math.floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+-- A cloud's time -> Unix seconds, or nil. Accepts "2020-04-10T02:47:36Z",
+-- "...+00:00", "...+08:00", fractions, and a zone-less "2024-01-10 10:51:11"
+-- read at zone_hours (cwp writes Beijing time, +8). Anything else is nil.
+function M.parse_time(s, zone_hours)
+  if type(s) ~= "string" or #s > 40 then return nil end
+  local y, mo, d, h, mi, sec, rest = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[T ](%d%d):(%d%d):(%d%d)(.*)$")
+  if not y then return nil end
+  y, mo, d, h, mi, sec = tonumber(y), tonumber(mo), tonumber(d), tonumber(h), tonumber(mi), tonumber(sec)
+  if mo < 1 or mo > 12 or d < 1 or d > 31 or h > 23 or mi > 59 or sec > 60 then return nil end
+  rest = rest:gsub("^%.%d+", "")
+  local off
+  if rest == "Z" or rest == "z" then off = 0
+  elseif rest == "" then
+    if not zone_hours then return nil end
+    off = zone_hours * 3600
+  else
+    local sign, oh, om = rest:match("^([+-])(%d%d):?(%d%d)$")
+    if not sign then return nil end
+    off = (tonumber(oh) * 60 + tonumber(om)) * 60
+    if sign == "-" then off = -off end
+  end
+  return days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off
+end
+
+-- Unix seconds -> the canonical text the log and reports use ("...Z", UTC).
+function M.format_time(t)
+  if not num.finite(t) then return nil end
+  return os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(t))
+end
+
+-- ---- reading a resource ----------------------------------------------------
+
+local function str(v) return type(v) == "string" and v ~= "" and v or nil end
+
+local function bad(action, msg)
+  return errors.client("BadResponse", action .. ": " .. msg, { action = action, outcome = "not_executed" })
+end
+
+local function list_of(res, field, action)
+  local l = type(res) == "table" and res[field]
+  if type(l) ~= "table" then return nil, bad(action, "answered without a " .. field .. " list") end
+  return l
+end
+
+-- Each reader(c, id) -> state or nil, err. state = { found, expires (Unix s),
+-- expires_at (canonical text), auto_renew (bool|nil), renew_flag, prepaid
+-- (bool|nil), latest = { operation, state, request_id, message } (cvm) }.
+local READ = {}
+
+function READ.cvm(c, id)
+  local res, err = c:call("cvm", "2017-03-12", "DescribeInstances", { InstanceIds = { id } }, { idempotent = true })
+  if not res then return nil, err end
+  local set, lerr = list_of(res, "InstanceSet", "DescribeInstances")
+  if not set then return nil, lerr end
+  for _, x in ipairs(set) do
+    if type(x) == "table" and x.InstanceId == id then
+      return { found = true, expires = M.parse_time(x.ExpiredTime), renew_flag = str(x.RenewFlag),
+        auto_renew = str(x.RenewFlag) and x.RenewFlag == "NOTIFY_AND_AUTO_RENEW" or nil,
+        prepaid = str(x.InstanceChargeType) and x.InstanceChargeType == "PREPAID" or nil,
+        latest = { operation = str(x.LatestOperation), state = str(x.LatestOperationState),
+                   request_id = str(x.LatestOperationRequestId), message = str(x.LatestOperationErrorMsg) } }
+    end
+  end
+  return { found = false }
+end
+
+function READ.ecs(c, id)
+  local res, err = c:call("ecs", "2020-04-01", "DescribeInstances", { InstanceIds = { id } },
+                          { method = "GET", idempotent = true })
+  if not res then return nil, err end
+  local set, lerr = list_of(res, "Instances", "DescribeInstances")
+  if not set then return nil, lerr end
+  for _, x in ipairs(set) do
+    if type(x) == "table" and x.InstanceId == id then
+      return { found = true, expires = M.parse_time(x.ExpiredAt),
+        prepaid = str(x.InstanceChargeType) and x.InstanceChargeType == "PrePaid" or nil }
+    end
+  end
+  return { found = false }
+end
+
+-- ECS's own read has no renewal flag; billing's does (status only: it lags 3-5 s).
+function M.ecs_renew_type(c, id)
+  local res, err = c:call("billing", "2022-01-01", "ListAvailableInstances",
+                          { Product = "ECS", InstanceIDs = { id }, MaxResults = 1 }, { idempotent = true })
+  if not res then return nil, err end
+  for _, x in ipairs(type(res.InstanceList) == "table" and res.InstanceList or {}) do
+    if type(x) == "table" and x.InstanceID == id then return str(x.RenewType) end
+  end
+  return nil
+end
+
+function READ.teo(c, id)
+  local res, err = c:call("teo", "2022-09-01", "DescribePlans",
+                          { Filters = { { Name = "plan-id", Values = { id } } } }, { idempotent = true })
+  if not res then return nil, err end
+  local set, lerr = list_of(res, "Plans", "DescribePlans")
+  if not set then return nil, lerr end
+  for _, x in ipairs(set) do
+    if type(x) == "table" and x.PlanId == id then
+      return { found = true, expires = M.parse_time(x.ExpiredTime),
+        auto_renew = type(x.AutoRenewal) == "boolean" and x.AutoRenewal or nil,
+        prepaid = (x.PayMode == 1 and true) or (x.PayMode == 0 and false) or nil }
+    end
+  end
+  return { found = false }
+end
+
+-- Host Security: yunjing renews, cwp knows the deadline (Beijing time, no zone).
+function READ.hspro(c, id)
+  local res, err = c:call("cwp", "2018-02-28", "DescribeMachineInfo", { Quuid = id }, { idempotent = true })
+  if not res then return nil, err end
+  local m = type(res.MachineInfo) == "table" and res.MachineInfo or res
+  if m.Quuid ~= nil and m.Quuid ~= id then return { found = false } end
+  return { found = true, expires = M.parse_time(m.ProVersionDeadline, 8),
+    prepaid = (m.PayMode == "PREPAY" and true) or (m.PayMode == "POSTPAY" and false) or nil }
+end
+
+M.readable = { cvm = true, ecs = true, teo = true, hspro = true }
+
+-- Read one resource: state (see READ) or nil, err. Never raises.
+function M.read(client, product, id)
+  local f = READ[product]
+  if not f then return nil, errors.client("InvalidParameter", "no read action for " .. tostring(product)) end
+  local ok, st, err = pcall(f, client, id)
+  if not ok then return nil, errors.client("Internal", "reading " .. tostring(id) .. " raised: " .. tostring(st)) end
+  if st and st.expires then st.expires_at = M.format_time(st.expires) end
+  return st, err
+end
+
+-- ---- confirming ------------------------------------------------------------
+
+-- What one read says about a renewal sent with expiry `before` (Unix s or nil)
+-- and answered with request id `rid`: a verdict table, or nil (not yet).
+function M.verdict(product, st, before, rid)
+  local moved = before and st.expires and st.expires > before
+  if product == "cvm" and rid and st.latest and st.latest.request_id == rid then
+    local s = st.latest.state
+    if s == "SUCCESS" then return { confirmed = true, outcome = "renewed", by = "latest_operation" } end
+    if s == "FAILED" then
+      return { confirmed = true, outcome = "failed", by = "latest_operation",
+               message = st.latest.message or "RenewInstances FAILED (no LatestOperationErrorMsg)" }
+    end
+    return nil   -- OPERATING (or a state we do not know): keep asking
+  end
+  if moved then return { confirmed = true, outcome = "renewed", by = "expiry" } end
+  return nil
+end
+
+-- Poll until a verdict, a read that can never succeed, or opts.timeout.
+-- Returns { confirmed = bool, outcome = "renewed"|"failed", expires_after,
+-- by, message, polls }. outcome stays "renewed" when unconfirmed: the cloud
+-- accepted it, so it is never sent again.
+function M.confirm(client, product, id, before, rid, opts)
+  local out = { confirmed = false, outcome = "renewed", polls = 0 }
+  if not before and not (product == "cvm" and rid) then
+    out.message = "no expiry was read before sending, so there is nothing to compare with"
+    return out
+  end
+  local deadline = core.monotonic() + opts.timeout
+  local delay = opts.interval
+  while true do
+    local st, err = M.read(client, product, id)
+    out.polls = out.polls + 1
+    if st and st.found then
+      out.expires_after = st.expires_at
+      local v = M.verdict(product, st, before, rid)
+      if v then
+        out.confirmed, out.outcome, out.by, out.message = v.confirmed, v.outcome, v.by, v.message
+        return out
+      end
+      out.message = st.latest and st.latest.request_id == rid and st.latest.state
+        and ("LatestOperationState still " .. st.latest.state) or "the expiry has not moved yet"
+    elseif st then
+      out.message = "the read API does not list " .. id
+      return out
+    else
+      out.message = "read failed: " .. tostring(err)
+      if not err.retryable then return out end
+    end
+    local left = deadline - core.monotonic()
+    if left <= 0 then break end
+    runtime.sleep(math.min(delay, left))
+    delay = math.min(delay * M.BACKOFF, opts.interval * M.BACKOFF_CAP)
+  end
+  out.message = string.format("not confirmed within %gs: %s", opts.timeout, out.message)
+  return out
+end
+
+-- ---- the workflow's hooks ---------------------------------------------------
+
+-- The expiry to record in the intent (canonical text), or nil when the
+-- product has no read or the read failed (the renewal still goes out; it is
+-- then confirmed by request id (cvm) or reported unconfirmed).
+function M.before(client, product, id)
+  if not READ[product] then return nil end
+  local st = M.read(client, product, id)
+  return st and st.found and st.expires_at or nil
+end
+
+-- After an accepted renewal of item `it` (attempt in `log`, may be nil):
+-- poll, write the confirm line, and set it.confirmed, it.expires_after and,
+-- for a CVM FAILED, it.outcome = "failed" with the cloud's message.
+function M.after(log, attempt, o, it, opts)
+  local c = M.confirm(o.client, o.product, it.id, M.parse_time(it.expires_before), it.request_id, opts)
+  it.confirmed, it.expires_after, it.confirmed_by = c.confirmed, c.expires_after, c.by
+  local err
+  if c.outcome == "failed" then
+    it.outcome = "failed"
+    err = { code = "RenewInstances.FAILED", message = c.message }
+    it.error = errors.client("RenewalFailed", "RenewInstances was accepted, then FAILED: " .. tostring(c.message),
+      { outcome = "rejected", request_id = it.request_id, action = "RenewInstances" })
+  elseif not c.confirmed then
+    it.confirm_message = c.message
+  end
+  if log and attempt then
+    local ok, aerr = log:confirm(attempt, { cloud = o.client.cloud, product = o.product, id = it.id, run_id = o.run_id,
+      confirmed = c.confirmed, outcome = c.outcome, expires_after = c.expires_after, error = err })
+    if not ok then log.warnings[#log.warnings + 1] = "confirmation of " .. it.id .. " not recorded: " .. tostring(aerr) end
+  end
+  return c
+end
+
+return M

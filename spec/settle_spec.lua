@@ -1,0 +1,250 @@
+-- Settling unknown outcomes (issue 11 section 4), through the fake with
+-- renewals counted there: never more than one execution per resource (the
+-- Volcengine re-send with the same ClientToken is answered, not executed).
+local audit = require("cloudrenew.audit")
+local cloudrenew = require("cloudrenew")
+local json = require("cloudrenew.json")
+local settle = require("cloudrenew.settle")
+local workflow = require("cloudrenew.workflow")
+local fakecloud = require("support.fake")
+
+-- Two attempts per call: a lost answer stays lost after the client's retries.
+local TWO = { max_attempts = 2, base_delay = 0.01, max_delay = 0.05 }
+
+local function entries(path)
+  local out = {}
+  local f = io.open(path, "rb")
+  if not f then return out end
+  for line in f:lines() do out[#out + 1] = assert(json.decode(line)) end
+  f:close()
+  return out
+end
+
+local function events(path, name)
+  local out = {}
+  for _, e in ipairs(entries(path)) do if e.event == name then out[#out + 1] = e end end
+  return out
+end
+
+-- A gateway's garbage instead of the cloud's answer: the outcome is lost.
+-- (A dropped connection would not do: a token-bearing request may be re-sent
+-- by the transport on a fresh connection, so the count of drops is not ours.)
+local function lost(n, executed)
+  return { action = "RenewInstance", kind = "body", status = 502, body = "<html>bad gateway</html>",
+           count = n, execute = executed or false }
+end
+
+local function write(path, lines)
+  local f = assert(io.open(path, "wb"))
+  for _, l in ipairs(lines) do f:write(json.encode(l), "\n") end
+  f:close()
+end
+
+describe("settling unknown outcomes", function()
+  local fake, tc, volc, log
+
+  setup(function()
+    fake = fakecloud.start()
+    tc = assert(cloudrenew.tencent(fake:tencent_opts{ retry = TWO }))
+    volc = assert(cloudrenew.volcengine(fake:volc_opts{ retry = TWO }))
+  end)
+  teardown(function()
+    tc:close(); volc:close()
+    fake:stop()
+  end)
+  before_each(function()
+    fake:reset()
+    log = os.tmpname()
+    os.remove(log)
+  end)
+  after_each(function() os.remove(log) end)
+
+  local function run(o)
+    o.audit_log = o.audit_log or log
+    o.period = o.period or 1
+    return assert(workflow.renew_if_under_budget(o))
+  end
+
+  describe("Volcengine: the same ClientToken and parameters", function()
+    it("a lost answer (never executed) is re-sent with its token in the same run: renewed once, order recorded", function()
+      fake:resources{ { id = "i-st00000000000000001", expires_in_days = 3 } }
+      fake:faults{ lost(2) }
+      local r = run{ client = volc, product = "ecs", resources = { "i-st00000000000000001" }, settle = true }
+      local it = r.items[1]
+      assert.are.same({ "renewed", "client_token" }, { it.outcome, it.settled_by })
+      local sends = fake:requests_for("RenewInstance")
+      assert.are.equal(3, #sends)
+      for _, s in ipairs(sends) do
+        assert.are.equal(events(log, "intent")[1].client_token, s.query.ClientToken or s.query:match("ClientToken=([^&]+)"))
+      end
+      assert.are.same({ ["i-st00000000000000001"] = 1 }, fake:renewals())
+      local s = events(log, "settle")[1]
+      assert.are.same({ "renewed", "client_token", it.order }, { s.outcome, s.settled_by, s.order })
+      assert.truthy(s.order:find("^Order"))
+    end)
+
+    it("a later run: executed, answer lost, the expiry unreadable -> the re-send is answered, not executed", function()
+      fake:resources{ { id = "i-st00000000000000002", expires_in_days = 3 } }
+      fake:faults{ lost(1, true), lost(1) }
+      local r1 = run{ client = volc, product = "ecs", resources = { "i-st00000000000000002" }, run_id = "m1" }
+      assert.are.equal("unknown", r1.items[1].outcome)
+      assert.are.same({ ["i-st00000000000000002"] = 1 }, fake:renewals())
+      -- The read cannot prove it this time (two 500s = every attempt), so the token decides.
+      fake:faults{ { action = "DescribeInstances", kind = "status500", count = 2 } }
+      local r2 = run{ client = volc, product = "ecs", resources = { "i-st00000000000000002" }, run_id = "m1", settle = true }
+      local it = r2.items[1]
+      assert.are.same({ true, "renewed", "client_token" }, { it.resumed, it.outcome, it.settled_by })
+      assert.are.same({ ["i-st00000000000000002"] = 1 }, fake:renewals())   -- ONE execution
+      assert.are.equal(3, #fake:requests_for("RenewInstance"))
+      assert.are.equal(1, #events(log, "settle"))
+    end)
+
+    it("a re-send the cloud refuses proves nothing was executed: failed", function()
+      fake:resources{ { id = "i-st00000000000000003", expires_in_days = 3 } }
+      fake:faults{ lost(2) }
+      local r1 = run{ client = volc, product = "ecs", resources = { "i-st00000000000000003" } }
+      assert.are.equal("unknown", r1.items[1].outcome)
+      fake:config{ balance = 0 }
+      local l = assert(audit.open(log, { lock = true }))
+      local out = settle.resource(l, volc, "ecs", "i-st00000000000000003")
+      l:close()
+      assert.are.same({ "failed", "client_token", "Insufficient.Balance" }, { out[1].outcome, out[1].settled_by, out[1].error.code })
+      assert.are.same({}, fake:renewals())
+    end)
+  end)
+
+  describe("Tencent: the read API", function()
+    it("a later run: the expiry advanced past the recorded one -> renewed (settled_by expiry), not resent", function()
+      fake:resources{ { id = "edgeone-st0000000001", expires_in_days = 3 } }
+      fake:faults{ { action = "RenewPlan", kind = "drop_after", count = 1 } }
+      local price = { ["edgeone-st0000000001"] = 10 }
+      local r1 = run{ client = tc, product = "teo", resources = { "edgeone-st0000000001" }, price = price }
+      assert.are.equal("unknown", r1.items[1].outcome)
+      local intent = events(log, "intent")[1]
+      local r2 = run{ client = tc, product = "teo", resources = { "edgeone-st0000000001" }, price = price, settle = true }
+      local it = r2.items[1]
+      assert.are.same({ true, "renewed", "expiry" }, { it.resumed, it.outcome, it.settled_by })
+      assert.are.equal(fake:resource("edgeone-st0000000001").expires, it.expires_after)
+      assert.are.equal(intent.expires_before, it.expires_before)
+      assert.are.same({ ["edgeone-st0000000001"] = 1 }, fake:renewals())
+      assert.are.equal(1, #fake:requests_for("RenewPlan"))
+      local s = events(log, "settle")[1]
+      assert.are.same({ intent.attempt, "renewed", "expiry" }, { s.attempt, s.outcome, s.settled_by })
+    end)
+
+    it("cvm: LatestOperation RenewInstances FAILED for the recorded RequestId -> failed, free to renew again", function()
+      fake:resources({ { id = "ins-st000001", expires_in_days = 3, operation_result = "FAILED",
+                         operation_error = "trade failed" } }, { operation_seconds = 0.5 })
+      local r1 = run{ client = tc, product = "cvm", resources = { "ins-st000001" }, run_id = "m1",
+                      confirm = { timeout = 0.1, interval = 0.05 } }
+      assert.are.same({ "renewed", false }, { r1.items[1].outcome, r1.items[1].confirmed })
+      require("cloudrenew.core").sleep(0.7)
+      local l = assert(audit.open(log, { lock = true }))
+      local out = settle.resource(l, tc, "cvm", "ins-st000001")
+      assert.are.same({ "failed", "latest_operation" }, { out[1].outcome, out[1].settled_by })
+      assert.truthy(out[1].error.message:find("trade failed", 1, true))
+      assert.is_nil((l:status("tencent", "cvm", "ins-st000001", "m1")))
+      l:close()
+      assert.are.same({ ["ins-st000001"] = 1 }, fake:renewals())
+    end)
+
+    it("cvm: an unknown with a RequestId the latest operation names, SUCCESS -> renewed", function()
+      fake:resources{ { id = "ins-st000002", expires_in_days = 3 } }
+      local before = fake:resource("ins-st000002").expires
+      -- The renewal ran; its answer reached us only as far as the RequestId.
+      assert(tc.cvm:RenewInstances{ InstanceIds = { "ins-st000002" }, InstanceChargePrepaid = { Period = 1 } })
+      local rid = fake:resource("ins-st000002").latest_operation.request_id
+      write(log, {
+        { event = "intent", attempt = "a1", time = "2026-11-01T00:00:00.000Z", cloud = "tencent", product = "cvm",
+          id = "ins-st000002", period = 1, price = "1.00", expires_before = before },
+        { event = "result", attempt = "a1", time = "2026-11-01T00:00:01.000Z", outcome = "unknown", request_id = rid,
+          error = { code = "ClientError.BadResponse", message = "truncated" } } })
+      -- the expiry is hidden from this read: only the operation can prove it
+      fake:resources({ { id = "ins-st000002", expires_at = require("cloudrenew.confirm").parse_time(before) } }, { merge = true })
+      local l = assert(audit.open(log, { lock = true }))
+      local out = settle.resource(l, tc, "cvm", "ins-st000002")
+      l:close()
+      assert.are.same({ "renewed", "latest_operation" }, { out[1].outcome, out[1].settled_by })
+    end)
+
+    it("anything less certain stays unknown and is never resent (settle_after not yet passed)", function()
+      fake:resources{ { id = "ins-st000003", expires_in_days = 3 } }
+      fake:faults{ { action = "RenewInstances", kind = "drop_before", count = 1 } }
+      local r1 = run{ client = tc, product = "cvm", resources = { "ins-st000003" } }
+      assert.are.equal("unknown", r1.items[1].outcome)
+      local r2 = run{ client = tc, product = "cvm", resources = { "ins-st000003" }, settle = true }
+      assert.are.same({ true, "unknown" }, { r2.items[1].resumed, r2.items[1].outcome })
+      assert.is_nil(r2.items[1].settled_by)
+      local r3 = run{ client = tc, product = "cvm", resources = { "ins-st000003" }, settle = true, settle_after = 3600 }
+      assert.are.same({ true, "unknown" }, { r3.items[1].resumed, r3.items[1].outcome })
+      assert.are.equal(0, #events(log, "settle"))
+      assert.are.equal(1, #fake:requests_for("RenewInstances"))
+      assert.are.same({}, fake:renewals())
+    end)
+
+    it("settle_after (opt-in): the expiry still has not moved after that long -> failed, then renewed once", function()
+      fake:resources{ { id = "ins-st000004", expires_in_days = 3 } }
+      fake:faults{ { action = "RenewInstances", kind = "drop_before", count = 1 } }
+      local r1 = run{ client = tc, product = "cvm", resources = { "ins-st000004" } }
+      assert.are.equal("unknown", r1.items[1].outcome)
+      local r2 = run{ client = tc, product = "cvm", resources = { "ins-st000004" }, settle = true, settle_after = 0 }
+      local it = r2.items[1]
+      assert.are.same({ "renewed", true }, { it.outcome, it.confirmed })
+      assert.is_nil(it.resumed)
+      local s = events(log, "settle")[1]
+      assert.are.same({ "failed", "settle_after" }, { s.outcome, s.settled_by })
+      assert.are.same({ ["ins-st000004"] = 1 }, fake:renewals())
+    end)
+
+    it("a bad settle_after or settle is InvalidParameter", function()
+      for _, o in ipairs{ { settle_after = -1 }, { settle_after = 0 / 0 }, { settle = "yes" } } do
+        o.client, o.product, o.resources, o.period = tc, "cvm", { "ins-st000005" }, 1
+        local r, err = workflow.renew_if_under_budget(o)
+        assert.is_nil(r)
+        assert.are.equal("ClientError.InvalidParameter", err.code)
+      end
+      assert.are.equal(0, #fake:requests())
+    end)
+  end)
+
+  describe("the audit log stays strict", function()
+    local function lines_with(extra)
+      local l = {
+        { event = "intent", attempt = "a1", cloud = "tencent", product = "cvm", id = "ins-st000009", period = 1,
+          price = "1.00", expires_before = "2026-12-01T00:00:00Z" },
+        { event = "result", attempt = "a1", outcome = "unknown" },
+      }
+      for _, e in ipairs(extra) do l[#l + 1] = e end
+      return l
+    end
+    it("accepts confirm and settle lines that fit, and reads the outcome they decide", function()
+      write(log, lines_with{ { event = "settle", attempt = "a1", outcome = "renewed", settled_by = "expiry",
+                              expires_after = "2027-01-01T00:00:00Z" } })
+      local l = assert(audit.open(log))
+      assert.are.equal("renewed", (l:status("tencent", "cvm", "ins-st000009", nil)))
+    end)
+    it("refuses a settle or confirm line that does not fit, naming the line", function()
+      local bad = {
+        { { event = "settle", attempt = "a1", outcome = "unknown", settled_by = "expiry" }, "settle outcome must be" },
+        { { event = "settle", attempt = "a1", outcome = "renewed", settled_by = "guess" }, "settled_by must be" },
+        { { event = "settle", attempt = "a1", outcome = "renewed" }, "settle without settled_by" },
+        { { event = "settle", attempt = "zz", outcome = "renewed", settled_by = "expiry" }, "has no intent" },
+        { { event = "settle", attempt = "a1", outcome = "renewed", settled_by = "settle_after" }, "settle_after only" },
+        { { event = "confirm", attempt = "a1", outcome = "renewed", confirmed = true }, "does not follow exactly one renewed" },
+        { { event = "settle", attempt = "a1", outcome = "renewed", settled_by = "expiry", expires_after = "2027-01-01" }, "expires_after must be" },
+        { { event = "settle", attempt = "a1", outcome = "failed", settled_by = "expiry", confirmed = true }, "confirmed does not belong" },
+        { { event = "settle", attempt = "a1", outcome = "renewed", settled_by = "expiry" },
+          { event = "settle", attempt = "a1", outcome = "failed", settled_by = "expiry" }, "after its settle line" },
+      }
+      for _, case in ipairs(bad) do
+        local extra, want = {}, nil
+        for _, x in ipairs(case) do if type(x) == "string" then want = x else extra[#extra + 1] = x end end
+        write(log, lines_with(extra))
+        local l, err = audit.open(log)
+        assert.is_nil(l, want)
+        assert.truthy(err:find(want, 1, true), err)
+        assert.truthy(err:find(":%d+: "), err)
+      end
+    end)
+  end)
+end)
