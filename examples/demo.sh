@@ -42,6 +42,19 @@ BUDGET=100 lua5.4 examples/renew_teo.lua --apply
 MAX_PRICE=100 lua5.4 examples/renew_ecs.lua --apply
 echo "-- the same CVM run again: the audit log says it is done, nothing is paid twice"
 lua5.4 examples/renew_cvm.lua --apply
+echo "-- discovery: no id list; the read API finds what expires within 30 days (examples/renew_expiring.lua)"
+python3 - "$out/fake.json" <<'PY'
+import json, sys, urllib.request
+port = json.load(open(sys.argv[1]))["http_port"]
+fleet = [{"id": "ins-f%07d" % i, "expires_in_days": 60 + i} for i in range(1, 141)] + [
+    {"id": "ins-exp00001", "expires_in_days": 6}, {"id": "ins-exp00002", "expires_in_days": 21},
+    {"id": "ins-postpd01", "prepaid": False}, {"id": "ins-autornw1", "expires_in_days": 12, "auto_renew": True},
+    {"id": "ins-expired1", "expires_in_days": -3}]
+urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:%d/__fake/resources" % port,
+    json.dumps({"resources": fleet}).encode(), {"Content-Type": "application/json"})).read()
+PY
+lua5.4 examples/renew_expiring.lua
+lua5.4 examples/renew_expiring.lua --apply
 echo
 echo "== the CLI: cloudrenew plan|apply over examples/inventory.json (every product, both clouds)"
 # The demo copy points the inventory at the fake (connect_to + the test CA).
