@@ -65,7 +65,8 @@ describe("tencent credentials", function()
     local out = run(nil, nil, with(TC, ""))
     assert.truthy(out:find("^ClientError.Credentials | no Tencent Cloud credentials found; looked at options " ..
       "secret_id/secret_key, env TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY, file .-/%.tencentcloud/credentials " ..
-      "%[default%], file .-/%.tccli/default%.credential$"), out)
+      "%[default%], file .-/%.tccli/default%.credential, instance role at http://metadata%.tencentyun%.com/latest/"
+      .. "meta%-data/cam/security%-credentials/ %(.-%), env TKE_WEB_IDENTITY_TOKEN_FILE/TKE_ROLE_ARN/TKE_PROVIDER_ID$"), out)
   end)
 end)
 
@@ -89,5 +90,7 @@ describe("volcengine credentials", function()
     local out = run(nil, nil, with(VOLC, ""))
     assert.truthy(out:find("no Volcengine credentials found; looked at options access_key/secret_key, " ..
       "env VOLCENGINE_ACCESS_KEY/VOLCENGINE_SECRET_KEY, env VOLC_ACCESSKEY/VOLC_SECRETKEY, file ", 1, true), out)
+    assert.truthy(out:find("/.volc/config, instance role at http://100.96.0.96 (", 1, true), out)
+    assert.truthy(out:find("%), env VOLCENGINE_OIDC_TOKEN_FILE/VOLCENGINE_OIDC_ROLE_TRN$"), out)
   end)
 end)

@@ -33,6 +33,7 @@ function M.parser()
       M.DEFAULT_AUDIT_LOG)
     c:option("--concurrency", "Requests in flight per group.", "8"):convert(tonumber)
     c:option("--run-id", "Only count renewals recorded under this run id as done.")
+    c:flag("--verbose", "One line per request to stderr (action, region, host, attempt, status, time, request id).")
     return c
   end
   common(p:command("plan", "Inquire prices and decide; renew nothing."))
@@ -52,7 +53,7 @@ local function error_table(e)
 end
 
 -- One client per (cloud, region); nil, message on bad options or credentials.
-local function clients_for(inv)
+local function clients_for(inv, on_response)
   local clients, list = {}, {}
   for _, g in ipairs(inv.groups) do
     local key = g.cloud .. "|" .. tostring(g.region)
@@ -60,6 +61,7 @@ local function clients_for(inv)
       local opts = {}
       for k, v in pairs(inv.clouds[g.cloud]) do opts[k] = v end
       opts.region = g.region
+      opts.on_response = on_response    -- --verbose (the clients' documented hook)
       local c, err = cloudrenew[g.cloud](opts)
       if not c then
         for _, x in ipairs(list) do x:close() end
@@ -174,7 +176,9 @@ local function run(argv, out, err)
   local dry = opts.command == "plan" or opts.dry_run or false
   local inv, ierr = inventory.load(opts.inventory)
   if not inv then return fail(opts, out, err, ierr) end
-  local clients, cerr = clients_for(inv)
+  local clients, cerr = clients_for(inv, opts.verbose and function(info)
+    err:write(require("cloudrenew.observe").line(info), "\n")
+  end or nil)
   if not clients then return fail(opts, out, err, cerr) end
   local function done(code)
     for _, x in ipairs(clients) do x:close() end

@@ -10,6 +10,7 @@ local policy = require("cloudrenew.policy")
 local retry = require("cloudrenew.retry")
 local transport = require("cloudrenew.transport")
 local validate = require("cloudrenew.validate")
+local observe = require("cloudrenew.observe")
 
 local M = {}
 
@@ -205,6 +206,8 @@ function M.check_options(opts, defaults)
   end
   -- Credential options are strings when given: another type was once skipped
   -- silently and the chain fell through to env or profile credentials.
+  local oerr = observe.check(opts, o, M.USER_AGENT)   -- on_request/on_response, user_agent
+  if oerr then return invalid(oerr) end
   for _, k in ipairs({ "secret_id", "secret_key", "token", "access_key", "session_token", "profile" }) do
     if opts[k] ~= nil and type(opts[k]) ~= "string" then return invalid(k .. " must be a string") end
   end
@@ -260,7 +263,7 @@ end
 function M.new_transport(o)
   local t, err = transport.curl{
     ca_file = o.ca_file, proxy = o.proxy, connect_to = o.connect_to, timeout = o.timeout,
-    connect_timeout = o.connect_timeout, max_response = o.max_response, user_agent = M.USER_AGENT,
+    connect_timeout = o.connect_timeout, max_response = o.max_response, user_agent = o.user_agent or M.USER_AGENT,
   }
   if not t then return invalid(err) end
   return t
@@ -300,9 +303,13 @@ local TRANSPORT_CODE = {
 }
 
 -- One attempt: build, sign, send, parse. Returns result or nil, err.
-function M.attempt(client, spec, params, call_opts, has_token)
+function M.attempt(client, spec, params, call_opts, has_token, seen)
   local adapter = client.adapter
-  local creds = secrets[client]
+  -- The keeper (credentials.lua) answers one consistent triple, refreshed when due.
+  local keeper = secrets[client]
+  local creds, kerr
+  if keeper then creds, kerr = keeper:get(client) end
+  if kerr then kerr.action = spec.service .. ":" .. spec.action; return nil, scrub(client, kerr) end
   if not creds then
     return fail(client, spec, { code = "ClientError.Credentials", outcome = "not_executed",
                                 message = "this client has no credentials" })
@@ -310,6 +317,7 @@ function M.attempt(client, spec, params, call_opts, has_token)
   -- The only place secrets leave this table: an argument to the signing step.
   local req, berr = adapter.build(client, spec, params, call_opts, creds)
   if not req then return fail(client, spec, berr) end
+  if seen then observe.sending(client, seen, req) end
   local res, terr = client.transport:send(req)
   if not res then
     local outcome, retryable = policy.transport(spec, terr, has_token)
@@ -323,6 +331,7 @@ function M.attempt(client, spec, params, call_opts, has_token)
   -- A server may echo a secret anywhere: cut it from the raw body (so no quote
   -- of it can show one) and from every decoded string. An answer whose shape
   -- makes parsing raise is a bad answer, never a raise.
+  if seen then seen.status = res.status end
   if type(res.body) ~= "string" then res.body = "" end
   res.body = errors.redact(res.body, creds.list)
   local ok, result, perr = pcall(adapter.parse, client, spec, res)
@@ -372,8 +381,10 @@ function M.execute(client, spec, params, call_opts)
   end
   call_opts = call_opts or {}
   local p, has_token = client.adapter.prepare(client, spec, params or {})
-  local result, err = retry.run(client, spec, call_opts, function()
-    return M.attempt(client, spec, p, call_opts, has_token)
+  local result, err = retry.run(client, spec, call_opts, function(n, waited)
+    return observe.attempt(client, spec, call_opts, n, waited, function(seen)
+      return M.attempt(client, spec, p, call_opts, has_token, seen)
+    end)
   end)
   if err and has_token then err.client_token = p[spec.token] end
   return result, err
@@ -425,12 +436,12 @@ function M.generic_spec(cloud, service, version, action, call_opts)
   }
 end
 
-function M.set_secrets(client, creds)
-  client.key_id = creds.id
+function M.set_secrets(client, keeper)
+  client.key_id = keeper.current.id
   client.limiter = client.options.limiter
-  -- Only the id is a field; the key and token go where nothing but M.attempt reads.
-  secrets[client] = { key = creds.key, token = creds.token,
-                      list = errors.secret_forms{ creds.key, creds.token } }
+  -- Only the id is a field; the keeper (key, token, providers) goes where
+  -- nothing but M.attempt reads. keeper.list: every secret form it has held.
+  secrets[client] = keeper
 end
 
 return M

@@ -20,10 +20,13 @@ local M = {}
 -- Per cloud: its products and the client options an inventory may set
 -- ("region" may also be set per group; "profile" names a Tencent profile).
 local COMMON = { "region", "endpoint", "connect_to", "ca_file", "proxy", "timeout", "connect_timeout",
-                 "rate_limit_file" }
+                 "rate_limit_file",
+                 -- credentials without keys (README "Credentials"); checked when the client is made
+                 "credentials", "role_session_name", "role_name", "duration", "metadata_endpoint",
+                 "sts_endpoint", "user_agent" }
 M.CLOUDS = {
-  tencent = { products = { "cvm", "hspro", "teo" }, client_keys = { "profile", (table.unpack or unpack)(COMMON) } },
-  volcengine = { products = { "ecs" }, client_keys = COMMON },
+  tencent = { products = { "cvm", "hspro", "teo" }, client_keys = { "profile", "role_arn", (table.unpack or unpack)(COMMON) } },
+  volcengine = { products = { "ecs" }, client_keys = { "role_trn", (table.unpack or unpack)(COMMON) } },
 }
 local GROUP_KEYS = { "name", "region", "period", "max_price", "budget", "resources", "prices", "select" }
 -- Never in a file that gets copied around, committed and pasted into tickets.

@@ -133,9 +133,11 @@ function M.run(client, spec, call_opts, attempt)
   while true do
     n = n + 1
     local left = deadline - core.monotonic()
+    local t0 = core.monotonic()
     local paced, why, would = pacer.acquire(client, spec, math.max(0, left))
     if not paced then return nil, not_paced(client, spec, attempts, why, would, left) end
-    local result, err = attempt()
+    -- attempt number and the time pacing made it wait (for client hooks)
+    local result, err = attempt(n, core.monotonic() - t0)
     if result then return result end
     attempts[#attempts + 1] = copy(err)
     err.attempts = attempts

@@ -6,12 +6,32 @@ local core = require("cloudrenew.core")
 local credentials = require("cloudrenew.credentials")
 local errors = require("cloudrenew.errors")
 local json = require("cloudrenew.json")
+local providers = require("cloudrenew.providers")
+local roles = require("cloudrenew.roles")
 
 local M = {}
 local Client = {}
 Client.__index = Client
 
 local adapter = {}
+
+-- Credential providers in the SDKs' order (credentials.lua runs the chain).
+M.CREDENTIALS_LABEL = "Tencent Cloud"
+function M.credential_providers(opts, r)
+  local profile = opts.profile or "default"
+  local names = { "secret_id", "secret_key", "token" }
+  return {
+    providers.options(opts, names),
+    providers.env{ "TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY", "TENCENTCLOUD_SESSION_TOKEN" },
+    providers.ini(function()
+      return providers.nonempty(os.getenv("TENCENTCLOUD_CREDENTIALS_FILE")) or (providers.home() .. "/.tencentcloud/credentials")
+    end, profile, names),
+    providers.json_file(function() return providers.home() .. "/.tccli/" .. profile .. ".credential" end,
+      { "secretId", "secretKey", "token" }),
+    roles.tencent_instance_role(r),
+    roles.oidc("tencent", r),
+  }
+end
 
 function adapter.prepare(_, _, params)
   return params, false
@@ -38,7 +58,7 @@ function adapter.build(c, spec, params, opts, creds)
   end
   local timestamp = math.floor(core.time() + (c.clock_offset or 0))
   local auth, serr = core.tc3_sign{
-    secret_id = c.secret_id, secret_key = creds.key, service = spec.service,
+    secret_id = creds.id, secret_key = creds.key, service = spec.service,
     timestamp = timestamp, method = "POST", query = "", payload = body,
     headers = { ["Content-Type"] = "application/json", Host = u.authority, ["X-TC-Action"] = spec.action },
   }
@@ -53,8 +73,9 @@ function adapter.build(c, spec, params, opts, creds)
     { "X-TC-Action", spec.action },
     { "X-TC-Version", spec.version },
     { "X-TC-Timestamp", tostring(timestamp) },
-    { "X-TC-RequestClient", client.USER_AGENT },
+    { "X-TC-RequestClient", c.options.user_agent or client.USER_AGENT },
   }
+  if creds.anonymous then headers[1][2] = "SKIP" end   -- federation calls go unsigned
   if region then headers[#headers + 1] = { "X-TC-Region", region } end
   if creds.token then headers[#headers + 1] = { "X-TC-Token", creds.token } end
   if c.options.language then headers[#headers + 1] = { "X-TC-Language", c.options.language } end
@@ -113,13 +134,14 @@ function M.new(opts)
   if not o then return nil, err end
   o.region = o.region or os.getenv("TENCENTCLOUD_REGION")
   if o.region == "" then o.region = nil end
-  local creds, cerr = credentials.tencent(opts or {})
-  if not creds then return nil, cerr end
+  local keeper, cerr = credentials.keeper("tencent", M.CREDENTIALS_LABEL, "secret_id", opts or {}, o,
+    M.credential_providers)
+  if not keeper then return nil, cerr end
   local t, terr = client.new_transport(o)
   if not t then return nil, terr end
-  local c = setmetatable({ options = o, secret_id = creds.id, credential_source = creds.source,
+  local c = setmetatable({ options = o, secret_id = keeper.current.id, credential_source = keeper.source,
                            transport = t, adapter = adapter, cloud = "tencent" }, Client)
-  client.set_secrets(c, creds)
+  client.set_secrets(c, keeper)
   client.attach_services(c, "tencent")
   return c
 end

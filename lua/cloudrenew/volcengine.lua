@@ -5,6 +5,8 @@ local client = require("cloudrenew.client")
 local core = require("cloudrenew.core")
 local credentials = require("cloudrenew.credentials")
 local json = require("cloudrenew.json")
+local providers = require("cloudrenew.providers")
+local roles = require("cloudrenew.roles")
 local sign = require("cloudrenew.sign")
 local validate = require("cloudrenew.validate")
 
@@ -13,6 +15,19 @@ local Client = {}
 Client.__index = Client
 
 local adapter = {}
+
+-- Credential providers in the SDKs' order (credentials.lua runs the chain).
+M.CREDENTIALS_LABEL = "Volcengine"
+function M.credential_providers(opts, r)
+  return {
+    providers.options(opts, { "access_key", "secret_key", "session_token" }),
+    providers.env{ "VOLCENGINE_ACCESS_KEY", "VOLCENGINE_SECRET_KEY", "VOLCENGINE_SESSION_TOKEN" },
+    providers.env{ "VOLC_ACCESSKEY", "VOLC_SECRETKEY", "VOLC_SESSIONTOKEN" },
+    providers.json_file(function() return providers.home() .. "/.volc/config" end, { "ak", "sk", "session_token" }),
+    roles.volcengine_instance_role(r),
+    roles.oidc("volcengine", r),
+  }
+end
 
 -- Copy params and add an idempotency token when the action has one and the
 -- caller gave none; the same token is reused on every retry of this call.
@@ -86,14 +101,15 @@ function adapter.build(c, spec, params, opts, creds)
                    ["Content-Type"] = ctype }
   if creds.token then signed["X-Security-Token"] = creds.token end
   local d, serr = core.volc_sign{
-    access_key = c.access_key, secret_key = creds.key, service = spec.service, region = region,
+    access_key = creds.id, secret_key = creds.key, service = spec.service, region = region,
     date = date, method = method, path = u.path, query = query, headers = signed, body = body,
   }
   if not d then
     return nil, { code = "ClientError.InvalidParameter", outcome = "not_executed",
                   message = "this request cannot be signed: " .. tostring(serr) }
   end
-  local headers = { { "Authorization", d.authorization } }
+  -- federation calls (AssumeRoleWithOIDC) go unsigned
+  local headers = creds.anonymous and {} or { { "Authorization", d.authorization } }
   for k, v in pairs(signed) do headers[#headers + 1] = { k, v } end
   local herr = client.header_guard(headers)
   if herr then return nil, herr end
@@ -159,13 +175,14 @@ function M.new(opts)
   local o, err = client.check_options(opts, { timeout = 60, connect_timeout = 10 })
   if not o then return nil, err end
   o.region = o.region or os.getenv("VOLCENGINE_REGION") or "cn-beijing"
-  local creds, cerr = credentials.volcengine(opts or {})
-  if not creds then return nil, cerr end
+  local keeper, cerr = credentials.keeper("volcengine", M.CREDENTIALS_LABEL, "access_key", opts or {}, o,
+    M.credential_providers)
+  if not keeper then return nil, cerr end
   local t, terr = client.new_transport(o)
   if not t then return nil, terr end
-  local c = setmetatable({ options = o, access_key = creds.id, credential_source = creds.source,
+  local c = setmetatable({ options = o, access_key = keeper.current.id, credential_source = keeper.source,
                            transport = t, adapter = adapter, cloud = "volcengine" }, Client)
-  client.set_secrets(c, creds)
+  client.set_secrets(c, keeper)
   client.attach_services(c, "volcengine")
   return c
 end

@@ -11,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 import control
+import metadata
+import sts
 import tencent
 import volcengine
 from params import Reply, Request, json_reply
@@ -23,7 +25,12 @@ BAD_GATEWAY = ("<html><head><title>502 Bad Gateway</title></head>"
 
 
 def route(req):
-    """Tencent requests carry X-TC-Action; Volcengine ones an Action query or its auth scheme."""
+    """Tencent requests carry X-TC-Action; Volcengine ones an Action query or its auth scheme.
+    Metadata paths and unsigned federation calls go to metadata.py / sts.py."""
+    if metadata.handles(req.path):
+        return metadata
+    if sts.unsigned(req):
+        return sts
     if "x-tc-action" in req.headers:
         return tencent
     names = {k for k, _ in parse_qsl(req.query, keep_blank_values=True)}

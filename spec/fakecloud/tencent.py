@@ -96,6 +96,8 @@ def verify(req, state):
                           "Expected canonical request: %r" % canon)
     if (cred.get("token") or "") != h.get("x-tc-token", ""):
         return ctx, error(ctx, "AuthFailure.TokenFailure", "X-TC-Token is missing or invalid")
+    if cred.get("expires") is not None and state.now() >= cred["expires"]:   # sts.py issued it
+        return ctx, error(ctx, "AuthFailure.TokenFailure", "The token has expired")
     return ctx, None
 
 

@@ -115,6 +115,8 @@ def verify(req, state):
     if token != h.get("x-security-token", "") or (token and "x-security-token" not in names):
         return ctx, error(ctx, 401, "InvalidSecretToken",
                           "Invalid secret token: X-Security-Token missing, unsigned or wrong")
+    if cred.get("expires") is not None and state.now() >= cred["expires"]:   # sts.py issued it
+        return ctx, error(ctx, 401, "InvalidSecretToken", "The security token has expired")
     return ctx, None
 
 

@@ -1,0 +1,253 @@
+-- Role and federated credentials (issue 12): instance roles, STS AssumeRole and
+-- OIDC for both clouds against the fake's metadata services and STS, the chain
+-- order, refresh before expiry under concurrency, expiry during a long fleet
+-- run, an unreachable metadata service. Real path: Lua -> C core -> libcurl.
+local cloudrenew = require("cloudrenew")
+local core = require("cloudrenew.core")
+local fakecloud = require("support.fake")
+
+local U = fakecloud.UNSET
+local CVM = { InstanceIds = { "ins-aaaaaaaa" }, InstanceChargePrepaid = { Period = 1 } }
+local ECS = { InstanceId = "i-aaaaaaaa", Period = 1, PeriodUnit = "Month" }
+local ARN = "qcs::cam::uin/100000000001:roleName/ops-renew"
+local TRN = "trn:iam::2100000001:role/ops-renew"
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+describe("role credentials", function()
+  local fake, creds
+
+  setup(function()
+    fake = fakecloud.start{ tls = false }
+    creds = fakecloud.credentials()
+  end)
+  teardown(function() if fake then fake:stop() end end)
+  before_each(function()
+    fake:reset()
+    fake:_req("POST", "iam", {})
+  end)
+
+  local function iam(cfg) return fake:_req("POST", "iam", cfg) end
+  local function issued() return fake:_req("GET", "iam").issued end
+  local function keyless_tc(extra)
+    local o = fake:tencent_opts{ secret_id = U, secret_key = U, metadata_endpoint = fake.url,
+                                 sts_endpoint = fake.url, rate_limits = false }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return cloudrenew.tencent(o)
+  end
+  local function keyless_volc(extra)
+    local o = fake:volc_opts{ access_key = U, secret_key = U, metadata_endpoint = fake.url,
+                              sts_endpoint = fake.url, rate_limits = false }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return cloudrenew.volcengine(o)
+  end
+
+  -- Run code in a child lua5.4 with exactly env (OIDC and the chain read the environment).
+  local function child(env, code)
+    local home = os.tmpname(); os.remove(home)
+    assert(os.execute("mkdir -p " .. home .. "/.tencentcloud " .. home .. "/.volc"))
+    local vars = { "HOME=" .. home, "LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;'",
+                   "LUA_CPATH='build/?.so;;'", "PATH=/usr/bin:/bin", "FAKE_URL=" .. fake.url }
+    for k, v in pairs(env or {}) do vars[#vars + 1] = k .. "=" .. q((v:gsub("HOME", home))) end
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w")); f:write(code); f:close()
+    local p = assert(io.popen("env -i " .. table.concat(vars, " ") .. " lua5.4 " .. script .. " 2>&1"))
+    local out = p:read("a"); p:close()
+    os.remove(script); os.execute("rm -rf " .. home)
+    return (out:gsub("%s+$", ""))
+  end
+
+  describe("Tencent", function()
+    it("CVM instance role: discovers the role, signs with its temporary credentials and token", function()
+      local tc = assert(keyless_tc{ credentials = "instance_role" })
+      assert.truthy(tc.secret_id:find("^AKIDtmp"))
+      assert.are.equal("instance_role:cloudrenew-role", tc.credential_source)
+      assert.is_truthy(tc.cvm:InquiryPriceRenewInstances(CVM))
+      local reqs = fake:requests()
+      assert.are.same({ "MetadataRole", "MetadataCredentials", "InquiryPriceRenewInstances" },
+        { reqs[1].action, reqs[2].action, reqs[3].action })
+      assert.are.equal("/latest/meta-data/cam/security-credentials/cloudrenew-role", reqs[2].path)
+      assert.is_nil(reqs[3].error)
+      assert.truthy(reqs[3].headers["x-tc-token"]:find("^tmptoken"))
+      tc:close()
+    end)
+
+    it("CVM instance role named: no discovery request; an unknown role is a clear error", function()
+      iam{ role = "named-role" }
+      local tc = assert(keyless_tc{ credentials = "instance_role", role_name = "named-role" })
+      assert.are.equal(1, #fake:requests())
+      tc:close()
+      local c, err = keyless_tc{ credentials = "instance_role", role_name = "other" }
+      assert.is_nil(c)
+      assert.are.equal("ClientError.Credentials", err.code)
+      assert.truthy(err.message:find("instance_role: credentials of role other: HTTP 404", 1, true), err.message)
+    end)
+
+    it("STS AssumeRole signed with the source credentials; the client then uses the role's", function()
+      local src = creds.tencent[1]
+      local tc = assert(cloudrenew.tencent(fake:tencent_opts{ role_arn = ARN, role_session_name = "renew-job",
+        duration = 3600, sts_endpoint = fake.url }))
+      assert.are.equal("assume_role", tc.credential_source)
+      assert.is_truthy(tc.cvm:InquiryPriceRenewInstances(CVM))
+      local ar = fake:requests_for("AssumeRole")
+      assert.are.equal(1, #ar)
+      assert.is_nil(ar[1].error)
+      assert.are.equal("sts", ar[1].service)
+      assert.truthy(ar[1].headers.authorization:find("Credential=" .. src.secret_id .. "/", 1, true))
+      local body = require("cloudrenew.json").decode(ar[1].body)
+      assert.are.same({ RoleArn = ARN, RoleSessionName = "renew-job", DurationSeconds = 3600 }, body)
+      local call = fake:requests_for("InquiryPriceRenewInstances")[1]
+      assert.truthy(call.headers.authorization:find("Credential=AKIDtmp", 1, true))
+      tc:close()
+    end)
+
+    it("AssumeRole with the instance role as its source", function()
+      local tc = assert(keyless_tc{ credentials = "instance_role", role_arn = ARN })
+      assert.is_truthy(tc.cvm:InquiryPriceRenewInstances(CVM))
+      assert.are.same({ ["tencent:metadata"] = 1, ["tencent:AssumeRole"] = 1 }, issued())
+      tc:close()
+    end)
+
+    it("an STS refusal is ClientError.Credentials naming the provider and the cloud's code", function()
+      local c, err = cloudrenew.tencent(fake:tencent_opts{ role_arn = "not-an-arn", sts_endpoint = fake.url })
+      assert.is_nil(c)
+      assert.are.equal("ClientError.Credentials", err.code)
+      assert.truthy(err.message:find("assume_role: sts AssumeRole: InvalidParameter.RoleArn", 1, true), err.message)
+    end)
+
+    it("TKE OIDC: AssumeRoleWithWebIdentity from TKE_* variables, sent unsigned", function()
+      local out = child({ TKE_WEB_IDENTITY_TOKEN_FILE = "HOME/token", TKE_ROLE_ARN = ARN,
+                          TKE_PROVIDER_ID = "fake-provider", TKE_REGION = "ap-shanghai" }, [[
+        local f = io.open(os.getenv("HOME") .. "/token", "w"); f:write("fake-oidc-token\n"); f:close()
+        local tc, err = require("cloudrenew").tencent{ endpoint = os.getenv("FAKE_URL"), sts_endpoint = os.getenv("FAKE_URL"),
+          metadata_endpoint = "http://127.0.0.1:1", region = "ap-guangzhou" }
+        if not tc then print(err) return end
+        local res, cerr = tc.cvm:InquiryPriceRenewInstances{ InstanceIds = { "ins-aaaaaaaa" }, InstanceChargePrepaid = { Period = 1 } }
+        print(tc.credential_source, tc.secret_id:sub(1, 7), res and "ok" or tostring(cerr))
+      ]])
+      assert.are.equal("oidc\tAKIDtmp\tok", out)
+      local w = fake:requests_for("AssumeRoleWithWebIdentity")
+      assert.are.equal(1, #w)
+      assert.are.equal("SKIP", w[1].headers.authorization)
+      assert.are.equal("ap-shanghai", w[1].headers["x-tc-region"])
+      assert.is_nil(w[1].error)
+    end)
+  end)
+
+  describe("Volcengine", function()
+    it("ECS instance role over IMDSv2: token first (PUT), then credentials with the token", function()
+      local v = assert(keyless_volc{ credentials = "instance_role", role_name = "cloudrenew-role" })
+      assert.truthy(v.access_key:find("^AKTPtmp"))
+      assert.is_truthy(v.ecs:RenewInstance(ECS))
+      local reqs = fake:requests()
+      assert.are.same({ "MetadataToken", "MetadataCredentials", "RenewInstance" },
+        { reqs[1].action, reqs[2].action, reqs[3].action })
+      assert.are.equal("PUT", reqs[1].method)
+      assert.are.equal("21600", reqs[1].headers["x-volc-ecs-metadata-token-ttl-seconds"])
+      assert.truthy(reqs[2].headers["x-volc-ecs-metadata-token"]:find("^imds%-"))
+      assert.is_nil(reqs[3].error)
+      v:close()
+    end)
+
+    it("STS AssumeRole with role_trn, signed by the source", function()
+      local v = assert(cloudrenew.volcengine(fake:volc_opts{ role_trn = TRN, sts_endpoint = fake.url }))
+      assert.is_truthy(v.ecs:RenewInstance(ECS))
+      local ar = fake:requests_for("AssumeRole")
+      assert.are.equal(1, #ar)
+      assert.is_nil(ar[1].error)
+      assert.truthy(ar[1].headers.authorization:find(creds.volcengine[1].access_key, 1, true))
+      assert.are.equal(TRN, require("cloudrenew.json").decode(ar[1].body).RoleTrn)
+      v:close()
+    end)
+
+    it("OIDC: AssumeRoleWithOIDC from VOLCENGINE_OIDC_* variables, unsigned", function()
+      local out = child({ VOLCENGINE_OIDC_TOKEN_FILE = "HOME/token", VOLCENGINE_OIDC_ROLE_TRN = TRN }, [[
+        local f = io.open(os.getenv("HOME") .. "/token", "w"); f:write("fake-oidc-token"); f:close()
+        local v, err = require("cloudrenew").volcengine{ endpoint = os.getenv("FAKE_URL"), sts_endpoint = os.getenv("FAKE_URL"),
+          metadata_endpoint = "http://127.0.0.1:1" }
+        if not v then print(err) return end
+        local res, cerr = v.ecs:RenewInstance{ InstanceId = "i-aaaaaaaa", Period = 1, PeriodUnit = "Month" }
+        print(v.credential_source, v.access_key:sub(1, 7), res and "ok" or tostring(cerr))
+      ]])
+      assert.are.equal("oidc\tAKTPtmp\tok", out)
+      local w = fake:requests_for("AssumeRoleWithOIDC")
+      assert.are.equal(1, #w)
+      assert.is_nil(w[1].headers.authorization)
+      assert.is_nil(w[1].error)
+    end)
+  end)
+
+  describe("the chain", function()
+    local PRINT = [[
+      local tc, err = require("cloudrenew").tencent{ endpoint = os.getenv("FAKE_URL"), sts_endpoint = os.getenv("FAKE_URL"),
+        metadata_endpoint = METADATA, credentials = NAMED }
+      print(tc and tc.credential_source or tostring(err))
+    ]]
+    local function chain(env, metadata, named)
+      return child(env, (PRINT:gsub("METADATA", metadata and "os.getenv('FAKE_URL')" or "'http://127.0.0.1:1'")
+        :gsub("NAMED", named and ("'" .. named .. "'") or "nil")))
+    end
+    local TKE = { TKE_WEB_IDENTITY_TOKEN_FILE = "HOME/.tencentcloud/credentials", TKE_ROLE_ARN = ARN,
+                  TKE_PROVIDER_ID = "fake-provider" }
+
+    it("env before the instance role, the instance role before OIDC, OIDC last", function()
+      local env = { TENCENTCLOUD_SECRET_ID = creds.tencent[1].secret_id, TENCENTCLOUD_SECRET_KEY = "k" }
+      for k, v in pairs(TKE) do env[k] = v end
+      assert.are.equal("env", chain(env, true))
+      env.TENCENTCLOUD_SECRET_ID, env.TENCENTCLOUD_SECRET_KEY = nil, nil
+      assert.are.equal("instance_role:cloudrenew-role", chain(env, true))
+      -- metadata unreachable: OIDC (its token file is unreadable here: a clear error naming it)
+      local out = chain(env, false)
+      assert.truthy(out:find("oidc: token file .* cannot be read or is empty"), out)
+    end)
+
+    it("credentials = a name picks that provider alone", function()
+      local env = { TENCENTCLOUD_SECRET_ID = creds.tencent[1].secret_id, TENCENTCLOUD_SECRET_KEY = "k" }
+      assert.are.equal("instance_role:cloudrenew-role", chain(env, true, "instance_role"))
+      local out = chain(env, false, "instance_role")
+      assert.truthy(out:find("^ClientError.Credentials: no Tencent Cloud credentials found; looked at instance role at "
+        .. "http://127.0.0.1:1/", 1, false), out)
+      assert.is_nil(out:find("TENCENTCLOUD", 1, true))
+    end)
+
+    it("a provider object answers for itself; a raising one is an error value", function()
+      local src = creds.tencent[1]
+      local tc = assert(cloudrenew.tencent(fake:tencent_opts{ secret_id = U, secret_key = U, credentials = {
+        name = "vault", fetch = function() return { id = src.secret_id, key = src.secret_key, source = "vault:ops" } end } }))
+      assert.are.equal("vault:ops", tc.credential_source)
+      assert.is_truthy(tc.cvm:InquiryPriceRenewInstances(CVM))
+      local c, err = cloudrenew.tencent(fake:tencent_opts{ secret_id = U, secret_key = U, credentials = {
+        name = "vault", fetch = function() error("vault sealed") end } })
+      assert.is_nil(c)
+      assert.are.equal("ClientError.Credentials", err.code)
+      assert.truthy(err.message:find("vault: raised: .*vault sealed"), err.message)
+      c, err = cloudrenew.tencent(fake:tencent_opts{ credentials = "somewhere" })
+      assert.is_nil(c)
+      assert.are.equal("ClientError.InvalidParameter", err.code)
+    end)
+
+    it("metadata unreachable: fast, and the error lists the provider", function()
+      local t0 = core.monotonic()
+      local c, err = keyless_tc{ credentials = "instance_role", metadata_endpoint = "http://127.0.0.1:1" }
+      assert.is_nil(c)
+      assert.is_true(core.monotonic() - t0 < 1.5)
+      assert.truthy(err.message:find("instance role at http://127.0.0.1:1/", 1, true), err.message)
+      -- a metadata service that answers 500: the same, after one quick second try
+      iam{ metadata = "down" }
+      c, err = keyless_volc{ credentials = "instance_role" }
+      assert.is_nil(c)
+      assert.truthy(err.message:find("instance role at " .. fake.url .. " (HTTP 500)", 1, true), err.message)
+      assert.are.equal(2, #fake:requests_for("MetadataToken"))
+    end)
+
+    it("plain http:// metadata endpoints only to metadata, link-local or loopback hosts", function()
+      local _, err = keyless_tc{ credentials = "instance_role", metadata_endpoint = "http://10.1.2.3" }
+      assert.are.equal("ClientError.InvalidParameter", err.code)
+      _, err = keyless_tc{ credentials = "instance_role", metadata_endpoint = "http://169.254.0.23:1" }
+      assert.are.equal("ClientError.Credentials", err.code)    -- allowed, then unreachable
+      _, err = keyless_tc{ credentials = "instance_role", sts_endpoint = "http://10.1.2.3", role_arn = ARN }
+      assert.are.equal("ClientError.Credentials", err.code)
+      assert.truthy(err.message:find("plain http://", 1, true), err.message)
+    end)
+  end)
+end)
