@@ -223,6 +223,9 @@ function M.check_options(opts, defaults)
     return invalid("allow_insecure_http must be true or false")
   end
   o.allow_insecure_http = opts.allow_insecure_http == true
+  local terr0 = transport.check(opts.transport, o)
+  if terr0 then return invalid(terr0) end
+  o.transport = opts.transport
   local ep = opts.endpoint
   if ep ~= nil then
     local cerr = M.check_endpoint_chars(ep)
@@ -257,13 +260,17 @@ function M.check_options(opts, defaults)
   local lim, lerr = pacer.limiter(opts.rate_limit_file, o.redis)
   if not lim then return invalid("rate_limit_file " .. opts.rate_limit_file .. ": " .. tostring(lerr)) end
   o.limiter = lim
+  local dl, derr = pacer.dict(opts.rate_limit_dict, lim)   -- OpenResty: one budget for all workers
+  if not dl then return invalid(derr) end
+  o.limiter = dl
   return o
 end
 
 function M.new_transport(o)
-  local t, err = transport.curl{
+  local t, err = transport.new{
     ca_file = o.ca_file, proxy = o.proxy, connect_to = o.connect_to, timeout = o.timeout,
     connect_timeout = o.connect_timeout, max_response = o.max_response, user_agent = o.user_agent or M.USER_AGENT,
+    transport = o.transport,
   }
   if not t then return invalid(err) end
   return t

@@ -33,6 +33,23 @@ function M.limiter(path, redis)
   return l
 end
 
+-- OpenResty: the rate_limit_dict option (a lua_shared_dict name) paces across
+-- all workers (pacer_ngx.lua); by default too under nginx when a dict named
+-- "cloudrenew" exists and no other shared limiter was chosen. false: off.
+M.DICT = "cloudrenew"
+function M.dict(name, lim)
+  if name == false then return lim end
+  if name ~= nil and (type(name) ~= "string" or name == "") then
+    return nil, "rate_limit_dict must be the name of a lua_shared_dict (or false)"
+  end
+  if name == nil and lim ~= process then return lim end
+  local d = require("cloudrenew.pacer_ngx").new(name or M.DICT)
+  if d then return d end
+  if name then return nil, "rate_limit_dict: no lua_shared_dict named " .. name .. " (add `lua_shared_dict "
+    .. name .. " 1m;` to nginx's http block)" end
+  return lim
+end
+
 -- The rate for an action: client override by "service.Action" or "Action",
 -- else the catalogue's documented limit. false/0 turns pacing off.
 function M.rate(client, spec)

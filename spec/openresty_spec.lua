@@ -1,0 +1,353 @@
+-- cloudrenew inside a real nginx (Debian's nginx + libnginx-mod-http-lua, LuaJIT):
+-- the cosocket transport, phase-aware waits, light-thread map, worker-shared
+-- pacing, fork safety. The spec drives nginx from outside (libcurl) against the
+-- fake cloud. nginx always runs the LuaJIT build (build/luajit), so this file
+-- runs once, in the Lua 5.4 pass of `make test`.
+local core = require("cloudrenew.core")
+local json = require("cloudrenew.json")
+local fakecloud = require("support.fake")
+local nginx = require("support.nginx")
+
+local describe_nginx = (jit == nil and nginx.available()) and describe or pending
+
+local function app_cfg(fake, extra)
+  local c = fakecloud.credentials().tencent[1]
+  return string.format("APP_CFG = { url = %q, tls_addr = %q, creds = { secret_id = %q, secret_key = %q } }%s",
+    fake.url, fake.tls_addr, c.secret_id, c.secret_key, extra or "")
+end
+
+local function loc(path, body, extra)
+  return "    location = " .. path .. " { " .. (extra or "") .. " content_by_lua_block { " .. body .. " } }\n"
+end
+
+local APP_LOCATIONS = table.concat{
+  loc("/typed", "require('support.ngx_app').typed()"),
+  loc("/wrongca", "require('support.ngx_app').typed()", "lua_ssl_trusted_certificate @WRONGCA@;"),
+  loc("/slow", "require('support.ngx_app').slow()"),
+  loc("/workflow", "require('support.ngx_app').workflow()"),
+  loc("/timer", "require('support.ngx_app').timer_start()"),
+  loc("/result", "require('support.ngx_app').result()"),
+  loc("/strings", "require('support.ngx_app').strings()"),
+  loc("/map", "require('support.ngx_app').map()"),
+  "    location = /logcall { content_by_lua_block { ngx.say('ok') } "
+    .. "log_by_lua_block { require('support.ngx_app').blocking_call('log') } }\n",
+}
+
+local function get_json(ngx_, path, timeout)
+  local status, body = ngx_:get(path, timeout)
+  assert(status == 200, "GET " .. path .. ": " .. tostring(status) .. " " .. tostring(body)
+    .. "\n" .. ngx_:error_log():sub(-2000))
+  return json.decode(body)
+end
+
+local function poll(ngx_, key, seconds)
+  local deadline = core.monotonic() + seconds
+  while core.monotonic() < deadline do
+    local r = get_json(ngx_, "/result?key=" .. key)
+    if r ~= nil and r ~= json.null then return r end
+    core.sleep(0.05)
+  end
+end
+
+describe_nginx("under OpenResty (real nginx)", function()
+  local fake, ngx_
+
+  setup(function()
+    fake = fakecloud.start()
+    ngx_ = nginx.start{
+      name = "app", workers = 1,
+      http = "  lua_shared_dict results 1m;\n"
+        .. "  lua_ssl_trusted_certificate " .. nginx.abs(fake.certs.ca) .. ";\n"
+        .. "  lua_ssl_verify_depth 3;\n"
+        .. "  init_by_lua_block { " .. app_cfg(fake) .. " }\n"
+        .. "  init_worker_by_lua_block { require('support.ngx_app').blocking_call('init_worker') }\n",
+      server = (APP_LOCATIONS:gsub("@WRONGCA@", nginx.abs(fake.certs.wrong_ca))),
+    }
+  end)
+  teardown(function()
+    if ngx_ then ngx_:stop() end
+    if fake then fake:stop() end
+  end)
+  before_each(function() fake:reset(); fake:config{ latency = 0 } end)
+
+  describe("cosocket transport", function()
+    it("answers a typed call from a content handler over cosockets", function()
+      local r = get_json(ngx_, "/typed?id=ins-2zvpghhc")
+      assert.is_true(r.ok, r.str)
+      assert.are.equal("ngx", r.transport)
+      assert.is_number(r.price)
+      local reqs = fake:requests_for("InquiryPriceRenewInstances")
+      assert.are.equal(1, #reqs)
+      assert.truthy(reqs[1].headers["user-agent"]:find("^cloudrenew/"))
+    end)
+
+    it("keeps the real host name over TLS (SNI, verification on, CA from lua_ssl_trusted_certificate)", function()
+      local r = get_json(ngx_, "/typed?tls=1")
+      assert.is_true(r.ok, r.str)
+      assert.are.equal("ngx", r.transport)
+      assert.are.equal("cvm.tencentcloudapi.com", fake:requests_for("InquiryPriceRenewInstances")[1].headers.host)
+    end)
+
+    it("refuses a server the trusted CA does not vouch for: TLS error, not_executed, nothing sent", function()
+      local r = get_json(ngx_, "/wrongca?tls=1&renew=1")
+      assert.is_false(r.ok)
+      assert.are.equal("ClientError.Network", r.code)
+      assert.truthy(r.message:find("^TLS: "), r.message)
+      assert.are.equal("not_executed", r.outcome)
+      assert.is_false(r.retryable)
+      assert.are.equal(0, #fake:requests())
+    end)
+
+    it("connection refused: ClientError.Network, not_executed, retryable", function()
+      local r = get_json(ngx_, "/typed?endpoint=http://127.0.0.1:9&renew=1")
+      assert.are.equal("ClientError.Network", r.code)
+      assert.are.equal("not_executed", r.outcome)
+      assert.is_true(r.retryable)
+    end)
+
+    it("a renewal timeout is unknown and not retried, like libcurl", function()
+      fake:faults{ { action = "RenewInstances", kind = "slow", delay = 2.5 } }
+      local r = get_json(ngx_, "/typed?renew=1&timeout=1")
+      assert.are.equal("ClientError.Timeout", r.code)
+      assert.are.equal("unknown", r.outcome)
+      assert.is_false(r.retryable)
+      assert.are.equal(1, #fake:requests_for("RenewInstances"))
+    end)
+
+    it("no resolver directive: a clear error naming it, nothing sent", function()
+      local r = get_json(ngx_, "/typed?endpoint=https://cvm.tencentcloudapi.com")
+      assert.are.equal("ClientError.Network", r.code)
+      assert.are.equal("not_executed", r.outcome)
+      assert.truthy(r.message:find("resolver", 1, true), r.message)
+    end)
+
+    it("reuses a keep-alive connection for inquiries, never for renewals", function()
+      assert.is_true(get_json(ngx_, "/typed?twice=1").ok)
+      local q = fake:requests_for("InquiryPriceRenewInstances")
+      assert.are.equal(2, #q)
+      assert.are.equal(q[1].peer_port, q[2].peer_port)
+      assert.is_true(get_json(ngx_, "/typed?renew=1").ok)
+      assert.is_true(get_json(ngx_, "/typed?renew=1").ok)
+      local rn = fake:requests_for("RenewInstances")
+      assert.are_not.equal(rn[1].peer_port, rn[2].peer_port)
+    end)
+
+    it("transport = \"curl\" is honoured inside a content handler", function()
+      local r = get_json(ngx_, "/typed?transport=curl")
+      assert.is_true(r.ok, r.str)
+      assert.are.equal("curl", r.transport)
+    end)
+  end)
+
+  describe("event loop", function()
+    it("/ping stays under 50 ms while another request spends > 1 s in cloud calls", function()
+      fake:config{ latency = 0.3 }
+      local multi = core.multi()
+      local slow = assert(core.http{ timeout = 30 })
+      local id = multi:add(slow, { method = "GET", url = ngx_.url .. "/slow?n=4" })
+      local t0 = core.monotonic()
+      multi:run(0.1)
+      local worst = 0
+      for _ = 1, 20 do
+        local status, _, secs = ngx_:get("/ping")
+        assert.are.equal(200, status)
+        if secs > worst then worst = secs end
+        multi:run(0.02)
+      end
+      local done = {}
+      while #done == 0 and core.monotonic() - t0 < 20 do done = multi:run(0.5) end
+      local res = assert(multi:result(id))
+      multi:close(); slow:close()
+      local r = json.decode(res.body)
+      assert.is_true(r.ok, r.str)
+      assert.is_true(r.elapsed > 1.0, "slow request took " .. r.elapsed)
+      print(string.format("\n  /ping worst latency %.1f ms while /slow spent %.2f s in cloud calls",
+        worst * 1000, r.elapsed))
+      assert.is_true(worst < 0.05, "worst /ping " .. worst)
+    end)
+
+    it("cloudrenew.map runs items as light threads: n calls take about one latency", function()
+      fake:config{ latency = 0.4 }
+      local r = get_json(ngx_, "/map?n=6")
+      assert.is_true(r.elapsed < 1.2, "map took " .. r.elapsed)
+      assert.are.equal("ClientError.Internal", r.codes[2])
+      for i = 1, 6 do
+        if i ~= 2 then assert.is_number(r.prices[i]); assert.is_false(r.codes[i]) end
+      end
+    end)
+  end)
+
+  describe("workflow", function()
+    it("renews under budget from a content handler", function()
+      local log = ngx_.prefix .. "/content.jsonl"
+      local r = get_json(ngx_, "/workflow?log=" .. log)
+      assert.is_true(r.ok, r.str)
+      assert.are.equal(3, r.renewed)
+      assert.are.same({ ["ins-wfaaaaa1"] = 1, ["ins-wfaaaaa2"] = 1, ["ins-wfaaaaa3"] = 1 }, fake:renewals())
+    end)
+
+    it("renews under budget from a timer", function()
+      local log = ngx_.prefix .. "/timer.jsonl"
+      assert.is_true(get_json(ngx_, "/timer?log=" .. log).ok)
+      local r = poll(ngx_, "timer", 10)
+      assert.is_table(r)
+      assert.is_true(r.ok, r.str)
+      assert.are.equal(3, r.renewed)
+      assert.are.equal("ngx", r.transport)
+    end)
+  end)
+
+  describe("phases without cosockets", function()
+    it("init_worker: libcurl (blocking), the pacing wait sleeps, nothing raises", function()
+      local r = poll(ngx_, "init_worker", 5)
+      assert.is_table(r)
+      assert.is_nil(r.raised)
+      assert.is_true(r.ok, r.str)
+      assert.are.equal("curl", r.transport)
+      assert.are.equal("init_worker", r.phase)
+    end)
+
+    it("log: libcurl (blocking), nothing raises", function()
+      assert.are.equal(200, (ngx_:get("/logcall")))
+      local r = poll(ngx_, "log", 5)
+      assert.is_table(r)
+      assert.is_nil(r.raised)
+      assert.is_true(r.ok, r.str)
+      assert.are.equal("curl", r.transport)
+    end)
+  end)
+
+  describe("errors", function()
+    it("print with ngx.say(err) and concatenate on either side", function()
+      local status, body = ngx_:get("/strings")
+      assert.are.equal(200, status)
+      local l1, l2, l3 = body:match("^([^\n]*)\n([^\n]*)\n([^\n]*)\n$")
+      assert.truthy(l1 and l1:find("^ClientError%.Network: "), body)
+      assert.are.equal("failed: " .. l1, l2)
+      assert.are.equal(l1 .. " (end)", l3)
+      assert.falsy(ngx_:error_log():find("runtime error", 1, true))
+    end)
+  end)
+end)
+
+-- The most of these times in any sliding second.
+local function busiest(times)
+  table.sort(times)
+  local most, j = 0, 1
+  for i = 1, #times do
+    while times[i] - times[j] >= 1 do j = j + 1 end
+    if i - j + 1 > most then most = i - j + 1 end
+  end
+  return most
+end
+
+-- Fire GET paths all at once from outside; the decoded answers in order.
+local function fire(ngx_, paths, between)
+  local multi = core.multi()
+  local handles, ids, out = {}, {}, {}
+  for i, p in ipairs(paths) do
+    handles[i] = assert(core.http{ timeout = 60 })
+    ids[multi:add(handles[i], { method = "GET", url = ngx_.url .. p })] = i
+    if between then between(i) end
+  end
+  local left, deadline = #paths, core.monotonic() + 60
+  while left > 0 and core.monotonic() < deadline do
+    for _, id in ipairs(multi:run(0.2)) do
+      local res = multi:result(id)
+      out[ids[id]] = res and res.status == 200 and json.decode(res.body) or { ok = false, str = "no answer" }
+      left = left - 1
+    end
+  end
+  multi:close()
+  for _, h in ipairs(handles) do h:close() end
+  return out
+end
+
+local function renew_times(fake)
+  local t = {}
+  for _, r in ipairs(fake:requests_for("RenewInstances")) do t[#t + 1] = r.time end
+  return t
+end
+
+describe_nginx("under OpenResty with 4 workers", function()
+  local fake, ngx_
+
+  setup(function()
+    fake = fakecloud.start()
+    ngx_ = nginx.start{
+      name = "workers", workers = 4,
+      http = "  lua_shared_dict cloudrenew 1m;\n  lua_shared_dict results 1m;\n"
+        .. "  init_by_lua_block { " .. app_cfg(fake) .. " require('support.ngx_app').init_client('curl') }\n",
+      server = loc("/renew", "require('support.ngx_app').renew()")
+        .. loc("/forked", "require('support.ngx_app').forked_price()"),
+    }
+  end)
+  teardown(function()
+    if ngx_ then ngx_:stop() end
+    if fake then fake:stop() end
+  end)
+  before_each(function() fake:reset() end)
+
+  local function paths(n, prefix, extra)
+    local p = {}
+    for i = 1, n do p[i] = string.format("/renew?id=ins-%s%04d%s", prefix, i, extra or "") end
+    return p
+  end
+
+  it("40 renewals fired at once: every sliding second at the fake stays within RenewInstances' 10/s", function()
+    local t0 = core.monotonic()
+    local out = fire(ngx_, paths(40, "pace"))
+    local pids = {}
+    for i = 1, 40 do
+      assert.is_true(out[i].ok, out[i].str)
+      assert.are.equal("dict", out[i].paced_by)
+      pids[out[i].pid] = true
+    end
+    local workers = 0
+    for _ in pairs(pids) do workers = workers + 1 end
+    local most = busiest(renew_times(fake))
+    print(string.format("\n  4 workers, 40 renewals: %d worker(s) served them, busiest sliding second %d (limit 10), %.2f s",
+      workers, most, core.monotonic() - t0))
+    assert.is_true(workers >= 2, "only one worker served the renewals")
+    assert.is_true(most <= 10, "busiest second " .. most)
+  end)
+
+  it("the same burst with per-worker budgets (rate_limit_dict = false) overshoots: the check can fail", function()
+    local out = fire(ngx_, paths(40, "solo", "&dict=off"))
+    local pids = {}
+    for i = 1, 40 do assert.is_true(out[i].ok, out[i].str); pids[out[i].pid] = true end
+    local workers = 0
+    for _ in pairs(pids) do workers = workers + 1 end
+    if workers >= 2 then assert.is_true(busiest(renew_times(fake)) > 10) end
+  end)
+
+  it("nginx -s reload during a paced run: every renewal answers, still within the limit, no hang", function()
+    local old = ngx_:pid()
+    local out = fire(ngx_, paths(30, "reld"), function(i)
+      if i == 15 then assert.is_true(ngx_:signal("reload")); core.sleep(0.3) end
+    end)
+    for i = 1, 30 do assert.is_true(out[i].ok, out[i].str) end
+    assert.is_true(busiest(renew_times(fake)) <= 10)
+    assert.are.equal(old, ngx_:pid())
+    assert.are.equal(200, (ngx_:get("/ping")))
+  end)
+
+  it("a client made and used before the fork never hands a worker another request's answer", function()
+    -- the price each id should get, asked directly
+    local direct = assert(require("cloudrenew").tencent(fake:tencent_opts{ rate_limits = false }))
+    local want, p = {}, {}
+    for i = 1, 24 do
+      local id = string.format("ins-fork%04d", i)
+      local res = assert(direct.cvm:InquiryPriceRenewInstances{ InstanceIds = { id }, InstanceChargePrepaid = { Period = 1 } })
+      want[i] = res.Price.InstancePrice.DiscountPrice
+      p[i] = "/forked?id=" .. id
+    end
+    direct:close()
+    local out = fire(ngx_, p)
+    for i = 1, 24 do
+      assert.is_true(out[i].ok, out[i].str)
+      assert.are.equal("curl", out[i].transport)
+      assert.are.equal(want[i], out[i].price)
+    end
+  end)
+end)

@@ -1,0 +1,171 @@
+-- Handlers run inside the real nginx that spec/openresty_spec.lua starts.
+-- APP_CFG (set in init_by_lua by the spec): { url, tls_addr, creds = { tencent = {...} } }.
+local cloudrenew = require("cloudrenew")
+local json = require("cloudrenew.json")
+
+local M = {}
+
+local function cfg() return APP_CFG end   -- luacheck: ignore (set by init_by_lua)
+
+function M.tc_opts(extra)
+  local c = cfg().creds
+  local o = { secret_id = c.secret_id, secret_key = c.secret_key, region = "ap-guangzhou",
+              endpoint = cfg().url, timeout = 10 }
+  for k, v in pairs(extra or {}) do if v == "UNSET" then o[k] = nil else o[k] = v end end
+  return o
+end
+
+local function out(t)
+  ngx.say(json.encode(t))
+end
+
+local function shape(res, err)
+  if res then
+    return { ok = true, price = res.Price and res.Price.InstancePrice and res.Price.InstancePrice.DiscountPrice,
+             request_id = res.RequestId }
+  end
+  return { ok = false, code = err.code, outcome = err.outcome, retryable = err.retryable,
+           message = err.message, str = tostring(err) }
+end
+M.shape = shape
+
+-- One typed inquiry; args: id, tls=1, endpoint, timeout, renew=1, transport
+function M.typed()
+  local a = ngx.req.get_uri_args()
+  local extra = { timeout = tonumber(a.timeout), transport = a.transport }
+  if a.tls then extra.endpoint = "UNSET"; extra.connect_to = cfg().tls_addr end
+  if a.endpoint then extra.endpoint = a.endpoint end
+  local tc, cerr = cloudrenew.tencent(M.tc_opts(extra))
+  if not tc then return out{ ok = false, code = cerr.code, message = cerr.message } end
+  local q = { InstanceIds = { a.id or "ins-2zvpghhc" }, InstanceChargePrepaid = { Period = 1 } }
+  local t0 = ngx.now()
+  local res, err
+  if a.renew then res, err = tc.cvm:RenewInstances(q) else res, err = tc.cvm:InquiryPriceRenewInstances(q) end
+  if a.twice and res then res, err = tc.cvm:InquiryPriceRenewInstances(q) end
+  local r = shape(res, err)
+  r.transport = tc.transport:which()
+  r.elapsed = ngx.now() - t0
+  tc:close()
+  out(r)
+end
+
+-- A request that spends its time in cloud calls (the fake's latency).
+function M.slow()
+  local tc = assert(cloudrenew.tencent(M.tc_opts()))
+  local n = tonumber(ngx.var.arg_n) or 4
+  local t0 = ngx.now()
+  for i = 1, n do
+    local res, err = tc.cvm:InquiryPriceRenewInstances{ InstanceIds = { "ins-slow000" .. i },
+      InstanceChargePrepaid = { Period = 1 } }
+    if not res then return out{ ok = false, str = tostring(err) } end
+  end
+  out{ ok = true, elapsed = ngx.now() - t0 }
+end
+
+local function run_workflow(log)
+  local workflow = require("cloudrenew.workflow")
+  local tc = assert(cloudrenew.tencent(M.tc_opts()))
+  local report, err = workflow.renew_if_under_budget{
+    client = tc, product = "cvm", resources = { "ins-wfaaaaa1", "ins-wfaaaaa2", "ins-wfaaaaa3" }, period = 1,
+    budget = 1e9, audit_log = log, concurrency = 3,
+  }
+  if not report then return { ok = false, str = tostring(err) } end
+  return { ok = true, renewed = report.totals.renewed, resources = report.totals.resources,
+           transport = tc.transport:which() }
+end
+
+function M.workflow()
+  out(run_workflow(ngx.var.arg_log))
+end
+
+function M.timer_start()
+  local log = ngx.var.arg_log
+  local ok, err = ngx.timer.at(0, function(premature)
+    if premature then return end
+    local r = run_workflow(log)
+    ngx.shared.results:set("timer", json.encode(r))
+  end)
+  out{ ok = ok ~= nil, err = err }
+end
+
+function M.result()
+  ngx.say(ngx.shared.results:get(ngx.var.arg_key) or "null")
+end
+
+-- Errors read as strings where OpenResty code expects one.
+function M.strings()
+  local tc = assert(cloudrenew.tencent(M.tc_opts{ endpoint = "http://127.0.0.1:9" }))
+  local _, err = tc.cvm:InquiryPriceRenewInstances{ InstanceIds = { "ins-xxxxxxxx" }, InstanceChargePrepaid = { Period = 1 } }
+  ngx.say(tostring(err))
+  ngx.say("failed: " .. err)
+  ngx.say(err .. " (end)")
+end
+
+-- cloudrenew.map over n ids: light threads under nginx.
+function M.map()
+  local tc = assert(cloudrenew.tencent(M.tc_opts()))
+  local n = tonumber(ngx.var.arg_n) or 6
+  local ids = {}
+  for i = 1, n do ids[i] = "ins-map0000" .. i end
+  local t0 = ngx.now()
+  local results, errs = cloudrenew.map(ids, function(id)
+    if id == "ins-map00002" then error("boom") end
+    return tc.cvm:InquiryPriceRenewInstances{ InstanceIds = { id }, InstanceChargePrepaid = { Period = 1 } }
+  end, { concurrency = n })
+  local prices, codes = {}, {}
+  for i = 1, n do
+    prices[i] = results[i] and results[i].Price.InstancePrice.DiscountPrice or false
+    codes[i] = errs[i] and errs[i].code or false
+  end
+  out{ elapsed = ngx.now() - t0, prices = prices, codes = codes }
+end
+
+-- A call from a phase without cosockets (init_worker, log): must not raise.
+function M.blocking_call(key)
+  -- in log, the caller's own set_sleep(ngx.sleep) (raises there if called as is)
+  if key == "log" then cloudrenew.set_sleep(ngx.sleep) end
+  local ok, r = pcall(function()
+    local tc = assert(cloudrenew.tencent(M.tc_opts{ rate_limits = { InquiryPriceRenewInstances = 2 } }))
+    local res, err = tc.cvm:InquiryPriceRenewInstances{ InstanceIds = { "ins-phase001" },
+      InstanceChargePrepaid = { Period = 1 } }
+    -- a second call waits for the pacer (0.5 s): the sleep must work here too
+    if res then res, err = tc.cvm:InquiryPriceRenewInstances{ InstanceIds = { "ins-phase001" },
+      InstanceChargePrepaid = { Period = 1 } } end
+    local s = shape(res, err)
+    s.transport = tc.transport:which()
+    s.phase = ngx.get_phase()
+    return s
+  end)
+  ngx.shared.results:set(key, json.encode(ok and r or { ok = false, raised = tostring(r) }))
+end
+
+-- One renewal per request (a client per request); ?dict=off: per-worker pacing.
+function M.renew()
+  local a = ngx.req.get_uri_args()
+  local o = M.tc_opts{ timeout = 30 }
+  if a.dict == "off" then o.rate_limit_dict = false end
+  local tc = assert(cloudrenew.tencent(o))
+  local res, err = tc.cvm:RenewInstances{ InstanceIds = { a.id }, InstanceChargePrepaid = { Period = 1 } }
+  local r = shape(res, err)
+  r.pid = ngx.worker.pid()
+  r.paced_by = tc.options.limiter.shared_dict and "dict" or "process"
+  out(r)
+end
+
+-- A client made (and used) in init_by_lua, before nginx forks its workers.
+function M.init_client(transport)
+  M.forked = assert(cloudrenew.tencent(M.tc_opts{ transport = transport, rate_limits = false }))
+  assert(M.forked.cvm:InquiryPriceRenewInstances{ InstanceIds = { "ins-master01" },
+    InstanceChargePrepaid = { Period = 1 } })
+end
+
+function M.forked_price()
+  local res, err = M.forked.cvm:InquiryPriceRenewInstances{ InstanceIds = { ngx.var.arg_id },
+    InstanceChargePrepaid = { Period = 1 } }
+  local r = shape(res, err)
+  r.pid = ngx.worker.pid()
+  r.transport = M.forked.transport:which()
+  out(r)
+end
+
+return M
