@@ -459,6 +459,78 @@ def fleet_volcengine(fake):
     eq(st, 400, "unknown resource field refused")
 
 
+# ---- role and federated credentials (metadata.py, sts.py) ----------------------
+
+def _tc_ok(fake, cred):
+    r = fake.tencent("cvm", "InquiryPriceRenewInstances",
+                     {"InstanceIds": ["ins-aaaaaaaa"], "InstanceChargePrepaid": {"Period": 1}}, cred=cred)
+    return r.get("Error", {}).get("Code")
+
+
+@check
+def metadata_services(fake):
+    fake.control("POST", "iam", {"ttl": 1})
+    base = "/latest/meta-data/cam/security-credentials/"
+    st, _, role = fake.send("GET", base)
+    eq((st, role), (200, b"cloudrenew-role"), "Tencent role name")
+    st, _, body = fake.send("GET", base + "cloudrenew-role")
+    t = json.loads(body)
+    eq((st, t["Code"], t["ExpiredTime"] - time.time() <= 2), (200, "Success", True), "Tencent role credentials")
+    tmp = {"secret_id": t["TmpSecretId"], "secret_key": t["TmpSecretKey"], "token": t["Token"]}
+    eq(_tc_ok(fake, tmp), None, "temporary credentials accepted")
+    eq(_tc_ok(fake, dict(tmp, token="wrong")), "AuthFailure.TokenFailure", "wrong token")
+    eq(fake.send("GET", base + "other")[0], 404, "unknown role")
+    # Volcengine IMDSv2: no token, no answer; PUT a token, then GET with it
+    vbase = "/volcstack/latest/iam/security_credentials/"
+    eq(fake.send("GET", vbase + "cloudrenew-role")[0], 401, "IMDSv2 without a token")
+    eq(fake.send("GET", "/latest/api/token")[0], 405, "IMDSv2 token needs PUT")
+    st, _, tok = fake.send("PUT", "/latest/api/token", {"X-volc-ecs-metadata-token-ttl-seconds": "21600"})
+    eq(st, 200, "IMDSv2 token")
+    st, _, body = fake.send("GET", vbase + "cloudrenew-role", {"X-volc-ecs-metadata-token": tok.decode()})
+    v = json.loads(body)
+    vtmp = {"access_key": v["AccessKeyId"], "secret_key": v["SecretAccessKey"], "session_token": v["SessionToken"]}
+    st, _, r = fake.volc("ecs", "RenewInstance", "2020-04-01",
+                         {"InstanceId": "i-aaaaaaaa", "Period": 1, "PeriodUnit": "Month"}, cred=vtmp)
+    eq(st, 200, "Volcengine role credentials accepted")
+    time.sleep(2.05)     # both have expired (whole seconds, rounded up)
+    eq(_tc_ok(fake, tmp), "AuthFailure.TokenFailure", "expired Tencent credentials")
+    st, _, r = fake.volc("ecs", "RenewInstance", "2020-04-01",
+                         {"InstanceId": "i-aaaaaaaa", "Period": 1, "PeriodUnit": "Month"}, cred=vtmp)
+    eq((st, r["ResponseMetadata"]["Error"]["Code"]), (401, "InvalidSecretToken"), "expired Volcengine credentials")
+    fake.control("POST", "iam", {"metadata": "down"})
+    eq(fake.send("GET", base)[0], 500, "metadata down")
+    eq(fake.control("GET", "iam")["issued"], {}, "a new iam config clears the counts")
+
+
+@check
+def sts_actions(fake):
+    fake.control("POST", "iam", {})
+    arn = "qcs::cam::uin/100000000001:roleName/ops"
+    r = fake.tencent("sts", "AssumeRole", {"RoleArn": arn, "RoleSessionName": "st", "DurationSeconds": 900},
+                     version="2018-08-13")
+    c = r["Credentials"]
+    eq(_tc_ok(fake, {"secret_id": c["TmpSecretId"], "secret_key": c["TmpSecretKey"], "token": c["Token"]}),
+       None, "assumed-role credentials accepted")
+    r = fake.tencent("sts", "AssumeRole", {"RoleArn": "bad", "RoleSessionName": "st"}, version="2018-08-13")
+    eq(r["Error"]["Code"], "InvalidParameter.RoleArn", "bad RoleArn")
+    body = json.dumps({"ProviderId": "fake-provider", "WebIdentityToken": "fake-oidc-token", "RoleArn": arn,
+                       "RoleSessionName": "st"})
+    hdrs = {"Authorization": "SKIP", "Content-Type": "application/json", "X-TC-Action": "AssumeRoleWithWebIdentity",
+            "X-TC-Version": "2018-08-13", "X-TC-Region": "ap-guangzhou", "X-TC-Timestamp": str(int(time.time()))}
+    st, _, data = fake.send("POST", "/", hdrs, body.encode())
+    eq("TmpSecretId" in json.loads(data)["Response"]["Credentials"], True, "AssumeRoleWithWebIdentity unsigned")
+    st, _, data = fake.send("POST", "/", hdrs, body.replace("fake-oidc-token", "x").encode())
+    eq(json.loads(data)["Response"]["Error"]["Code"], "InvalidParameter.WebIdentityTokenError", "bad web identity")
+    trn = "trn:iam::2100000001:role/ops"
+    st, _, r = fake.volc("sts", "AssumeRole", "2018-01-01", {"RoleTrn": trn, "RoleSessionName": "st"})
+    eq((st, "SessionToken" in r["Result"]["Credentials"]), (200, True), "Volcengine AssumeRole")
+    st, _, data = fake.send("POST", "/?Action=AssumeRoleWithOIDC&Version=2018-01-01", {"Content-Type": "application/json"},
+                            json.dumps({"OIDCToken": "fake-oidc-token", "RoleTrn": trn, "RoleSessionName": "st"}).encode())
+    eq((st, "Expiration" in json.loads(data)["Result"]["Credentials"]), (200, True), "AssumeRoleWithOIDC unsigned")
+    eq(fake.control("GET", "iam")["issued"], {"tencent:AssumeRole": 1, "tencent:AssumeRoleWithWebIdentity": 1,
+                                               "volcengine:AssumeRole": 1, "volcengine:AssumeRoleWithOIDC": 1}, "issued")
+
+
 def main():
     verbose = "-v" in sys.argv
     with tempfile.TemporaryDirectory() as tmp:
