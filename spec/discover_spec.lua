@@ -111,7 +111,7 @@ describe("discovery", function()
     end
     assert.are.equal(6, #report.items)                                    -- not-due ones only counted
     assert.are.same({ expires_within_days = 30, listed = 250, selected = 2, not_due = 244, reported = 4,
-                      include_auto_renew = false }, report.discovery)
+                      include_auto_renew = false, region = "ap-guangzhou" }, report.discovery)
     assert.are.equal(2, report.totals.planned)
     assert.are.equal(6, report.totals.resources)
     assert.are.same({}, fake:renewals())
@@ -147,9 +147,11 @@ describe("discovery", function()
     fake:reset()
     cvm_fleet()
     fake:resources({ { id = "ins-sh000001", region = "ap-shanghai", expires_in_days = 4 } }, { merge = true })
-    report = assert(workflow.renew_if_under_budget{ client = tc, product = "cvm", period = 1, dry_run = true,
+    local sh = assert(cloudrenew.tencent(fake:tencent_opts{ region = "ap-shanghai" }))
+    report = assert(workflow.renew_if_under_budget{ client = sh, product = "cvm", period = 1, dry_run = true,
       select = { expires_within_days = 30, region = "ap-shanghai",
                  filters = { { Name = "instance-id", Values = { "ins-sh000001" } } } } })
+    sh:close()
     assert.are.equal(1, #report.items)
     assert.are.equal("ins-sh000001", report.items[1].id)
     assert.are.equal("ap-shanghai", fake:requests_for("DescribeInstances")[1].headers["x-tc-region"])
@@ -252,13 +254,17 @@ describe("discovery", function()
       { "cvm", "30 days", "must be a table" },
       { "hspro", { expires_within_days = 30 }, "hspro needs ids" },
       { "cvm", { expires_within_days = 30, include_auto_renew = "yes" }, "include_auto_renew" },
+      { "cvm", { expires_within_days = 30, region = "ap-beijing" }, "not the client's region ap-guangzhou" },
+      { "teo", { expires_within_days = 30, region = "ap-beijing" }, "cvm and ecs only" },
     }
     for _, c in ipairs(cases) do
-      local res, err = workflow.renew_if_under_budget{ client = tc, product = c[1], period = 1, select = c[2] }
+      local res, err = workflow.renew_if_under_budget{ client = tc, product = c[1], period = 1, select = c[2],
+        price = c[1] == "teo" and {} or nil }
       assert.is_nil(res)
       assert.are.equal("ClientError.InvalidParameter", err.code)
       assert.truthy(err.message:find(c[3], 1, true), err.message)
-      assert.is_true(workflow.validate{ client = tc, product = c[1], period = 1, select = c[2] } == nil)
+      assert.is_true(workflow.validate{ client = tc, product = c[1], period = 1, select = c[2],
+        price = c[1] == "teo" and {} or nil } == nil)
     end
     local _, err = workflow.renew_if_under_budget{ client = tc, product = "cvm", period = 13,
       select = { expires_within_days = 30 } }

@@ -37,13 +37,14 @@ local function str(v) return type(v) == "string" and v ~= "" and v or nil end
 local KNOWN = { expires_within_days = true, region = true, ids = true, filters = true,
                 include_auto_renew = true, source = true }
 
--- select table -> a checked copy, or nil, err.
-function M.check(s, product)
+-- select table -> a checked copy, or nil, err. client_region: the region the
+-- renewals go to (a selector's region must be that one: renewals use the client's).
+function M.check(s, product, client_region)
   if type(s) ~= "table" then return invalid("must be a table like { expires_within_days = 30 }") end
   for k in pairs(s) do
     if not KNOWN[k] then return invalid(tostring(k) .. " is not a selector field (expires_within_days, region, ids, filters, include_auto_renew, source)") end
   end
-  local c = { region = s.region, filters = s.filters, include_auto_renew = s.include_auto_renew == true,
+  local c = { filters = s.filters, include_auto_renew = s.include_auto_renew == true,
               source = s.source or "billing" }
   c.days = num.canon(s.expires_within_days)
   if not num.finite(c.days) or c.days < 0 or c.days > M.MAX_DAYS then
@@ -54,6 +55,14 @@ function M.check(s, product)
   end
   if s.region ~= nil and (type(s.region) ~= "string" or not s.region:find("^[%w%-_.]+$") or #s.region > 64) then
     return invalid("region must be a region name such as ap-guangzhou, got " .. num.show(s.region))
+  end
+  if product ~= "cvm" and product ~= "ecs" then
+    if s.region ~= nil then return invalid("region applies to cvm and ecs only") end
+  elseif s.region ~= nil and client_region ~= nil and s.region ~= client_region then
+    return invalid("region " .. s.region .. " is not the client's region " .. client_region
+      .. ": renewals go to the client's region, so use a client (or inventory group) for " .. s.region)
+  else
+    c.region = s.region or client_region
   end
   if s.ids ~= nil then
     if type(s.ids) ~= "table" then return invalid("ids must be a list of ids") end
@@ -69,6 +78,9 @@ function M.check(s, product)
   if s.filters ~= nil and type(s.filters) ~= "table" then return invalid("filters must be a table") end
   if c.ids and s.filters ~= nil then return invalid("give ids or filters, not both") end
   if c.source ~= "billing" and c.source ~= "ecs" then return invalid("source must be \"billing\" or \"ecs\" (ecs only)") end
+  if product == "ecs" and c.source == "billing" and s.filters ~= nil and not c.ids then
+    return invalid("ecs filters are DescribeInstances parameters: they need source = \"ecs\"")
+  end
   if product == "hspro" and not c.ids then
     return invalid("hspro needs ids (Quuids): cwp DescribeMachineInfo reads one machine by Quuid")
   end
@@ -253,10 +265,10 @@ function M.select(o)
   if not read or type(o.client) ~= "table" or type(o.client.cloud) ~= "string" then
     return { resources = o.resources, info = {}, skipped = {} }   -- check() reports it
   end
-  local sel, serr = M.check(o.select, o.product)
+  local sel, serr = M.check(o.select, o.product, o.client.options and o.client.options.region)
   if not sel then return nil, serr end
   local now = core.time()
-  local copts = sel.region and { region = sel.region } or nil
+  local copts = sel.region and { region = sel.region } or nil   -- the client's region
   local ok, entries, err = pcall(read, o.client, sel, copts, now)
   if not ok then return nil, errors.client("Internal", "discovery raised: " .. tostring(entries)) end
   if not entries then return nil, err end

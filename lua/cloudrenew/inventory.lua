@@ -151,7 +151,7 @@ local function group(g, ctx, entry, fail)
   end
   -- A selector (cloudrenew.discover) finds resources instead of, or besides, the list.
   if g.select ~= nil then
-    local sok, serr = require("cloudrenew.discover").check(g.select, ctx.product)
+    local sok, serr = require("cloudrenew.discover").check(g.select, ctx.product, g.region or ctx.region)
     if not sok then return fail(entry .. ".select", (serr.message:gsub("^renew_if_under_budget: select: ", ""))) end
   end
   if (g.select == nil or g.resources ~= nil) and (not is_list(g.resources) or #g.resources == 0) then

@@ -106,7 +106,7 @@ local function check(o)
   o.settle_after, serr = settle.settle_after(o.settle_after)
   if o.settle_after == false then return invalid(serr) end
   if o.select ~= nil then   -- discovery (cloudrenew.discover): a selector instead of, or besides, ids
-    local ok, derr = discover.check(o.select, o.product)
+    local ok, derr = discover.check(o.select, o.product, o.client.options and o.client.options.region)
     if not ok then return nil, derr end
   end
   local rows, rerr = rows_of(o.product, o.resources or (o.select ~= nil and {} or nil), o.client)
