@@ -75,6 +75,27 @@ describe("workflow confirmation", function()
   end)
   after_each(function() os.remove(log) end)
 
+  it("confirm.read: expiry, auto-renew flag and charge type per product (false stays false, unknown is nil)", function()
+    fake:resources{ { id = "ins-cf000009", auto_renew = true, expires_in_days = 3 }, { id = "ins-cf00000a", prepaid = false },
+                    { id = "edgeone-cf0000000009", expires_in_days = 3 },
+                    { id = "edgeone-cf000000000a", auto_renew = true, prepaid = false },
+                    { id = "i-cf00000000000000009", expires_in_days = 3 },
+                    { id = "quuid-cf-0009", product = "hspro", expires_in_days = 3 } }
+    fake:config{ missing = { "ins-cf00000b" } }
+    local function read(c, product, id)
+      local st = assert(confirm.read(c, product, id))
+      return { st.found, st.expires_at, st.auto_renew, st.prepaid }
+    end
+    local exp = function(id) return fake:resource(id).expires end
+    assert.are.same({ true, exp("ins-cf000009"), true, true }, read(tc, "cvm", "ins-cf000009"))
+    assert.are.same({ true, nil, false, false }, read(tc, "cvm", "ins-cf00000a"))
+    assert.are.same({ false }, read(tc, "cvm", "ins-cf00000b"))
+    assert.are.same({ true, exp("edgeone-cf0000000009"), false, true }, read(tc, "teo", "edgeone-cf0000000009"))
+    assert.are.same({ true, nil, true, false }, read(tc, "teo", "edgeone-cf000000000a"))
+    assert.are.same({ true, exp("i-cf00000000000000009"), nil, true }, read(volc, "ecs", "i-cf00000000000000009"))
+    assert.are.same({ true, exp("quuid-cf-0009"), nil, true }, read(tc, "hspro", "quuid-cf-0009"))
+  end)
+
   it("cvm: OPERATING, then SUCCESS for the renewal's RequestId -> confirmed with the new expiry", function()
     fake:resources({ { id = "ins-cf000001", expires_in_days = 5 } }, { operation_seconds = 0.8 })
     local before = fake:resource("ins-cf000001").expires

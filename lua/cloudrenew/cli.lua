@@ -22,7 +22,7 @@ M.DEFAULT_AUDIT_LOG = "renewals-%Y-%m.jsonl"
 function M.parser()
   local p = argparse("cloudrenew", "Renew prepaid cloud resources that fit a price cap and a budget.")
     :epilog("Exit status: 0 all done, 1 some failed or had no price, 2 bad input, "
-      .. "3 unknown outcomes to check in the console.\nSee README.md, section CLI.")
+      .. "3 unknown outcomes to check in the console (reconcile: some remain unknown).\nSee README.md, section CLI.")
   p:command_target("command")
   p:require_command(false)
   p:flag("--version", "Print the version and exit.")
@@ -39,6 +39,11 @@ function M.parser()
   common(p:command("plan", "Inquire prices and decide; renew nothing."))
   common(p:command("apply", "Inquire, decide and renew what fits."))
     :flag("--dry-run", "Same as plan.")
+  -- cloudrenew.cli_reconcile: read the clouds and the audit log; renew nothing new.
+  common(p:command("status", "Per resource: expiry, auto-renew flag and what the audit log says."))
+  common(p:command("reconcile", "Settle the audit log's unknown and unconfirmed renewals from the clouds' read APIs."))
+    :option("--settle-after", "Seconds after which an unknown renewal whose expiry has not moved counts as failed"
+      .. " (off unless given).")
   return p
 end
 
@@ -184,6 +189,10 @@ local function run(argv, out, err)
     for _, x in ipairs(clients) do x:close() end
     return code
   end
+  if opts.command == "status" or opts.command == "reconcile" then
+    return done(require("cloudrenew.cli_reconcile").run(opts, inv, c, out,
+      function(msg) return fail(opts, out, err, msg) end))
+  end
   -- Every group is checked before the first request goes out.
   for _, g in ipairs(inv.groups) do
     g.options = { client = g.client, product = g.product, resources = g.resources, select = g.select, period = g.period,
@@ -270,7 +279,7 @@ function M.main(argv, out, err)
   if ok then return code end
   err:write("cloudrenew: internal error (please report it): ", tostring(code), "\n")
   for _, a in ipairs(argv or {}) do
-    if a == "apply" then
+    if a == "apply" or a == "reconcile" then   -- reconcile may re-send a Volcengine renewal
       err:write("cloudrenew: renewals may have been sent: check the audit log and the console\n")
       return M.UNKNOWN
     end

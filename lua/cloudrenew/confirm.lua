@@ -85,6 +85,17 @@ end
 -- ---- reading a resource ----------------------------------------------------
 
 local function str(v) return type(v) == "string" and v ~= "" and v or nil end
+-- v == want as a boolean, or nil when v is not a string (the field was absent or null).
+local function is(v, want)
+  if str(v) == nil then return nil end
+  return v == want
+end
+-- yes -> true, no -> false, anything else -> nil (never `x and false or nil`).
+local function either(v, yes, no)
+  if v == yes then return true end
+  if v == no then return false end
+  return nil
+end
 
 local function bad(action, msg)
   return errors.client("BadResponse", action .. ": " .. msg, { action = action, outcome = "not_executed" })
@@ -109,8 +120,7 @@ function READ.cvm(c, id)
   for _, x in ipairs(set) do
     if type(x) == "table" and x.InstanceId == id then
       return { found = true, expires = M.parse_time(x.ExpiredTime), renew_flag = str(x.RenewFlag),
-        auto_renew = str(x.RenewFlag) and x.RenewFlag == "NOTIFY_AND_AUTO_RENEW" or nil,
-        prepaid = str(x.InstanceChargeType) and x.InstanceChargeType == "PREPAID" or nil,
+        auto_renew = is(x.RenewFlag, "NOTIFY_AND_AUTO_RENEW"), prepaid = is(x.InstanceChargeType, "PREPAID"),
         latest = { operation = str(x.LatestOperation), state = str(x.LatestOperationState),
                    request_id = str(x.LatestOperationRequestId), message = str(x.LatestOperationErrorMsg) } }
     end
@@ -127,7 +137,7 @@ function READ.ecs(c, id)
   for _, x in ipairs(set) do
     if type(x) == "table" and x.InstanceId == id then
       return { found = true, expires = M.parse_time(x.ExpiredAt),
-        prepaid = str(x.InstanceChargeType) and x.InstanceChargeType == "PrePaid" or nil }
+        prepaid = is(x.InstanceChargeType, "PrePaid") }
     end
   end
   return { found = false }
@@ -153,8 +163,7 @@ function READ.teo(c, id)
   for _, x in ipairs(set) do
     if type(x) == "table" and x.PlanId == id then
       return { found = true, expires = M.parse_time(x.ExpiredTime),
-        auto_renew = type(x.AutoRenewal) == "boolean" and x.AutoRenewal or nil,
-        prepaid = (x.PayMode == 1 and true) or (x.PayMode == 0 and false) or nil }
+        auto_renew = either(x.AutoRenewal, true, false), prepaid = either(x.PayMode, 1, 0) }
     end
   end
   return { found = false }
@@ -167,7 +176,7 @@ function READ.hspro(c, id)
   local m = type(res.MachineInfo) == "table" and res.MachineInfo or res
   if m.Quuid ~= nil and m.Quuid ~= id then return { found = false } end
   return { found = true, expires = M.parse_time(m.ProVersionDeadline, 8),
-    prepaid = (m.PayMode == "PREPAY" and true) or (m.PayMode == "POSTPAY" and false) or nil }
+    prepaid = either(m.PayMode, "PREPAY", "POSTPAY") }
 end
 
 M.readable = { cvm = true, ecs = true, teo = true, hspro = true }

@@ -1,0 +1,163 @@
+-- `cloudrenew status` and `cloudrenew reconcile` as an operator runs them: a
+-- separate lua5.4 process, an inventory, the fake cloud, the audit log. Exit
+-- codes: status 0 (1 a read failed, 3 the log holds unknowns); reconcile 3 only
+-- while some renewal remains unknown. Renewals counted at the fake.
+local cloudrenew = require("cloudrenew")
+local json = require("cloudrenew.json")
+local workflow = require("cloudrenew.workflow")
+local fakecloud = require("support.fake")
+
+local read = fakecloud.read_file
+
+local function write(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+describe("bin/cloudrenew status and reconcile", function()
+  local fake, dir, creds, log
+
+  local function run(args)
+    local e = { "PATH=" .. q(os.getenv("PATH")), "HOME=" .. q(dir),
+      "TENCENTCLOUD_SECRET_ID=" .. q(creds.tencent[1].secret_id),
+      "TENCENTCLOUD_SECRET_KEY=" .. q(creds.tencent[1].secret_key),
+      "VOLCENGINE_ACCESS_KEY=" .. q(creds.volcengine[1].access_key),
+      "VOLCENGINE_SECRET_KEY=" .. q(creds.volcengine[1].secret_key) }
+    local cmd = { "env", "-i", table.concat(e, " "), "lua5.4", "bin/cloudrenew" }
+    for _, a in ipairs(args) do cmd[#cmd + 1] = q(a) end
+    os.execute(table.concat(cmd, " ") .. " >" .. dir .. "/out 2>" .. dir .. "/err; echo $? >" .. dir .. "/rc")
+    return tonumber(read(dir .. "/rc")), read(dir .. "/out") or "", read(dir .. "/err") or ""
+  end
+
+  local function inventory(groups, name)
+    local t = {}
+    if groups.tencent then
+      t.tencent = { region = "ap-guangzhou", endpoint = fake.url, timeout = 10 }
+      for k, v in pairs(groups.tencent) do t.tencent[k] = v end
+    end
+    if groups.volcengine then
+      t.volcengine = { region = "cn-beijing", endpoint = fake.url, timeout = 10 }
+      for k, v in pairs(groups.volcengine) do t.volcengine[k] = v end
+    end
+    local path = dir .. "/" .. (name or "inventory.json")
+    write(path, assert(json.encode(t)))
+    return path
+  end
+
+  local CVM = { "ins-rc000001", "ins-rc000002", "ins-rc000003" }
+  local function cvm_inv() return inventory{ tencent = { cvm = { period = 1, resources = CVM } } } end
+
+  local function entries()
+    local out = {}
+    for l in (read(log) or ""):gmatch("[^\n]+") do out[#out + 1] = assert(json.decode(l)) end
+    return out
+  end
+
+  setup(function()
+    fake = fakecloud.start{ tls = false }
+    creds = fakecloud.credentials()
+  end)
+  teardown(function() fake:stop() end)
+  before_each(function()
+    fake:reset()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+    log = dir .. "/audit.jsonl"
+  end)
+  after_each(function() os.execute("rm -rf " .. q(dir)) end)
+
+  it("status: expiry, auto-renew flag and the log's word per resource; sends and writes nothing; exit 0", function()
+    fake:resources{ { id = "ins-rc000001", expires_in_days = 5 }, { id = "ins-rc000002", expires_in_days = 9, auto_renew = true },
+                    { id = "ins-rc000003", prepaid = false } }
+    local path = cvm_inv()
+    -- renew only the first (through the CLI); the others stay untried
+    local rc, out = run{ "apply", inventory({ tencent = { cvm = { period = 1, resources = { "ins-rc000001" } } } }, "one.json"),
+      "--audit-log", log }
+    assert.are.equal(0, rc, out)
+    local before_log = read(log)
+    local renew_sends = #fake:requests_for("RenewInstances")
+    rc, out = run{ "status", path, "--audit-log", log, "--json" }
+    assert.are.equal(0, rc, out)
+    local doc = assert(json.decode(out), out)
+    local res = {}
+    for _, r in ipairs(doc.groups[1].resources) do res[r.id] = r end
+    assert.are.equal(fake:resource("ins-rc000001").expires, res["ins-rc000001"].expires)
+    assert.are.same({ "renewed", true }, { res["ins-rc000001"].log.outcome, res["ins-rc000001"].log.confirmed })
+    assert.are.equal(res["ins-rc000001"].expires, res["ins-rc000001"].log.expires_after)
+    assert.are.same({ false, true }, { res["ins-rc000001"].auto_renew, res["ins-rc000002"].auto_renew })
+    assert.are.same({ "-", false }, { res["ins-rc000002"].log.outcome, res["ins-rc000003"].prepaid })
+    assert.are.equal(renew_sends, #fake:requests_for("RenewInstances"))
+    assert.are.equal(before_log, read(log))
+    rc, out = run{ "status", path, "--audit-log", log }
+    assert.are.equal(0, rc, out)
+    assert.truthy(out:find("ins%-rc000001%s+%d+%-%d+%-%d+T[%d:]+Z%s+no%s+renewed %(confirmed%)"), out)
+    assert.truthy(out:find("ins%-rc000002%s+%S+%s+yes%s+never tried"), out)
+    assert.truthy(out:find("ins%-rc000003%s+postpaid"), out)
+  end)
+
+  it("reconcile: a lost Tencent answer whose renewal ran is settled renewed (expiry); status then exits 0", function()
+    fake:faults{ { action = "RenewInstances", kind = "drop_after", count = 1 } }
+    local rc, out = run{ "apply", cvm_inv(), "--audit-log", log, "--concurrency", "1" }
+    assert.are.equal(3, rc, out)
+    rc, out = run{ "status", cvm_inv(), "--audit-log", log }
+    assert.are.equal(3, rc, out)
+    assert.truthy(out:find("1 unknown in the audit log", 1, true), out)
+    rc, out = run{ "reconcile", cvm_inv(), "--audit-log", log }
+    assert.are.equal(0, rc, out)
+    assert.truthy(out:find("unknown%s+renewed%s+settled by expiry"), out)
+    assert.truthy(out:find("settled 1 (1 renewed, 0 failed); 0 still unknown", 1, true), out)
+    local s = entries()[#entries()]
+    assert.are.same({ "settle", "renewed", "expiry" }, { s.event, s.outcome, s.settled_by })
+    rc, out = run{ "status", cvm_inv(), "--audit-log", log }
+    assert.are.equal(0, rc, out)
+    assert.truthy(out:find("renewed (settled by expiry)", 1, true), out)
+    -- each renewed once; reconcile sent no renewal
+    assert.are.same({ ["ins-rc000001"] = 1, ["ins-rc000002"] = 1, ["ins-rc000003"] = 1 }, fake:renewals())
+    assert.are.equal(3, #fake:requests_for("RenewInstances"))
+    rc, out = run{ "reconcile", cvm_inv(), "--audit-log", log }
+    assert.are.equal(0, rc, out)
+    assert.truthy(out:find("nothing to settle", 1, true), out)
+  end)
+
+  it("reconcile: no proof -> still unknown, exit 3, nothing resent; --settle-after 0 settles it failed, exit 0", function()
+    fake:faults{ { action = "RenewInstances", kind = "drop_before", count = 1 } }
+    local rc, out = run{ "apply", cvm_inv(), "--audit-log", log, "--concurrency", "1" }
+    assert.are.equal(3, rc, out)
+    local sends = #fake:requests_for("RenewInstances")
+    rc, out = run{ "reconcile", cvm_inv(), "--audit-log", log, "--json" }
+    assert.are.equal(3, rc, out)
+    local doc = assert(json.decode(out), out)
+    assert.are.same({ 1, 0, 3 }, { doc.totals.unknown, doc.totals.settled, doc.exit_code })
+    assert.are.equal(sends, #fake:requests_for("RenewInstances"))
+    rc, out = run{ "reconcile", cvm_inv(), "--audit-log", log, "--settle-after", "0" }
+    assert.are.equal(0, rc, out)
+    assert.truthy(out:find("unknown%s+failed%s+settled by settle_after"), out)
+    assert.are.equal(sends, #fake:requests_for("RenewInstances"))
+    assert.are.same({ ["ins-rc000002"] = 1, ["ins-rc000003"] = 1 }, fake:renewals())
+    rc, out = run{ "reconcile", cvm_inv(), "--audit-log", log, "--settle-after", "-5" }
+    assert.are.equal(2, rc, out)
+  end)
+
+  it("reconcile: a Volcengine lost answer is re-sent with its ClientToken: renewed once, exit 0", function()
+    local volc = assert(cloudrenew.volcengine(fake:volc_opts{ retry = { max_attempts = 2, base_delay = 0.01 } }))
+    fake:faults{ { action = "RenewInstance", kind = "body", status = 502, body = "<html>gateway</html>", count = 1, execute = true },
+                 { action = "RenewInstance", kind = "body", status = 502, body = "<html>gateway</html>", count = 1 } }
+    -- the expiry read fails too, so only the token can settle it
+    local r = assert(workflow.renew_if_under_budget{ client = volc, product = "ecs", resources = { "i-rc00000000000000001" },
+      period = 1, audit_log = log, confirm = false })
+    volc:close()
+    assert.are.equal("unknown", r.items[1].outcome)
+    fake:faults{ { action = "DescribeInstances", kind = "status500", count = 4 } }
+    local rc, out = run{ "reconcile", inventory{ volcengine = { ecs = { period = 1, resources = { "i-rc00000000000000001" } } } },
+      "--audit-log", log }
+    assert.are.equal(0, rc, out)
+    assert.truthy(out:find("unknown%s+renewed%s+settled by client_token; order Order%d+"), out)
+    assert.are.same({ ["i-rc00000000000000001"] = 1 }, fake:renewals())
+    local token = entries()[1].client_token
+    for _, s in ipairs(fake:requests_for("RenewInstance")) do assert.truthy(s.query:find("ClientToken=" .. token, 1, true)) end
+  end)
+end)
