@@ -78,6 +78,7 @@ describe("bin/cloudrenew status and reconcile", function()
     local rc, out = run{ "apply", inventory({ tencent = { cvm = { period = 1, resources = { "ins-rc000001" } } } }, "one.json"),
       "--audit-log", log }
     assert.are.equal(0, rc, out)
+    assert.truthy(out:find("ins%-rc000001.-expires %S+ %-> %S+; confirmed"), out)
     local before_log = read(log)
     local renew_sends = #fake:requests_for("RenewInstances")
     rc, out = run{ "status", path, "--audit-log", log, "--json" }
@@ -97,6 +98,20 @@ describe("bin/cloudrenew status and reconcile", function()
     assert.truthy(out:find("ins%-rc000001%s+%d+%-%d+%-%d+T[%d:]+Z%s+no%s+renewed %(confirmed%)"), out)
     assert.truthy(out:find("ins%-rc000002%s+%S+%s+yes%s+never tried"), out)
     assert.truthy(out:find("ins%-rc000003%s+postpaid"), out)
+  end)
+
+  it("apply: a CVM renewal accepted, then FAILED, is failed (exit 1) with the cloud's message; --json carries it", function()
+    fake:resources{ { id = "ins-rc000001", operation_result = "FAILED", operation_error = "resource frozen" } }
+    local rc, out = run{ "apply", inventory({ tencent = { cvm = { period = 1, resources = { "ins-rc000001", "ins-rc000002" } } } }),
+      "--audit-log", log, "--json" }
+    assert.are.equal(1, rc, out)
+    local items = {}
+    for _, it in ipairs(assert(json.decode(out), out).groups[1].items) do items[it.id] = it end
+    local f, okr = items["ins-rc000001"], items["ins-rc000002"]
+    assert.are.same({ "failed", true, "ClientError.RenewalFailed" }, { f.outcome, f.confirmed, f.error.code })
+    assert.truthy(f.error.message:find("resource frozen", 1, true))
+    assert.are.same({ "renewed", true, fake:resource("ins-rc000002").expires }, { okr.outcome, okr.confirmed, okr.expires_after })
+    assert.are.equal(f.expires_before, f.expires_after)
   end)
 
   it("reconcile: a lost Tencent answer whose renewal ran is settled renewed (expiry); status then exits 0", function()

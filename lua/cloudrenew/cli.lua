@@ -99,6 +99,12 @@ local function detail(it)
     local after = it.expires_after or (it.expires_after_planned and it.expires_after_planned .. " planned")
     parts[#parts + 1] = "expires " .. it.expires_before .. (after and (" -> " .. after) or "")
   end
+  -- confirmation and settling (cloudrenew.confirm, cloudrenew.settle)
+  if it.settled_by then parts[#parts + 1] = "settled by " .. it.settled_by
+  elseif it.confirmed == true then parts[#parts + 1] = "confirmed"
+  elseif it.confirmed == false and it.outcome == "renewed" then
+    parts[#parts + 1] = "unconfirmed: " .. tostring(it.confirm_message)
+  end
   return table.concat(parts, "; ")
 end
 
@@ -255,7 +261,9 @@ local function run(argv, out, err)
       for j, it in ipairs(r.items) do
         items[j] = { id = it.id, price = it.price, price_cents = it.price_cents, currency = it.currency,
           decision = it.decision, outcome = it.outcome, request_id = it.request_id, order = it.order,
-          resumed = it.resumed, error = error_table(it.error) }
+          resumed = it.resumed, error = error_table(it.error),
+          expires_before = it.expires_before, expires_after = it.expires_after, confirmed = it.confirmed,
+          settled_by = it.settled_by }
       end
       groups[i] = { name = g.name, cloud = g.cloud, product = g.product, region = g.region, period = g.period,
                     max_price = g.max_price, budget = g.budget, items = items, totals = r.totals }
