@@ -6,6 +6,7 @@
 -- before sending. Polls are ordinary paced calls and wait through
 -- runtime.sleep, so inside cloudrenew.map they run concurrently.
 local core = require("cloudrenew.core")
+local dates = require("cloudrenew.dates")
 local errors = require("cloudrenew.errors")
 local num = require("cloudrenew.num")
 local runtime = require("cloudrenew.runtime")
@@ -40,47 +41,12 @@ end
 
 -- ---- time ------------------------------------------------------------------
 
--- Days since 1970-01-01 of a proleptic Gregorian date (no os.time: it reads
--- the local zone, and the clouds do not all write UTC).
-local function days(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = math.floor(y / 400)
-  local yoe = y - era * 400
-  local mp = (m + 9) % 12
-  local doy = math.floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-end
-
--- A cloud's time -> Unix seconds, or nil. Accepts "2020-04-10T02:47:36Z",
--- "...+00:00", "...+08:00", fractions, and a zone-less "2024-01-10 10:51:11"
--- read at zone_hours (cwp writes Beijing time, +8). Anything else is nil.
-function M.parse_time(s, zone_hours)
-  if type(s) ~= "string" or #s > 40 then return nil end
-  local y, mo, d, h, mi, sec, rest = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[T ](%d%d):(%d%d):(%d%d)(.*)$")
-  if not y then return nil end
-  y, mo, d, h, mi, sec = tonumber(y), tonumber(mo), tonumber(d), tonumber(h), tonumber(mi), tonumber(sec)
-  if mo < 1 or mo > 12 or d < 1 or d > 31 or h > 23 or mi > 59 or sec > 60 then return nil end
-  rest = rest:gsub("^%.%d+", "")
-  local off
-  if rest == "Z" or rest == "z" then off = 0
-  elseif rest == "" then
-    if not zone_hours then return nil end
-    off = zone_hours * 3600
-  else
-    local sign, oh, om = rest:match("^([+-])(%d%d):?(%d%d)$")
-    if not sign then return nil end
-    off = (tonumber(oh) * 60 + tonumber(om)) * 60
-    if sign == "-" then off = -off end
-  end
-  return days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off
-end
+-- The clouds' times through cloudrenew.dates (strict: "...Z", "...+08:00", and
+-- cwp's zone-less Beijing time only when the zone is named): Unix seconds or nil.
+function M.parse_time(s, zone_hours) return (dates.parse(s, zone_hours)) end
 
 -- Unix seconds -> the canonical text the log and reports use ("...Z", UTC).
-function M.format_time(t)
-  if not num.finite(t) then return nil end
-  return os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(t))
-end
+M.format_time = dates.format
 
 -- ---- reading a resource ----------------------------------------------------
 
