@@ -23,7 +23,6 @@
 #define CLOUDRENEW_VERSION "scm"
 #endif
 
-#define SIGNOUT_MT "cloudrenew.core.signout"
 #define HTTP_MT    "cloudrenew.core.http"
 #define MULTI_MT   "cloudrenew.core.multi"
 #define RL_MT      "cloudrenew.core.limiter"
@@ -147,19 +146,6 @@ static int l_uri_encode(lua_State *L) {
   return 1;
 }
 
-static int signout_gc(lua_State *L) {
-  cr_sign_output_free(luaL_checkudata(L, 1, SIGNOUT_MT));
-  return 0;
-}
-
-static cr_sign_output *new_signout(lua_State *L) {
-  cr_sign_output *o = lua_newuserdata(L, sizeof *o);
-  memset(o, 0, sizeof *o);
-  luaL_getmetatable(L, SIGNOUT_MT);
-  lua_setmetatable(L, -2);
-  return o;
-}
-
 static void push_buf(lua_State *L, const cr_buf *b, const char *k) {
   lua_pushlstring(L, b->data ? b->data : "", b->len);
   lua_setfield(L, -2, k);
@@ -183,11 +169,517 @@ static int push_signout(lua_State *L, cr_sign_output *o, int rc) {
   return 1;
 }
 
+/* ---- the public signers: cloudrenew.sign.tc3 / .volc --------------------
+ * Gateways call these per request for many clients, so the public contract is
+ * kept here in one pass over the arguments and without duplicating sign.c:
+ * the fast pass checks types, lengths, NUL bytes, the shapes sign.c does not
+ * know (service/region letters, host), merges headers and formats numbers;
+ * sign.c then refuses every byte that may not be signed (ids, method, path,
+ * date, header names and values). Only when it refuses does a strict pass
+ * re-read the arguments to name the field. sign.lua turns the message into
+ * ClientError.InvalidParameter. Every value read stays on the Lua stack until
+ * the answer is built (an __index may hand out strings nothing else
+ * references), and the state's signer userdata owns all scratch memory, so
+ * even a raise from a metamethod leaks nothing. */
+#define SIGNER_MT "cloudrenew.core.signer"
+
+typedef struct {
+  cr_signer *s;
+  cr_sign_output out;        /* reused: buffers keep their capacity */
+  cr_kv *kv;                 /* headers / query pairs of one call */
+  char (*num)[32];           /* num[i]: kv[i]'s value when it was a number */
+  size_t cap;
+} l_signer;
+
+/* Upvalue 1 is the l_signer; the field names follow (interned once, so a read
+ * is a table lookup rather than a string hash), then the detail metatable and
+ * the weak table linking an unread detail to its snapshot. */
+enum { K_SECRET_ID = 2, K_SECRET_KEY, K_SERVICE, K_HOST, K_METHOD, K_CONTENT_TYPE, K_PAYLOAD,
+       K_QUERY, K_TIMESTAMP, K_HEADERS, K_ACCESS_KEY, K_REGION, K_DATE, K_PATH, K_BODY,
+       K_AUTHORIZATION, K_CANONICAL_QUERY, K_CANONICAL_REQUEST, K_STRING_TO_SIGN,
+       K_SIGNED_HEADERS, K_SIGNATURE, K_DETAIL_MT, K_LINKS };
+static const char *const sign_keys[] = {
+  "secret_id", "secret_key", "service", "host", "method", "content_type", "payload", "query",
+  "timestamp", "headers", "access_key", "region", "date", "path", "body", "authorization",
+  "canonical_query", "canonical_request", "string_to_sign", "signed_headers", "signature", NULL
+};
+#define SIGN_UPVALUES (K_LINKS)
+#define KEY(k) lua_upvalueindex(k)
+#define KNAME(k) sign_keys[(k) - K_SECRET_ID]
+
+static int signer_gc(lua_State *L) {
+  l_signer *u = luaL_checkudata(L, 1, SIGNER_MT);
+  cr_signer_free(u->s);
+  cr_sign_output_free(&u->out);
+  free(u->kv);
+  free(u->num);
+  u->s = NULL; u->kv = NULL; u->num = NULL; u->cap = 0;
+  return 0;
+}
+
+static l_signer *state_signer(lua_State *L) { return lua_touserdata(L, lua_upvalueindex(1)); }
+
+/* Room for n pairs; -1 when out of memory (what was read stays valid). */
+static int kv_room(l_signer *u, size_t n) {
+  size_t cap = u->cap ? u->cap : 8;
+  cr_kv *kv;
+  char (*num)[32];
+  if (n <= u->cap) return 0;
+  while (cap < n) { if (cap > ((size_t)-1) / 64) return -1; cap *= 2; }
+  if (!(kv = realloc(u->kv, cap * sizeof *kv))) return -1;
+  u->kv = kv;
+  if (!(num = realloc(u->num, cap * sizeof *num))) return -1;
+  u->num = num; u->cap = cap;
+  return 0;
+}
+
+enum { SH_ID, SH_SCOPE, SH_HOST, SH_METHOD, SH_LINE };
+static const char *const shape_desc[] = {
+  "printable, without spaces, '/' or ','", "letters, digits, '-', '_' or '.'",
+  "a host name or host:port", "an upper-case HTTP method such as POST",
+  "one line of text without control characters"
+};
+static const unsigned shape_bad[] = {            /* any of these classes refuses a byte */
+  CR_CC_CTL | CR_CC_SPACE | CR_CC_SEP, 0, 0, 0, CR_CC_CTL
+};
+static const unsigned shape_need[] = {           /* every byte must have one of these */
+  0, CR_CC_SCOPE, CR_CC_HOST, CR_CC_UPPER, 0
+};
+
+/* What sign.lua's patterns accepted (C locale): 1 to 4096 bytes, none of them NUL. */
+static int shape_ok(int sh, const char *p, size_t n) {
+  size_t i;
+  unsigned bad = shape_bad[sh], need = shape_need[sh], acc = 0;
+  if (n == 0 || n > 4096) return 0;
+  if (!need) {
+    for (i = 0; i < n; i++) acc |= cr_char_class[(unsigned char)p[i]];
+    return !(acc & bad);
+  }
+  for (i = 0; i < n; i++) if (!(cr_char_class[(unsigned char)p[i]] & need)) return 0;
+  return 1;
+}
+
+/* Messages name the field; a caller-chosen name is shown printable and short. */
+static void pub_fail(rd_err *e, const char *fmt, const char *a) {
+  if (!e->msg[0]) snprintf(e->msg, sizeof e->msg, fmt, a ? a : "");
+}
+
+static void show(char out[48], const char *s, size_t n) {
+  size_t i, m = n < 40 ? n : 40;
+  for (i = 0; i < m; i++) out[i] = (s[i] > ' ' && s[i] < 0x7f && s[i] != '"') ? s[i] : '?';
+  out[m] = '\0';
+  if (n > m) memcpy(out + m, "...", 4);
+}
+
+/* t[k] (left on the stack) as a string of a shape, or dflt when absent and
+ * dflt given. The fast pass leaves to sign.c the byte checks it makes itself
+ * (ids, method, one-line text), keeping the length cap and refusing a NUL that
+ * would cut a C string short. */
+static const char *pub_text(lua_State *L, int k, int sh, const char *dflt, size_t *len, int strict,
+                            rd_err *e) {
+  size_t n = 0;
+  const char *s;
+  lua_pushvalue(L, KEY(k));
+  lua_gettable(L, 1);
+  if (lua_isnil(L, -1) && dflt) { *len = strlen(dflt); return dflt; }
+  s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+  if (!s || ((strict || shape_need[sh]) ? !shape_ok(sh, s, n) : (n == 0 || n > 4096 || strlen(s) != n))) {
+    if (!e->msg[0]) snprintf(e->msg, sizeof e->msg, "%s must be a string: %s", KNAME(k), shape_desc[sh]);
+    return NULL;
+  }
+  *len = n;
+  return s;
+}
+
+/* t[k] (left on the stack) as raw bytes: required non-empty, or optional ("" when absent). */
+static const char *pub_bytes(lua_State *L, int k, int required, size_t *len, rd_err *e) {
+  const char *s;
+  lua_pushvalue(L, KEY(k));
+  lua_gettable(L, 1);
+  *len = 0;
+  if (!required && lua_isnil(L, -1)) return "";
+  s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, len) : NULL;
+  if (!s || (required && *len == 0)) {
+    pub_fail(e, required ? "%s is required (a string)" : "%s must be a string", KNAME(k));
+    return NULL;
+  }
+  return s;
+}
+
+/* sign.value: strings as they are, finite numbers (integral ones without ".0"),
+ * booleans; NULL for anything else. A number is formatted into buf. */
+static const char *pub_scalar(lua_State *L, int idx, char buf[32], size_t *len) {
+  double v;
+  int n;
+  switch (lua_type(L, idx)) {
+  case LUA_TSTRING: return lua_tolstring(L, idx, len);
+  case LUA_TBOOLEAN:
+    *len = lua_toboolean(L, idx) ? 4 : 5;
+    return lua_toboolean(L, idx) ? "true" : "false";
+  case LUA_TNUMBER:
+    v = (double)lua_tonumber(L, idx);
+    if (v - v != 0) return NULL;                                      /* NaN, +-inf */
+    if (v > -9007199254740992.0 && v < 9007199254740992.0 && v == (double)(long long)v)
+      n = snprintf(buf, 32, "%lld", (long long)v);
+    else
+      n = snprintf(buf, 32, "%.17g", v);
+    *len = (size_t)n;
+    return buf;
+  default: return NULL;
+  }
+}
+
+/* Store the scalar at idx as pair i (a number is kept in u->num[i]; its pointer
+ * is fixed up once all pairs are read, since kv_room may move u->num). */
+static int put_pair(l_signer *u, size_t i, lua_State *L, int name_idx, int idx) {
+  const char *v = pub_scalar(L, idx, u->num[i], &u->kv[i].value_len);
+  if (!v) return -1;
+  u->kv[i].name = lua_tolstring(L, name_idx, &u->kv[i].name_len);
+  u->kv[i].value = v == u->num[i] ? NULL : v;
+  return 0;
+}
+
+static void fix_numbers(l_signer *u, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) if (!u->kv[i].value) u->kv[i].value = u->num[i];
+}
+
+/* s (n bytes) equals `lower` ignoring ASCII case. */
+static int lower_eq(const char *s, size_t n, const char *lower, size_t ln) {
+  size_t i;
+  if (n != ln) return 0;
+  for (i = 0; i < n; i++) if ((s[i] | (cr_char_class[(unsigned char)s[i]] & CR_CC_UPPER ? 0x20 : 0)) != lower[i]) return 0;
+  return 1;
+}
+
+typedef struct { const char *skip1, *skip2, *find; int has; } hdr_rules;
+
+/* The headers table at idx -> pairs from *n on: string names, scalar values.
+ * Names equal (any case) to r->skip1/skip2 are left out, the caller sets
+ * those; r->has is set if a name equals r->find. The strict pass also checks
+ * what sign.c refuses: names are HTTP tokens, values one line (tab allowed). */
+static int read_headers(lua_State *L, l_signer *u, int idx, size_t *n, hdr_rules *r, int strict,
+                        rd_err *e) {
+  char nm[48];
+  if (lua_isnil(L, idx)) return 0;
+  if (!lua_istable(L, idx)) { pub_fail(e, "headers must be a table", NULL); return -1; }
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    size_t kl = 0, i;
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &kl) : NULL;
+    int ok = k != NULL && kl > 0;
+    for (i = 0; ok && strict && i < kl; i++) ok = (cr_char_class[(unsigned char)k[i]] & CR_CC_TOKEN) != 0;
+    if (!ok) {
+      pub_fail(e, "headers names must be header names (letters, digits, '-')", NULL);
+      lua_pop(L, 2);
+      return -1;
+    }
+    if (r->find && lower_eq(k, kl, r->find, strlen(r->find))) r->has = 1;
+    if ((r->skip1 && lower_eq(k, kl, r->skip1, strlen(r->skip1))) ||
+        (r->skip2 && lower_eq(k, kl, r->skip2, strlen(r->skip2)))) {
+      lua_pop(L, 1);
+      continue;
+    }
+    if (kv_room(u, *n + 1)) { pub_fail(e, "out of memory", NULL); lua_pop(L, 2); return -1; }
+    ok = put_pair(u, *n, L, -2, -1) == 0;
+    if (ok && strict) {
+      const char *v = u->kv[*n].value ? u->kv[*n].value : u->num[*n];
+      for (i = 0; ok && i < u->kv[*n].value_len; i++) ok = !(cr_char_class[(unsigned char)v[i]] & CR_CC_CTLX);
+    }
+    if (!ok) {
+      show(nm, k, kl);
+      pub_fail(e, "headers %s must be a string or finite number on one line", nm);
+      lua_pop(L, 2);
+      return -1;
+    }
+    (*n)++;
+    lua_pop(L, 1);   /* the value stays anchored in the headers table */
+  }
+  return 0;
+}
+
+/* The Volcengine query table at idx: names non-empty strings, values scalars or
+ * lists of scalars (a repeated name), raw bytes: sign.c encodes them. */
+static int read_query(lua_State *L, l_signer *u, int idx, size_t *n, rd_err *e) {
+  char nm[48];
+  if (lua_isnil(L, idx)) return 0;
+  if (!lua_istable(L, idx)) { pub_fail(e, "query must be a table", NULL); return -1; }
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    size_t kl = 0;
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &kl) : NULL;
+    const char *why = NULL;
+    if (!k || kl == 0) {
+      pub_fail(e, "query names must be non-empty strings", NULL);
+      lua_pop(L, 2);
+      return -1;
+    }
+    if (lua_istable(L, -1)) {
+      size_t j, m = 0, count = 0;
+      for (j = 1; !why; j++, m++) {     /* ipairs: up to the first nil */
+        lua_rawgeti(L, -1, (int)j);
+        if (lua_isnil(L, -1)) { lua_pop(L, 1); break; }
+        if (kv_room(u, *n + 1)) why = "out of memory";
+        else if (put_pair(u, *n, L, -3, -1)) why = "query %s has a value that is not a string or finite number";
+        else (*n)++;
+        lua_pop(L, 1);                  /* anchored in the list */
+      }
+      if (!why) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) { count++; lua_pop(L, 1); }
+        if (count != m) why = "query %s must be a list of scalars";
+      }
+    } else if (kv_room(u, *n + 1)) {
+      why = "out of memory";
+    } else if (put_pair(u, *n, L, -2, -1)) {
+      why = "query %s must be a string or finite number";
+    } else {
+      (*n)++;
+    }
+    if (why) {
+      show(nm, k, kl);
+      pub_fail(e, why, nm);
+      lua_pop(L, 2);
+      return -1;
+    }
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
+/* ---- detail, built on first read ------------------------------------------
+ * Most gateways only send `auth`, so detail starts as an empty table with a
+ * shared metatable, linked through a weak-keyed table to a snapshot userdata
+ * (one allocation, plain bytes); the first field read (or pairs() on Lua 5.2+)
+ * turns the snapshot into ordinary fields and drops the link. */
+enum { D_AUTH, D_CQUERY, D_CREQ, D_STS, D_SH, D_SIG, D_N };
+static const int detail_key[D_N] = { K_AUTHORIZATION, K_CANONICAL_QUERY, K_CANONICAL_REQUEST,
+                                     K_STRING_TO_SIGN, K_SIGNED_HEADERS, K_SIGNATURE };
+typedef struct { size_t len[D_N]; int has_query; char data[1]; } snapshot;
+
+static void snap_piece(char **at, size_t *len, const char *p, size_t n) {
+  memcpy(*at, p ? p : "", n);
+  *at += n;
+  *len = n;
+}
+
+static void detail_fill(lua_State *L, int t, const snapshot *sn) {
+  const char *at = sn->data;
+  int i;
+  for (i = 0; i < D_N; i++) {
+    if (i != D_CQUERY || sn->has_query) {
+      lua_pushvalue(L, KEY(detail_key[i]));
+      lua_rawget(L, t);
+      if (lua_isnil(L, -1)) {           /* a field the caller set first stays */
+        lua_pushvalue(L, KEY(detail_key[i]));
+        lua_pushlstring(L, at, sn->len[i]);
+        lua_rawset(L, t);
+      }
+      lua_pop(L, 1);
+    }
+    at += sn->len[i];
+  }
+}
+
+/* Materialise t's fields if it still has a snapshot. */
+static void detail_materialise(lua_State *L, int t) {
+  lua_pushvalue(L, KEY(K_LINKS));
+  lua_pushvalue(L, t);
+  lua_rawget(L, -2);
+  if (lua_type(L, -1) == LUA_TUSERDATA) {
+    detail_fill(L, t, lua_touserdata(L, -1));
+    lua_pushvalue(L, t);
+    lua_pushnil(L);
+    lua_rawset(L, -4);
+  }
+  lua_pop(L, 2);
+}
+
+static int detail_index(lua_State *L) {
+  lua_settop(L, 2);
+  if (!lua_istable(L, 1)) return 0;
+  detail_materialise(L, 1);
+  lua_rawget(L, 1);
+  return 1;
+}
+
+static int detail_next(lua_State *L) {
+  lua_settop(L, 2);
+  if (lua_next(L, 1)) return 2;
+  lua_pushnil(L);
+  return 1;
+}
+
+static int detail_pairs(lua_State *L) {
+  lua_settop(L, 1);
+  if (lua_istable(L, 1)) detail_materialise(L, 1);
+  lua_pushcfunction(L, detail_next);
+  lua_pushvalue(L, 1);
+  lua_pushnil(L);
+  return 3;
+}
+
+/* auth, detail from the state's output; nil, message for a refusal. */
+static int pub_result(lua_State *L, l_signer *u, int rc, int volc) {
+  const cr_sign_output *o = &u->out;
+  snapshot *sn;
+  char *at;
+  size_t total;
+  if (rc != 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, rc == CR_SIGN_ENOMEM ? "out of memory while signing" :
+                   "invalid signing input (a control character, space or '/' where none may be, "
+                   "a duplicate or empty header name, or a missing Host/Content-Type)");
+    return 2;
+  }
+  lua_pushlstring(L, o->authorization.data, o->authorization.len);
+  lua_createtable(L, 0, 0);
+  total = o->authorization.len + (volc ? o->canonical_query.len : 0) + o->canonical_request.len +
+          o->string_to_sign.len + o->signed_headers.len + 64;
+  sn = lua_newuserdata(L, sizeof *sn + total);
+  at = sn->data;
+  sn->has_query = volc;
+  snap_piece(&at, &sn->len[D_AUTH], o->authorization.data, o->authorization.len);
+  snap_piece(&at, &sn->len[D_CQUERY], o->canonical_query.data, volc ? o->canonical_query.len : 0);
+  snap_piece(&at, &sn->len[D_CREQ], o->canonical_request.data, o->canonical_request.len);
+  snap_piece(&at, &sn->len[D_STS], o->string_to_sign.data, o->string_to_sign.len);
+  snap_piece(&at, &sn->len[D_SH], o->signed_headers.data, o->signed_headers.len);
+  snap_piece(&at, &sn->len[D_SIG], o->signature, 64);
+  lua_pushvalue(L, KEY(K_LINKS));   /* links[detail] = snapshot */
+  lua_pushvalue(L, -3);
+  lua_pushvalue(L, -3);
+  lua_rawset(L, -3);
+  lua_pop(L, 2);
+  lua_pushvalue(L, KEY(K_DETAIL_MT));
+  lua_setmetatable(L, -2);
+  return 2;
+}
+
+#define PUB_STACK 48   /* fields, tables and iteration never need more */
+
+/* One pass over sign.tc3's argument; strict: name the first bad field. */
+static int tc3_pass(lua_State *L, l_signer *u, int strict, rd_err *e) {
+  cr_tc3_input in;
+  hdr_rules r = { "content-type", "host", NULL, 0 };
+  size_t n = 0, ctl = 0, hl = 0, l = 0, i;
+  const char *ct, *host;
+  double ts;
+  memset(&in, 0, sizeof in);
+  in.secret_id = pub_text(L, K_SECRET_ID, SH_ID, NULL, &l, strict, e);
+  in.secret_key = pub_bytes(L, K_SECRET_KEY, 1, &in.secret_key_len, e);
+  in.service = pub_text(L, K_SERVICE, SH_SCOPE, NULL, &l, strict, e);
+  host = pub_text(L, K_HOST, SH_HOST, NULL, &hl, strict, e);
+  in.method = pub_text(L, K_METHOD, SH_METHOD, "POST", &l, strict, e);
+  ct = pub_text(L, K_CONTENT_TYPE, SH_LINE, "application/json", &ctl, 1, e);   /* sign.c allows a tab */
+  in.payload = pub_bytes(L, K_PAYLOAD, 0, &in.payload_len, e);
+  if (e->msg[0]) return CR_SIGN_EINVAL;
+  lua_pushvalue(L, KEY(K_QUERY));
+  lua_gettable(L, 1);
+  if (lua_isnil(L, -1)) in.query = "";
+  else if (lua_type(L, -1) == LUA_TSTRING) {
+    in.query = lua_tolstring(L, -1, &in.query_len);
+    for (i = 0; strict && in.query && i < in.query_len; i++)
+      if (cr_char_class[(unsigned char)in.query[i]] & (CR_CC_CTL | CR_CC_SPACE | CR_CC_HASH)) in.query = NULL;
+  }
+  if (!in.query) {
+    pub_fail(e, "query must be an encoded query string (no spaces or control characters)", NULL);
+    return CR_SIGN_EINVAL;
+  }
+  lua_pushvalue(L, KEY(K_TIMESTAMP));
+  lua_gettable(L, 1);
+  ts = lua_type(L, -1) == LUA_TNUMBER ? (double)lua_tonumber(L, -1) : -1;
+  if (!in_range(ts, 0, (double)CR_SIGN_MAX_TIMESTAMP) || ts != (double)(long long)ts) {
+    pub_fail(e, "timestamp must be unix seconds (an integer from 0 to 253402300799)", NULL);
+    return CR_SIGN_EINVAL;
+  }
+  in.timestamp = (long long)ts;
+  lua_pushvalue(L, KEY(K_HEADERS));
+  lua_gettable(L, 1);
+  if (read_headers(L, u, lua_gettop(L), &n, &r, strict, e)) return CR_SIGN_EINVAL;
+  if (kv_room(u, n + 2)) { pub_fail(e, "out of memory", NULL); return CR_SIGN_EINVAL; }
+  fix_numbers(u, n);
+  u->kv[n].name = "Content-Type"; u->kv[n].name_len = 12; u->kv[n].value = ct; u->kv[n].value_len = ctl;
+  u->kv[n + 1].name = "Host"; u->kv[n + 1].name_len = 4; u->kv[n + 1].value = host; u->kv[n + 1].value_len = hl;
+  in.headers = u->kv; in.nheaders = n + 2;
+  return strict ? 0 : cr_tc3_sign_with(u->s, &in, &u->out);
+}
+
+/* One pass over sign.volc's argument; strict: name the first bad field. */
+static int volc_pass(lua_State *L, l_signer *u, int strict, rd_err *e) {
+  cr_volc_input in;
+  hdr_rules r = { NULL, NULL, "x-date", 0 };
+  size_t n = 0, nq, l = 0, dl = 0, i;
+  char shown[48];
+  memset(&in, 0, sizeof in);
+  in.access_key = pub_text(L, K_ACCESS_KEY, SH_ID, NULL, &l, strict, e);
+  in.secret_key = pub_bytes(L, K_SECRET_KEY, 1, &in.secret_key_len, e);
+  in.service = pub_text(L, K_SERVICE, SH_SCOPE, NULL, &l, strict, e);
+  in.region = pub_text(L, K_REGION, SH_SCOPE, NULL, &l, strict, e);
+  in.date = pub_text(L, K_DATE, SH_LINE, NULL, &dl, strict, e);
+  in.method = pub_text(L, K_METHOD, SH_METHOD, "GET", &l, strict, e);
+  in.path = pub_text(L, K_PATH, SH_LINE, "/", &l, strict, e);
+  in.body = pub_bytes(L, K_BODY, 0, &in.body_len, e);
+  if (e->msg[0]) return CR_SIGN_EINVAL;
+  if (strict) {
+    for (i = 0; i < dl; i++)
+      if (i == 8 ? in.date[i] != 'T' : i == 15 ? in.date[i] != 'Z' : (unsigned)(in.date[i] - '0') > 9) break;
+    if (dl != 16 || i != 16) {
+      show(shown, in.date, dl);
+      pub_fail(e, "date must be YYYYMMDDTHHMMSSZ (UTC), got \"%s\"", shown);
+      return CR_SIGN_EINVAL;
+    }
+    for (i = 0; i < l; i++)
+      if (cr_char_class[(unsigned char)in.path[i]] & (CR_CC_SPACE | CR_CC_QMARK | CR_CC_HASH)) break;
+    if (in.path[0] != '/' || i != l) {
+      pub_fail(e, "path must start with '/' and hold no spaces, '?' or '#'", NULL);
+      return CR_SIGN_EINVAL;
+    }
+  }
+  lua_pushvalue(L, KEY(K_QUERY));
+  lua_gettable(L, 1);
+  if (read_query(L, u, lua_gettop(L), &n, e)) return CR_SIGN_EINVAL;
+  nq = n;
+  lua_pushvalue(L, KEY(K_HEADERS));
+  lua_gettable(L, 1);
+  if (read_headers(L, u, lua_gettop(L), &n, &r, strict, e)) return CR_SIGN_EINVAL;
+  if (!r.has) {
+    if (kv_room(u, n + 1)) { pub_fail(e, "out of memory", NULL); return CR_SIGN_EINVAL; }
+    u->kv[n].name = "X-Date"; u->kv[n].name_len = 6; u->kv[n].value = in.date; u->kv[n].value_len = dl;
+    n++;
+  }
+  fix_numbers(u, n);
+  in.query = u->kv; in.nquery = nq;
+  in.headers = u->kv + nq; in.nheaders = n - nq;
+  return strict ? 0 : cr_volc_sign_with(u->s, &in, &u->out);
+}
+
+/* core.sign_tc3(t) / core.sign_volc(t) -> authorization, detail | nil, message
+ * (the message without the "sign.tc3: " prefix). Never raises on what it is given. */
+static int pub_sign(lua_State *L, int volc) {
+  l_signer *u = state_signer(L);
+  rd_err e = {{0}};
+  int rc;
+  lua_settop(L, 1);
+  if (!lua_istable(L, 1)) { pub_fail(&e, "argument must be a table", NULL); return rd_push(L, &e); }
+  if (!lua_checkstack(L, PUB_STACK)) { pub_fail(&e, "out of memory", NULL); return rd_push(L, &e); }
+  rc = volc ? volc_pass(L, u, 0, &e) : tc3_pass(L, u, 0, &e);
+  if (e.msg[0]) return rd_push(L, &e);
+  if (rc == CR_SIGN_EINVAL) {         /* sign.c refused: re-read strictly to name the field */
+    lua_settop(L, 1);
+    if (volc) volc_pass(L, u, 1, &e); else tc3_pass(L, u, 1, &e);
+    if (e.msg[0]) return rd_push(L, &e);
+  }
+  return pub_result(L, u, rc, volc);
+}
+
+static int l_sign_tc3(lua_State *L) { return pub_sign(L, 0); }
+static int l_sign_volc(lua_State *L) { return pub_sign(L, 1); }
+
 /* core.tc3_sign{secret_id, secret_key, service, timestamp, method, query, payload, headers}
  * -> table | nil, message. Never raises on what it is given. */
 static int l_tc3_sign(lua_State *L) {
   cr_tc3_input in;
-  cr_sign_output *o;
+  l_signer *u = state_signer(L);
   rd_err e = {{0}};
   double ts;
   lua_settop(L, 1);
@@ -209,15 +701,14 @@ static int l_tc3_sign(lua_State *L) {
   lua_getfield(L, 1, "headers");                       /* index 2 */
   in.headers = read_pairs(L, 2, "headers", &in.nheaders, &e);
   if (e.msg[0]) return rd_push(L, &e);
-  o = new_signout(L);
-  return push_signout(L, o, cr_tc3_sign(&in, o));
+  return push_signout(L, &u->out, cr_tc3_sign_with(u->s, &in, &u->out));
 }
 
 /* core.volc_sign{access_key, secret_key, service, region, date, method, path, query, headers, body}
  * -> table | nil, message. Never raises on what it is given. */
 static int l_volc_sign(lua_State *L) {
   cr_volc_input in;
-  cr_sign_output *o;
+  l_signer *u = state_signer(L);
   rd_err e = {{0}};
   lua_settop(L, 1);
   if (!lua_istable(L, 1)) { rd_fail(&e, "must be a table", "argument"); return rd_push(L, &e); }
@@ -237,8 +728,44 @@ static int l_volc_sign(lua_State *L) {
   lua_getfield(L, 1, "headers");                       /* index 3 or 4 */
   in.headers = read_pairs(L, lua_gettop(L), "headers", &in.nheaders, &e);
   if (e.msg[0]) return rd_push(L, &e);
-  o = new_signout(L);
-  return push_signout(L, o, cr_volc_sign(&in, o));
+  return push_signout(L, &u->out, cr_volc_sign_with(u->s, &in, &u->out));
+}
+
+/* Registers tc3_sign, volc_sign, sign_tc3 and sign_volc on the table on top,
+ * all sharing one signer per lua_State (freed by its __gc with the state). */
+static void open_signers(lua_State *L) {
+  static const lua_CFunction fns[] = { l_tc3_sign, l_volc_sign, l_sign_tc3, l_sign_volc };
+  static const char *const names[] = { "tc3_sign", "volc_sign", "sign_tc3", "sign_volc" };
+  l_signer *u;
+  int i, k, top = lua_gettop(L);
+  luaL_checkstack(L, 2 * SIGN_UPVALUES + 4, "cloudrenew.core: opening the signers");
+  luaL_newmetatable(L, SIGNER_MT);
+  lua_pushcfunction(L, signer_gc); lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  u = lua_newuserdata(L, sizeof *u);                  /* top + 1: the upvalues from here */
+  memset(u, 0, sizeof *u);
+  luaL_getmetatable(L, SIGNER_MT);
+  lua_setmetatable(L, -2);
+  if (!(u->s = cr_signer_new())) luaL_error(L, "cloudrenew.core: cannot set up the signer (OpenSSL)");
+  for (k = 0; sign_keys[k]; k++) lua_pushstring(L, sign_keys[k]);
+  lua_newtable(L);                                    /* K_DETAIL_MT, filled below */
+  lua_newtable(L);                                    /* K_LINKS: weak keys */
+  lua_newtable(L);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  for (k = 1; k <= SIGN_UPVALUES; k++) lua_pushvalue(L, top + k);
+  lua_pushcclosure(L, detail_index, SIGN_UPVALUES);
+  lua_setfield(L, top + K_DETAIL_MT, "__index");
+  for (k = 1; k <= SIGN_UPVALUES; k++) lua_pushvalue(L, top + k);
+  lua_pushcclosure(L, detail_pairs, SIGN_UPVALUES);
+  lua_setfield(L, top + K_DETAIL_MT, "__pairs");
+  for (i = 0; i < 4; i++) {
+    for (k = 1; k <= SIGN_UPVALUES; k++) lua_pushvalue(L, top + k);
+    lua_pushcclosure(L, fns[i], SIGN_UPVALUES);
+    lua_setfield(L, top, names[i]);
+  }
+  lua_settop(L, top);
 }
 
 static int l_sign_key_derivations(lua_State *L) {
@@ -678,8 +1205,7 @@ static const luaL_Reg rl_methods[] = {
 
 static const luaL_Reg funcs[] = {
   {"sha256_hex", l_sha256_hex}, {"hmac_sha256_hex", l_hmac_sha256_hex},
-  {"uri_encode", l_uri_encode}, {"tc3_sign", l_tc3_sign}, {"volc_sign", l_volc_sign},
-  {"sign_key_derivations", l_sign_key_derivations},
+  {"uri_encode", l_uri_encode}, {"sign_key_derivations", l_sign_key_derivations},
   {"http", l_http_new}, {"multi", l_multi_new}, {"limiter", l_limiter}, {"monotonic", l_monotonic}, {"time", l_time},
   {"sleep", l_sleep}, {"random_hex", l_random_hex},
   {"append_durable", l_append_durable}, {"truncate_tail", l_truncate_tail}, {"lock", l_lock}, {"isatty", l_isatty}, {NULL, NULL}
@@ -687,9 +1213,6 @@ static const luaL_Reg funcs[] = {
 
 int luaopen_cloudrenew_core(lua_State *L) {
   if (cr_http_global_init() != 0) return luaL_error(L, "cloudrenew.core: curl_global_init failed");
-  luaL_newmetatable(L, SIGNOUT_MT);
-  lua_pushcfunction(L, signout_gc); lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
   luaL_newmetatable(L, LOCK_MT);
   lua_pushcfunction(L, lock_release); lua_setfield(L, -2, "__gc");
 #if LUA_VERSION_NUM >= 504
@@ -725,6 +1248,7 @@ int luaopen_cloudrenew_core(lua_State *L) {
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
   cr_newlib(L, funcs);
+  open_signers(L);   /* tc3_sign, volc_sign, sign_tc3, sign_volc */
   lua_pushstring(L, CLOUDRENEW_VERSION); lua_setfield(L, -2, "version");
   /* curl_version_info, not curl_version(): the latter initialises libldap, whose
    * one-time allocations are never freed and would drown real leaks in valgrind. */

@@ -1,20 +1,20 @@
 /* TC3-HMAC-SHA256 (Tencent Cloud v3) and Volcengine HMAC-SHA256 request signing.
- * Only OpenSSL 3 calls that are not deprecated: EVP_Digest and one-shot HMAC(). */
+ * Only OpenSSL 3 calls that are not deprecated: EVP_MD/EVP_MAC fetched once per
+ * signer (one-shot EVP_Digest and HMAC() only for the standalone helpers). */
 #include "sign.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-
-#define END ((const char *)NULL)   /* cat() sentinel; a bare NULL may be an int */
+#include <openssl/params.h>
 
 /* ---- buffers ------------------------------------------------------------- */
 
@@ -45,15 +45,16 @@ int cr_buf_puts(cr_buf *b, const char *s) { return cr_buf_append(b, s, strlen(s)
 
 void cr_buf_free(cr_buf *b) { free(b->data); b->data = NULL; b->len = b->cap = 0; }
 
-/* Append C strings up to END; keeps the signers' layouts readable. */
-static int cat(cr_buf *b, ...) {
-  va_list ap;
-  const char *s;
-  int rc = 0;
-  va_start(ap, b);
-  while (rc == 0 && (s = va_arg(ap, const char *)) != NULL) rc = cr_buf_puts(b, s);
-  va_end(ap);
-  return rc;
+static void buf_clear(cr_buf *b) { b->len = 0; if (b->data) b->data[0] = '\0'; }
+
+/* Empty an output for reuse: its buffers keep their capacity. */
+static void output_clear(cr_sign_output *out) {
+  buf_clear(&out->canonical_query);
+  buf_clear(&out->canonical_request);
+  buf_clear(&out->string_to_sign);
+  buf_clear(&out->signed_headers);
+  buf_clear(&out->authorization);
+  out->signature[0] = '\0';
 }
 
 void cr_sign_output_free(cr_sign_output *out) {
@@ -67,15 +68,43 @@ void cr_sign_output_free(cr_sign_output *out) {
 
 /* ---- primitives ---------------------------------------------------------- */
 
+const unsigned short cr_char_class[256] = {
+  1025, 1025, 1025, 1025, 1025, 1025, 1025, 1025, 1025, 1, 1025, 1025, 1025, 1025, 1025, 1025,
+  1025, 1025, 1025, 1025, 1025, 1025, 1025, 1025, 1025, 1025, 1025, 1025, 1025, 1025, 1025, 1025,
+  2, 4, 0, 132, 4, 4, 4, 4, 0, 0, 4, 4, 64, 540, 540, 64,
+  540, 540, 540, 540, 540, 540, 540, 540, 540, 540, 16, 0, 0, 0, 0, 256,
+  0, 572, 572, 572, 572, 572, 572, 572, 572, 572, 572, 572, 572, 572, 572, 572,
+  572, 572, 572, 572, 572, 572, 572, 572, 572, 572, 572, 16, 0, 16, 4, 540,
+  4, 540, 540, 540, 540, 540, 540, 540, 540, 540, 540, 540, 540, 540, 540, 540,
+  540, 540, 540, 540, 540, 540, 540, 540, 540, 540, 540, 0, 4, 0, 516, 1025,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+#define CC(c, bits) (cr_char_class[(unsigned char)(c)] & (bits))
+
 static void to_hex(const unsigned char in[32], char out[65]) {
-  static const char digits[] = "0123456789abcdef";
+  static const char pairs[513] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
   int i;
-  for (i = 0; i < 32; i++) { out[2 * i] = digits[in[i] >> 4]; out[2 * i + 1] = digits[in[i] & 15]; }
+  for (i = 0; i < 32; i++) memcpy(out + 2 * i, pairs + 2 * in[i], 2);
   out[64] = '\0';
 }
 
-/* Internal variants report failure so a signer returns an error rather than a
- * bogus signature; the void public wrappers cannot, so they yield zeros. */
+/* Standalone helpers (core.sha256_hex and friends); the signers use a cr_signer.
+ * The void public wrappers cannot report failure, so they yield zeros. */
 static int sha256_hex(const void *data, size_t len, char out[65]) {
   unsigned char md[32] = {0};
   unsigned int mdlen = 0;
@@ -105,8 +134,7 @@ static size_t uri_enc(char *dst, const char *s, size_t n) {
   size_t i, m = 0;
   for (i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-        c == '-' || c == '_' || c == '.' || c == '~') {
+    if (CC(c, CR_CC_UNRES)) {
       if (dst) dst[m] = (char)c;
       m++;
     } else {
@@ -124,91 +152,189 @@ int cr_uri_encode(cr_buf *b, const char *s, size_t n) {
   return 0;
 }
 
-/* ---- signing-key cache -----------------------------------------------------
- * The derived key only changes per day and scope, so deriving it per request
- * would triple the HMAC work. Entries are keyed by SHA-256 of the secret (the
- * raw secret never sits in the table) plus the scope: the algorithm and every
- * derivation step, NUL-separated (all are C strings, so this is unambiguous).
- * Round-robin replacement is enough: yesterday's keys just age out. */
+/* ---- the signer ------------------------------------------------------------
+ * OpenSSL 3's one-shot EVP_Digest(EVP_sha256()) and HMAC() fetch the algorithm
+ * from the provider on every call, and deriving the signing key costs three or
+ * four HMACs. A signer fetches SHA-256 and HMAC once, reuses one digest
+ * context, and keeps per (algorithm, scope, secret) an HMAC context already
+ * keyed with the derived key: a signature only re-initialises it (EVP_MAC_init
+ * without a key keeps the key). Slots are found by comparing the secret itself
+ * (a copy, cleansed on eviction and free), not a SHA-256 of it per call: the
+ * secret already sits in the caller's memory, and a digest per call was a
+ * tenth of the signing time. The key only changes per day and scope, so
+ * round-robin replacement is enough: yesterday's keys just age out. */
 #define CACHE_SLOTS 32
 #define SCOPE_MAX 256
 
-static struct {
-  int used;
-  size_t scope_len;
-  unsigned char secret_hash[32], key[32];
-  char scope[SCOPE_MAX];
-} cache[CACHE_SLOTS];
-static unsigned cache_next;
+typedef struct {
+  EVP_MAC_CTX *mac;          /* keyed with the derived key; NULL: slot unused */
+  const char *alg;           /* one of the two static algorithm names */
+  size_t scope_len, secret_len;
+  unsigned char *secret;
+  char scope[SCOPE_MAX];     /* the scope parts joined by '/' (none holds a '/') */
+} key_slot;
+
+typedef struct { const char *n; size_t nl; const char *v; size_t vl; } pair;
+
+struct cr_signer {
+  EVP_MD *md;
+  EVP_MAC *hmac;
+  EVP_MD_CTX *mdctx;
+  key_slot slot[CACHE_SLOTS];
+  unsigned next, last;
+  pair *pairs; size_t pairs_cap;   /* canonicalisation scratch, reused */
+  char *arena; size_t arena_cap;
+  cr_buf ch, scope;
+};
+
 static unsigned long derivations;
-static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t count_mu = PTHREAD_MUTEX_INITIALIZER;
 
 unsigned long cr_sign_key_derivations(void) {
   unsigned long n;
-  pthread_mutex_lock(&cache_mu);
+  pthread_mutex_lock(&count_mu);
   n = derivations;
-  pthread_mutex_unlock(&cache_mu);
+  pthread_mutex_unlock(&count_mu);
   return n;
 }
 
-/* key = HMAC(...HMAC(HMAC(prefix || secret, steps[0]), steps[1])..., steps[n-1]) */
-static int signing_key(const char *alg, const char *prefix, const char *secret, size_t slen,
-                       const char *const *steps, size_t nsteps, unsigned char key[32]) {
-  unsigned char sh[32], k[32], tmp[32], *first = NULL;
-  unsigned int shlen = 0;
-  char scope[SCOPE_MAX];
-  size_t i, sl = 0, plen = strlen(prefix);
-  int cacheable = 1, rc = -1;
+static void slot_clear(key_slot *k) {
+  EVP_MAC_CTX_free(k->mac);                  /* the provider cleanses its key state */
+  if (k->secret) { OPENSSL_cleanse(k->secret, k->secret_len); free(k->secret); }
+  k->mac = NULL; k->secret = NULL; k->secret_len = k->scope_len = 0;
+}
 
-  if (!EVP_Digest(secret, slen, sh, &shlen, EVP_sha256(), NULL)) return -1;
-  for (i = 0; i <= nsteps && cacheable; i++) {
-    const char *s = i ? steps[i - 1] : alg;
-    size_t l = strlen(s) + 1;
-    if (l > SCOPE_MAX - sl) cacheable = 0;        /* oversized scope: bypass the cache */
-    else { memcpy(scope + sl, s, l); sl += l; }
+void cr_signer_free(cr_signer *s) {
+  size_t i;
+  if (!s) return;
+  for (i = 0; i < CACHE_SLOTS; i++) slot_clear(&s->slot[i]);
+  EVP_MD_CTX_free(s->mdctx);
+  EVP_MAC_free(s->hmac);
+  EVP_MD_free(s->md);
+  free(s->pairs);
+  /* scratch held header values, a session token among them */
+  if (s->arena) OPENSSL_cleanse(s->arena, s->arena_cap);
+  free(s->arena);
+  if (s->ch.data) OPENSSL_cleanse(s->ch.data, s->ch.cap);
+  cr_buf_free(&s->ch);
+  cr_buf_free(&s->scope);
+  free(s);
+}
+
+cr_signer *cr_signer_new(void) {
+  cr_signer *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  if (!(s->md = EVP_MD_fetch(NULL, "SHA256", NULL)) || !(s->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) ||
+      !(s->mdctx = EVP_MD_CTX_new())) {
+    cr_signer_free(s);
+    return NULL;
   }
-  pthread_mutex_lock(&cache_mu);
-  for (i = 0; cacheable && i < CACHE_SLOTS; i++)
-    if (cache[i].used && cache[i].scope_len == sl && !memcmp(cache[i].secret_hash, sh, 32) &&
-        !memcmp(cache[i].scope, scope, sl)) {
-      memcpy(key, cache[i].key, 32);
-      rc = 0;
-      break;
-    }
-  pthread_mutex_unlock(&cache_mu);
-  if (rc == 0) goto done;
-  /* Miss: derive outside the lock so concurrent signers are not serialised on it. */
-  if (slen > SIZE_MAX - plen - 1 || !(first = malloc(plen + slen + 1))) goto done;
+  return s;
+}
+
+/* Grow the scratch to hold n pairs and an arena of `bytes`. */
+static int scratch(cr_signer *s, size_t n, size_t bytes) {
+  if (n > s->pairs_cap) {
+    pair *p = n > SIZE_MAX / sizeof *p ? NULL : realloc(s->pairs, n * sizeof *p);
+    if (!p) return -1;
+    s->pairs = p; s->pairs_cap = n;
+  }
+  if (bytes > s->arena_cap) {
+    char *a = realloc(s->arena, bytes);
+    if (!a) return -1;
+    s->arena = a; s->arena_cap = bytes;
+  }
+  return 0;
+}
+
+static int s_sha256_hex(cr_signer *s, const void *data, size_t len, char out[65]) {
+  unsigned char md[32] = {0};
+  unsigned int mdlen = 0;
+  int ok = EVP_DigestInit_ex2(s->mdctx, s->md, NULL) && EVP_DigestUpdate(s->mdctx, len ? data : "", len) &&
+           EVP_DigestFinal_ex(s->mdctx, md, &mdlen) && mdlen == 32;
+  if (!ok) memset(md, 0, sizeof md);
+  to_hex(md, out);
+  return ok ? 0 : -1;
+}
+
+/* One MAC over msg with c already (re)initialised. */
+static int mac_run(EVP_MAC_CTX *c, const void *msg, size_t n, unsigned char out[32]) {
+  size_t olen = 0;
+  if (EVP_MAC_update(c, (const unsigned char *)(n ? msg : ""), n) && EVP_MAC_final(c, out, &olen, 32) &&
+      olen == 32)
+    return 0;
+  memset(out, 0, 32);
+  return -1;
+}
+
+/* A new HMAC context keyed with HMAC(...HMAC(HMAC(prefix || secret, steps[0]),
+ * steps[1])..., steps[n-1]); NULL on failure. */
+static EVP_MAC_CTX *derive(cr_signer *s, const char *prefix, const char *secret, size_t slen,
+                           const char *const *steps, size_t nsteps) {
+  unsigned char k[32], *first = NULL;
+  size_t i, plen = strlen(prefix);
+  EVP_MAC_CTX *c = NULL;
+  OSSL_PARAM p[2];
+  int ok = 0;
+  p[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+  p[1] = OSSL_PARAM_construct_end();
+  if (slen > SIZE_MAX - plen - 1 || !(first = malloc(plen + slen + 1)) || !(c = EVP_MAC_CTX_new(s->hmac)))
+    goto done;
   memcpy(first, prefix, plen);
   memcpy(first + plen, secret, slen);
-  if (hmac(first, plen + slen, steps[0], strlen(steps[0]), k)) goto done;
-  for (i = 1; i < nsteps; i++) {
-    if (hmac(k, 32, steps[i], strlen(steps[i]), tmp)) goto done;
-    memcpy(k, tmp, 32);
-  }
-  memcpy(key, k, 32);
-  rc = 0;
-  pthread_mutex_lock(&cache_mu);
-  derivations++;
-  if (cacheable) {
-    i = cache_next++ % CACHE_SLOTS;
-    cache[i].used = 1; cache[i].scope_len = sl;
-    memcpy(cache[i].secret_hash, sh, 32);
-    memcpy(cache[i].scope, scope, sl);
-    memcpy(cache[i].key, k, 32);
-  }
-  pthread_mutex_unlock(&cache_mu);
+  if (!EVP_MAC_init(c, first, plen + slen, p) || mac_run(c, steps[0], strlen(steps[0]), k)) goto done;
+  for (i = 1; i < nsteps; i++)
+    if (!EVP_MAC_init(c, k, 32, NULL) || mac_run(c, steps[i], strlen(steps[i]), k)) goto done;
+  ok = EVP_MAC_init(c, k, 32, NULL);
 done:
   if (first) { OPENSSL_cleanse(first, plen + slen); free(first); }
   OPENSSL_cleanse(k, sizeof k);
-  OPENSSL_cleanse(tmp, sizeof tmp);
-  OPENSSL_cleanse(sh, sizeof sh);
+  if (!ok) { EVP_MAC_CTX_free(c); return NULL; }
+  pthread_mutex_lock(&count_mu);
+  derivations++;
+  pthread_mutex_unlock(&count_mu);
+  return c;
+}
+
+/* HMAC(signing key, msg): the key comes from the cache or is derived (and
+ * cached unless the scope is oversized, then used once and freed). */
+static int sign_mac(cr_signer *s, const char *alg, const char *prefix, const char *secret, size_t slen,
+                    const char *const *steps, size_t nsteps, const char *scope, size_t scope_len,
+                    const char *msg, size_t mlen, unsigned char out[32]) {
+  EVP_MAC_CTX *c = NULL;
+  key_slot *k;
+  unsigned i;
+  int rc, temp = 0;
+  for (i = 0; scope_len < SCOPE_MAX && i < CACHE_SLOTS; i++) {
+    k = &s->slot[(s->last + i) % CACHE_SLOTS];           /* the last hit first */
+    if (k->mac && k->alg == alg && k->scope_len == scope_len && k->secret_len == slen &&
+        !memcmp(k->scope, scope, scope_len) && !CRYPTO_memcmp(k->secret, secret, slen)) {
+      s->last = (s->last + i) % CACHE_SLOTS;
+      c = k->mac;
+      break;
+    }
+  }
+  if (!c) {
+    if (!(c = derive(s, prefix, secret, slen, steps, nsteps))) return -1;
+    temp = 1;
+    if (scope_len < SCOPE_MAX) {
+      k = &s->slot[s->next % CACHE_SLOTS];
+      slot_clear(k);
+      if ((k->secret = malloc(slen))) {
+        memcpy(k->secret, secret, slen);
+        memcpy(k->scope, scope, scope_len);
+        k->mac = c; k->alg = alg; k->secret_len = slen; k->scope_len = scope_len;
+        s->last = s->next++ % CACHE_SLOTS;
+        temp = 0;
+      }
+    }
+  }
+  rc = EVP_MAC_init(c, NULL, 0, NULL) ? mac_run(c, msg, mlen, out) : -1;
+  if (temp) EVP_MAC_CTX_free(c);
   return rc;
 }
 
 /* ---- canonicalisation ---------------------------------------------------- */
-
-typedef struct { const char *n; size_t nl; const char *v; size_t vl; } pair;
 
 static int cmp_bytes(const char *a, size_t al, const char *b, size_t bl) {
   int c = memcmp(a, b, al < bl ? al : bl);
@@ -221,12 +347,33 @@ static int cmp_pair(const void *x, const void *y) {
   return c ? c : cmp_bytes(a->v, a->vl, b->v, b->vl);
 }
 
-/* strchr(set, '\0') finds set's own terminator, so NUL bytes always count. */
-static int has_any(const char *s, size_t n, const char *set) {
+/* Requests sign a handful of headers and query pairs: insertion sort beats
+ * qsort's indirect calls there. */
+static void sort_pairs(pair *p, size_t n) {
+  size_t i, j;
+  if (n > 16) { qsort(p, n, sizeof *p, cmp_pair); return; }
+  for (i = 1; i < n; i++) {
+    pair x = p[i];
+    for (j = i; j > 0 && cmp_pair(&p[j - 1], &x) > 0; j--) p[j] = p[j - 1];
+    p[j] = x;
+  }
+}
+
+/* Any byte of a class in bits? (NUL is a control character.) */
+static int has_any(const char *s, size_t n, unsigned bits) {
   size_t i;
-  for (i = 0; i < n; i++) if (strchr(set, s[i])) return 1;
+  for (i = 0; i < n; i++) if (CC(s[i], bits)) return 1;
   return 0;
 }
+
+/* RFC 9110 token characters: what a header name may hold. */
+static int token(const char *s, size_t n) {
+  size_t i;
+  if (!n) return 0;
+  for (i = 0; i < n; i++) if (!CC(s[i], CR_CC_TOKEN)) return 0;
+  return 1;
+}
+
 
 static int bad_kvs(const cr_kv *kv, size_t n) {
   size_t i;
@@ -236,62 +383,77 @@ static int bad_kvs(const cr_kv *kv, size_t n) {
   return 0;
 }
 
-/* Copy s trimmed of spaces/tabs (and optionally lower-cased) to dst; returns the length. */
-static size_t trim_copy(char *dst, const char *s, size_t n, int lower) {
+/* Copy s trimmed of spaces/tabs (and optionally lower-cased) to dst; returns
+ * the length and ORs the classes of the bytes copied into *cls. */
+static size_t trim_copy(char *dst, const char *s, size_t n, int lower, unsigned *cls) {
   size_t i;
+  unsigned acc = 0;
   while (n && (s[0] == ' ' || s[0] == '\t')) { s++; n--; }
   while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
-  for (i = 0; i < n; i++)
-    dst[i] = (char)(lower && s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
+  for (i = 0; i < n; i++) {
+    unsigned c = cr_char_class[(unsigned char)s[i]];
+    acc |= c;
+    dst[i] = (char)(s[i] | (lower && (c & CR_CC_UPPER) ? 0x20 : 0));
+  }
+  *cls |= acc;
   return n;
 }
 
-/* CanonicalHeaders + SignedHeaders; *seen gets bit 1 for content-type, 2 for host.
- * Empty or duplicate names (e.g. "Host" and "host") and CR/LF/NUL anywhere are
- * rejected: they would make the signature ambiguous or the request malformed. */
-static int canon_headers(const cr_kv *h, size_t nh, int lower_values, cr_buf *canon,
-                         cr_buf *signed_hdrs, int *seen) {
-  pair *p = NULL;
-  char *arena = NULL, *at;
+/* CanonicalHeaders (into s->ch) + SignedHeaders; *seen gets bit 1 for
+ * content-type, 2 for host. Names that are not tokens (empty, spaces, ':', ';',
+ * CR/LF, NUL...), values with a control character but tab, and duplicate names
+ * (e.g. "Host" and "host") are rejected: they would make the signature
+ * ambiguous or the request malformed. */
+static int canon_headers(cr_signer *s, const cr_kv *h, size_t nh, int lower_values, cr_buf *signed_hdrs,
+                         int *seen) {
+  pair *p;
+  char *at;
   size_t i, total = 1;
-  int rc = CR_SIGN_ENOMEM;
+  buf_clear(&s->ch);
   if (nh == 0 || bad_kvs(h, nh)) return CR_SIGN_EINVAL;
   for (i = 0; i < nh; i++) {
     if (h[i].value_len > SIZE_MAX - total || h[i].name_len > SIZE_MAX - total - h[i].value_len)
       return CR_SIGN_ENOMEM;
     total += h[i].name_len + h[i].value_len;
   }
-  if (nh > SIZE_MAX / sizeof *p || !(p = malloc(nh * sizeof *p)) || !(arena = malloc(total))) goto done;
-  rc = CR_SIGN_EINVAL;
-  for (at = arena, i = 0; i < nh; i++) {
-    p[i].n = at; at += p[i].nl = trim_copy(at, h[i].name, h[i].name_len, 1);
-    p[i].v = at; at += p[i].vl = trim_copy(at, h[i].value, h[i].value_len, lower_values);
-    if (!p[i].nl || has_any(p[i].n, p[i].nl, ":;\r\n") || has_any(p[i].v, p[i].vl, "\r\n")) goto done;
+  if (scratch(s, nh, total)) return CR_SIGN_ENOMEM;
+  p = s->pairs;
+  for (at = s->arena, i = 0; i < nh; i++) {
+    unsigned cls = 0;
+    if (!token(h[i].name, h[i].name_len)) return CR_SIGN_EINVAL;   /* untrimmed: no spaces */
+    p[i].n = at; at += p[i].nl = trim_copy(at, h[i].name, h[i].name_len, 1, &cls);
+    p[i].v = at; at += p[i].vl = trim_copy(at, h[i].value, h[i].value_len, lower_values, &cls);
+    if (cls & CR_CC_CTLX) return CR_SIGN_EINVAL;                  /* one line: no control but tab */
     if (p[i].nl == 12 && !memcmp(p[i].n, "content-type", 12)) *seen |= 1;
     if (p[i].nl == 4 && !memcmp(p[i].n, "host", 4)) *seen |= 2;
   }
-  qsort(p, nh, sizeof *p, cmp_pair);
+  sort_pairs(p, nh);
   for (i = 1; i < nh; i++)
-    if (!cmp_bytes(p[i - 1].n, p[i - 1].nl, p[i].n, p[i].nl)) goto done;
-  rc = CR_SIGN_ENOMEM;
-  for (i = 0; i < nh; i++)
-    if (cr_buf_append(canon, p[i].n, p[i].nl) || cr_buf_puts(canon, ":") ||
-        cr_buf_append(canon, p[i].v, p[i].vl) || cr_buf_puts(canon, "\n") ||
-        (i && cr_buf_puts(signed_hdrs, ";")) || cr_buf_append(signed_hdrs, p[i].n, p[i].nl))
-      goto done;
-  rc = 0;
-done:
-  free(p);
-  free(arena);
-  return rc;
+    if (!cmp_bytes(p[i - 1].n, p[i - 1].nl, p[i].n, p[i].nl)) return CR_SIGN_EINVAL;
+  /* name ':' value '\n' per header; the arena total bounds all names and values */
+  if (nh > (SIZE_MAX - total) / 2 || buf_reserve(&s->ch, total + 2 * nh) ||
+      buf_reserve(signed_hdrs, total + nh))
+    return CR_SIGN_ENOMEM;
+  for (i = 0; i < nh; i++) {
+    char *c = s->ch.data + s->ch.len;
+    memcpy(c, p[i].n, p[i].nl); c += p[i].nl; *c++ = ':';
+    memcpy(c, p[i].v, p[i].vl); c += p[i].vl; *c++ = '\n';
+    s->ch.len = (size_t)(c - s->ch.data);
+    c = signed_hdrs->data + signed_hdrs->len;
+    if (i) *c++ = ';';
+    memcpy(c, p[i].n, p[i].nl); c += p[i].nl;
+    signed_hdrs->len = (size_t)(c - signed_hdrs->data);
+  }
+  s->ch.data[s->ch.len] = '\0';
+  signed_hdrs->data[signed_hdrs->len] = '\0';
+  return 0;
 }
 
 /* Volcengine CanonicalQuery: encode every name and value, sort by (name, value), join. */
-static int canon_query(const cr_kv *q, size_t nq, cr_buf *out) {
-  pair *p = NULL;
-  char *arena = NULL, *at;
+static int canon_query(cr_signer *s, const cr_kv *q, size_t nq, cr_buf *out) {
+  pair *p;
+  char *at;
   size_t i, total = 1;
-  int rc = CR_SIGN_ENOMEM;
   if (bad_kvs(q, nq)) return CR_SIGN_EINVAL;
   if (cr_buf_append(out, "", 0)) return CR_SIGN_ENOMEM;   /* empty query -> "" */
   if (nq == 0) return 0;
@@ -300,37 +462,34 @@ static int canon_query(const cr_kv *q, size_t nq, cr_buf *out) {
     if (q[i].value_len > room || q[i].name_len > room - q[i].value_len) return CR_SIGN_ENOMEM;
     total += 3 * (q[i].name_len + q[i].value_len);
   }
-  if (nq > SIZE_MAX / sizeof *p || !(p = malloc(nq * sizeof *p)) || !(arena = malloc(total))) goto done;
-  for (at = arena, i = 0; i < nq; i++) {
+  if (scratch(s, nq, total)) return CR_SIGN_ENOMEM;
+  p = s->pairs;
+  for (at = s->arena, i = 0; i < nq; i++) {
     p[i].n = at; at += p[i].nl = uri_enc(at, q[i].name, q[i].name_len);
     p[i].v = at; at += p[i].vl = uri_enc(at, q[i].value, q[i].value_len);
   }
-  qsort(p, nq, sizeof *p, cmp_pair);
+  sort_pairs(p, nq);
   for (i = 0; i < nq; i++)
     if ((i && cr_buf_puts(out, "&")) || cr_buf_append(out, p[i].n, p[i].nl) ||
-        cr_buf_puts(out, "=") || cr_buf_append(out, p[i].v, p[i].vl)) goto done;
-  rc = 0;
-done:
-  free(p);
-  free(arena);
-  return rc;
+        cr_buf_puts(out, "=") || cr_buf_append(out, p[i].v, p[i].vl)) return CR_SIGN_ENOMEM;
+  return 0;
 }
 
 static int empty(const char *s) { return !s || !*s; }
 
 /* Ids, scope parts, the method and the path land in the signed scope, the
  * Authorization header or the request line: no control character or space,
- * and none of `extra` ('/' would split a scope part, ',' an Authorization field). */
-static int clean(const char *s, const char *extra) {
+ * and no byte of the `extra` classes ('/' would split a scope part, ',' an
+ * Authorization field). */
+static int clean(const char *s, unsigned extra) {
   if (empty(s)) return 0;
-  for (; *s; s++)
-    if ((unsigned char)*s <= ' ' || *s == 0x7f || strchr(extra, *s)) return 0;
+  for (; *s; s++) if (CC(*s, CR_CC_CTL | CR_CC_SPACE | extra)) return 0;
   return 1;
 }
 
 static int upper_token(const char *s) {
   if (empty(s)) return 0;
-  for (; *s; s++) if (*s < 'A' || *s > 'Z') return 0;
+  for (; *s; s++) if (!CC(*s, CR_CC_UPPER)) return 0;
   return 1;
 }
 
@@ -343,55 +502,102 @@ typedef struct {
   const char *steps[4];
 } sign_job;
 
-/* cat() stops at NULL, so ch and signed_headers must hold data: canon_headers ensures it. */
-static int sign_common(const sign_job *j, const cr_buf *ch, cr_sign_output *out) {
-  char body_hash[65], cr_hash[65];
-  unsigned char key[32], mac[32];
-  cr_buf scope = {0}, *cr = &out->canonical_request, *sts = &out->string_to_sign;
-  const char *sh;
-  size_t i;
-  int rc = CR_SIGN_ENOMEM;
-  for (i = 0; i < j->nsteps; i++)
-    if ((i && cr_buf_puts(&scope, "/")) || cr_buf_puts(&scope, j->steps[i])) goto done;
-  sh = out->signed_headers.data;
+static char *put(char *p, const void *s, size_t n) { memcpy(p, s, n); return p + n; }
+
+/* Lays every string out by length into the output's reused buffers: signing
+ * is a few hundred bytes of copying around three digests, so strlen and
+ * per-piece appends were a visible share of it. */
+static int sign_common(cr_signer *s, const sign_job *j, cr_sign_output *out) {
+  char body_hash[65], cr_hash[65], *p;
+  unsigned char mac[32];
+  cr_buf *scope = &s->scope, *cr = &out->canonical_request, *sts = &out->string_to_sign;
+  cr_buf *auth = &out->authorization;
+  const cr_buf *sh = &out->signed_headers;
+  size_t i, sl[4], ml = strlen(j->method), pl = strlen(j->path), al = strlen(j->alg);
+  size_t wl = strlen(j->when), idl = strlen(j->id), cap = SIZE_MAX / 8, n = 0;
+  buf_clear(scope);
+  for (i = 0; i < j->nsteps; i++) n += (sl[i] = strlen(j->steps[i])) + 1;
+  /* every piece is in memory already, so this bound only refuses a lying caller */
+  if (n > cap || ml > cap || pl > cap || j->query_len > cap || s->ch.len > cap || sh->len > cap ||
+      idl > cap || buf_reserve(scope, n) ||
+      buf_reserve(cr, ml + pl + j->query_len + s->ch.len + sh->len + 64 + 5) ||
+      buf_reserve(sts, al + wl + n + 64 + 3) ||
+      buf_reserve(auth, al + 13 + idl + 1 + n + 16 + sh->len + 12 + 64))
+    return CR_SIGN_ENOMEM;
+  for (p = scope->data, i = 0; i < j->nsteps; i++) {
+    if (i) *p++ = '/';
+    p = put(p, j->steps[i], sl[i]);
+  }
+  *p = '\0'; scope->len = (size_t)(p - scope->data);
   /* The query is appended by length: it is length-delimited and may be "". */
-  if (sha256_hex(j->body, j->body_len, body_hash) ||
-      cat(cr, j->method, "\n", j->path, "\n", END) || cr_buf_append(cr, j->query, j->query_len) ||
-      cat(cr, "\n", ch->data, "\n", sh, "\n", body_hash, END) ||
-      sha256_hex(cr->data, cr->len, cr_hash) ||
-      cat(sts, j->alg, "\n", j->when, "\n", scope.data, "\n", cr_hash, END) ||
-      signing_key(j->alg, j->key_prefix, j->secret, j->secret_len, j->steps, j->nsteps, key) ||
-      hmac(key, 32, sts->data, sts->len, mac))
-    goto done;
+  if (s_sha256_hex(s, j->body, j->body_len, body_hash)) return CR_SIGN_ENOMEM;
+  p = put(cr->data, j->method, ml); *p++ = '\n';
+  p = put(p, j->path, pl); *p++ = '\n';
+  p = put(p, j->query, j->query_len); *p++ = '\n';
+  p = put(p, s->ch.data, s->ch.len); *p++ = '\n';
+  p = put(p, sh->data, sh->len); *p++ = '\n';
+  p = put(p, body_hash, 64);
+  *p = '\0'; cr->len = (size_t)(p - cr->data);
+  if (s_sha256_hex(s, cr->data, cr->len, cr_hash)) return CR_SIGN_ENOMEM;
+  p = put(sts->data, j->alg, al); *p++ = '\n';
+  p = put(p, j->when, wl); *p++ = '\n';
+  p = put(p, scope->data, scope->len); *p++ = '\n';
+  p = put(p, cr_hash, 64);
+  *p = '\0'; sts->len = (size_t)(p - sts->data);
+  if (sign_mac(s, j->alg, j->key_prefix, j->secret, j->secret_len, j->steps, j->nsteps, scope->data,
+               scope->len, sts->data, sts->len, mac))
+    return CR_SIGN_ENOMEM;
   to_hex(mac, out->signature);
-  if (cat(&out->authorization, j->alg, " Credential=", j->id, "/", scope.data, ", SignedHeaders=",
-          sh, ", Signature=", out->signature, END))
-    goto done;
-  rc = 0;
-done:
-  cr_buf_free(&scope);
-  OPENSSL_cleanse(key, sizeof key);
   OPENSSL_cleanse(mac, sizeof mac);
-  return rc;
+  p = put(auth->data, j->alg, al); p = put(p, " Credential=", 12);
+  p = put(p, j->id, idl); *p++ = '/';
+  p = put(p, scope->data, scope->len); p = put(p, ", SignedHeaders=", 16);
+  p = put(p, sh->data, sh->len); p = put(p, ", Signature=", 12);
+  p = put(p, out->signature, 64);
+  *p = '\0'; auth->len = (size_t)(p - auth->data);
+  return 0;
 }
 
-int cr_tc3_sign(const cr_tc3_input *in, cr_sign_output *out) {
-  char date[32], ts[32];
-  cr_buf ch = {0};
-  struct tm tm;
-  time_t t = (time_t)in->timestamp;
+/* Unix seconds (0..CR_SIGN_MAX_TIMESTAMP) -> "YYYY-MM-DD" in UTC, by the civil
+ * calendar (H. Hinnant's days_from_civil inverse): no gmtime_r, whose glibc
+ * implementation takes the time-zone lock on every call. */
+static void utc_date(long long t, char out[11]) {
+  long long z = t / 86400 + 719468, era = z / 146097;
+  unsigned doe = (unsigned)(z - era * 146097);
+  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+  unsigned d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+  unsigned y = (unsigned)(yoe + era * 400) + (m <= 2);
+  out[0] = (char)('0' + y / 1000 % 10); out[1] = (char)('0' + y / 100 % 10);
+  out[2] = (char)('0' + y / 10 % 10);   out[3] = (char)('0' + y % 10);
+  out[4] = '-'; out[5] = (char)('0' + m / 10); out[6] = (char)('0' + m % 10);
+  out[7] = '-'; out[8] = (char)('0' + d / 10); out[9] = (char)('0' + d % 10);
+  out[10] = '\0';
+}
+
+/* 0 <= t: its decimal digits, without printf's locale and format parsing. */
+static void ts_text(long long t, char out[24]) {
+  char tmp[24];
+  size_t n = 0, i;
+  do { tmp[n++] = (char)('0' + t % 10); t /= 10; } while (t);
+  for (i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+  out[n] = '\0';
+}
+
+int cr_tc3_sign_with(cr_signer *s, const cr_tc3_input *in, cr_sign_output *out) {
+  char date[11], ts[24];
   int rc = CR_SIGN_EINVAL, seen = 0;
   sign_job j = {0};
 
-  if (!clean(in->secret_id, "/,") || !in->secret_key || !in->secret_key_len ||
-      !clean(in->service, "/,") || !upper_token(in->method) || (!in->query && in->query_len) ||
-      (in->query && has_any(in->query, in->query_len, " \t\r\n#")) || (!in->payload && in->payload_len) ||
-      in->timestamp < 0 || in->timestamp > CR_SIGN_MAX_TIMESTAMP ||
-      (long long)t != in->timestamp || !gmtime_r(&t, &tm) ||
-      !strftime(date, sizeof date, "%Y-%m-%d", &tm))
+  output_clear(out);
+  if (!clean(in->secret_id, CR_CC_SEP) || !in->secret_key || !in->secret_key_len ||
+      !clean(in->service, CR_CC_SEP) || !upper_token(in->method) || (!in->query && in->query_len) ||
+      (in->query && has_any(in->query, in->query_len, CR_CC_CTL | CR_CC_SPACE | CR_CC_HASH)) || (!in->payload && in->payload_len) ||
+      in->timestamp < 0 || in->timestamp > CR_SIGN_MAX_TIMESTAMP)
     goto done;
-  snprintf(ts, sizeof ts, "%lld", in->timestamp);
-  rc = canon_headers(in->headers, in->nheaders, 1, &ch, &out->signed_headers, &seen);
+  utc_date(in->timestamp, date);
+  ts_text(in->timestamp, ts);
+  rc = canon_headers(s, in->headers, in->nheaders, 1, &out->signed_headers, &seen);
   if (rc == 0 && seen != 3) rc = CR_SIGN_EINVAL;     /* Tencent requires both */
   if (rc) goto done;
   j.alg = "TC3-HMAC-SHA256"; j.key_prefix = "TC3"; j.id = in->secret_id; j.when = ts;
@@ -400,9 +606,8 @@ int cr_tc3_sign(const cr_tc3_input *in, cr_sign_output *out) {
   j.body = in->payload; j.body_len = in->payload_len;
   j.secret = in->secret_key; j.secret_len = in->secret_key_len;
   j.steps[0] = date; j.steps[1] = in->service; j.steps[2] = "tc3_request"; j.nsteps = 3;
-  rc = sign_common(&j, &ch, out);
+  rc = sign_common(s, &j, out);
 done:
-  cr_buf_free(&ch);
   if (rc) cr_sign_output_free(out);
   return rc;
 }
@@ -415,20 +620,20 @@ static int valid_xdate(const char *d) {
   return d[16] == '\0';
 }
 
-int cr_volc_sign(const cr_volc_input *in, cr_sign_output *out) {
+int cr_volc_sign_with(cr_signer *s, const cr_volc_input *in, cr_sign_output *out) {
   char ymd[9];
-  cr_buf ch = {0};
   int rc = CR_SIGN_EINVAL, seen = 0;
   sign_job j = {0};
 
-  if (!clean(in->access_key, "/,") || !in->secret_key || !in->secret_key_len ||
-      !clean(in->service, "/,") || !clean(in->region, "/,") || empty(in->date) ||
-      !upper_token(in->method) || !clean(in->path, "?#") || in->path[0] != '/' ||
+  output_clear(out);
+  if (!clean(in->access_key, CR_CC_SEP) || !in->secret_key || !in->secret_key_len ||
+      !clean(in->service, CR_CC_SEP) || !clean(in->region, CR_CC_SEP) || empty(in->date) ||
+      !upper_token(in->method) || !clean(in->path, CR_CC_QMARK | CR_CC_HASH) || in->path[0] != '/' ||
       (!in->body && in->body_len) || !valid_xdate(in->date))
     goto done;
   memcpy(ymd, in->date, 8); ymd[8] = '\0';
-  if ((rc = canon_query(in->query, in->nquery, &out->canonical_query)) != 0 ||
-      (rc = canon_headers(in->headers, in->nheaders, 0, &ch, &out->signed_headers, &seen)) != 0)
+  if ((rc = canon_query(s, in->query, in->nquery, &out->canonical_query)) != 0 ||
+      (rc = canon_headers(s, in->headers, in->nheaders, 0, &out->signed_headers, &seen)) != 0)
     goto done;
   j.alg = "HMAC-SHA256"; j.key_prefix = ""; j.id = in->access_key; j.when = in->date;
   j.method = in->method; j.path = in->path;
@@ -437,9 +642,26 @@ int cr_volc_sign(const cr_volc_input *in, cr_sign_output *out) {
   j.secret = in->secret_key; j.secret_len = in->secret_key_len;
   j.steps[0] = ymd; j.steps[1] = in->region; j.steps[2] = in->service; j.steps[3] = "request";
   j.nsteps = 4;
-  rc = sign_common(&j, &ch, out);
+  rc = sign_common(s, &j, out);
 done:
-  cr_buf_free(&ch);
   if (rc) cr_sign_output_free(out);
   return rc;
 }
+
+/* The context-free entry points share one process-wide signer under a mutex;
+ * it lives as long as the process (reachable from here, never leaked). */
+static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
+static cr_signer *shared;
+
+static int shared_sign(const cr_tc3_input *tc3, const cr_volc_input *volc, cr_sign_output *out) {
+  int rc = CR_SIGN_ENOMEM;
+  pthread_mutex_lock(&shared_mu);
+  if (!shared) shared = cr_signer_new();
+  if (shared) rc = tc3 ? cr_tc3_sign_with(shared, tc3, out) : cr_volc_sign_with(shared, volc, out);
+  else cr_sign_output_free(out);
+  pthread_mutex_unlock(&shared_mu);
+  return rc;
+}
+
+int cr_tc3_sign(const cr_tc3_input *in, cr_sign_output *out) { return shared_sign(in, NULL, out); }
+int cr_volc_sign(const cr_volc_input *in, cr_sign_output *out) { return shared_sign(NULL, in, out); }

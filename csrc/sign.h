@@ -58,13 +58,41 @@ typedef struct {
 /* Return 0 on success, CR_SIGN_ENOMEM, or CR_SIGN_EINVAL (bad input; out untouched/freed).
  * Ids, service, region and method must be printable without spaces (no '/' or ',' in
  * ids and scope parts; the method upper-case letters); the path and a TC3 query
- * hold no control characters or spaces; timestamp is 0..CR_SIGN_MAX_TIMESTAMP. */
+ * hold no control characters or spaces; timestamp is 0..CR_SIGN_MAX_TIMESTAMP;
+ * header names are HTTP tokens, header values hold no control character but tab. */
 /* Largest timestamp whose UTC date has four digits: 9999-12-31T23:59:59Z. */
 #define CR_SIGN_MAX_TIMESTAMP 253402300799LL
 #define CR_SIGN_ENOMEM (-1)
 #define CR_SIGN_EINVAL (-2)
 int cr_tc3_sign(const cr_tc3_input *in, cr_sign_output *out);
 int cr_volc_sign(const cr_volc_input *in, cr_sign_output *out);
+
+/* A signer owns what repeated signing reuses: the fetched SHA-256 and HMAC
+ * implementations, one digest context, scratch buffers and a cache of keyed
+ * HMAC contexts per (secret, scope). It is not thread-safe: one per thread (the
+ * Lua binding keeps one per lua_State). cr_tc3_sign/cr_volc_sign above use a
+ * process-wide one under a mutex. With a signer, `out` may hold buffers from an
+ * earlier call: they are emptied and reused (on failure they are freed). */
+typedef struct cr_signer cr_signer;
+cr_signer *cr_signer_new(void);                  /* NULL when out of memory */
+void cr_signer_free(cr_signer *s);               /* cleanses every cached key */
+int cr_tc3_sign_with(cr_signer *s, const cr_tc3_input *in, cr_sign_output *out);
+int cr_volc_sign_with(cr_signer *s, const cr_volc_input *in, cr_sign_output *out);
+
+/* Byte classes (bit masks) for the signer's checks and the Lua binding's:
+ * one table lookup per byte instead of strchr over a set. */
+#define CR_CC_CTL   0x001   /* control: 0x00-0x1f and 0x7f */
+#define CR_CC_SPACE 0x002   /* ' ' */
+#define CR_CC_TOKEN 0x004   /* RFC 9110 tchar: a header-name byte */
+#define CR_CC_SCOPE 0x008   /* letters, digits, '-', '_', '.' */
+#define CR_CC_HOST  0x010   /* scope bytes and ':', '[', ']' */
+#define CR_CC_UPPER 0x020   /* 'A'-'Z' */
+#define CR_CC_SEP   0x040   /* '/' and ',' (split a scope part / an Authorization field) */
+#define CR_CC_HASH  0x080   /* '#' */
+#define CR_CC_QMARK 0x100   /* '?' */
+#define CR_CC_UNRES 0x200   /* RFC 3986 unreserved: letters, digits, '-', '_', '.', '~' */
+#define CR_CC_CTLX  0x400   /* control but tab: what a header value may not hold */
+extern const unsigned short cr_char_class[256];
 
 /* Number of derived signing keys computed so far (the cache's misses); for tests/benchmarks. */
 unsigned long cr_sign_key_derivations(void);
