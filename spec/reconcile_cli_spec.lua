@@ -100,6 +100,17 @@ describe("bin/cloudrenew status and reconcile", function()
     assert.truthy(out:find("ins%-rc000003%s+postpaid"), out)
   end)
 
+  it("status: a read the cloud refuses is shown and exits 1", function()
+    local denied = '{"Response":{"Error":{"Code":"UnauthorizedOperation","Message":"no DescribeInstances for you"},'
+      .. '"RequestId":"r-1"}}'
+    fake:faults{ { action = "DescribeInstances", kind = "body", body = denied, count = 3 } }
+    local rc, out = run{ "status", cvm_inv(), "--audit-log", log }
+    assert.are.equal(1, rc, out)
+    assert.truthy(out:find("ins%-rc000001%s+read failed: UnauthorizedOperation"), out)
+    assert.truthy(out:find("3 reads failed", 1, true), out)
+    assert.are.equal(0, #fake:requests_for("RenewInstances"))
+  end)
+
   it("apply: a CVM renewal accepted, then FAILED, is failed (exit 1) with the cloud's message; --json carries it", function()
     fake:resources{ { id = "ins-rc000001", operation_result = "FAILED", operation_error = "resource frozen" } }
     local rc, out = run{ "apply", inventory({ tencent = { cvm = { period = 1, resources = { "ins-rc000001", "ins-rc000002" } } } }),
