@@ -138,6 +138,21 @@ describe("workflow confirmation", function()
     assert.are.same({ "renew", "planned" }, { again.items[1].decision, again.items[1].outcome })
   end)
 
+  it("cvm: a hostile LatestOperationErrorMsg (control bytes, 20 KB) is printable and bounded in the report and log", function()
+    fake:resources{ { id = "ins-cf000006", operation_result = "FAILED",
+                      operation_error = "boom\27[2J\r\n" .. string.rep("x", 20000) } }
+    local r = assert(workflow.renew_if_under_budget{ client = tc, product = "cvm", resources = { "ins-cf000006" },
+      period = 1, audit_log = log, confirm = { timeout = 5, interval = 0.1 } })
+    local m = r.items[1].error.message
+    assert.are.equal("failed", r.items[1].outcome)
+    assert.truthy(m:find("boom", 1, true))
+    assert.is_nil(m:find("%c"))
+    assert.is_true(#m < 1200, #m)
+    local c = events(log, "confirm")[1]
+    assert.is_nil(c.error.message:find("%c"))
+    assert.is_true(#c.error.message < 1200)
+  end)
+
   it("cvm: still OPERATING at the limit -> renewed but unconfirmed, within the limit, never resent", function()
     fake:resources({ { id = "ins-cf000003", expires_in_days = 5 } }, { operation_seconds = 60 })
     local t0 = core.monotonic()

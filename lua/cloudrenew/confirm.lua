@@ -87,8 +87,9 @@ function READ.cvm(c, id)
     if type(x) == "table" and x.InstanceId == id then
       return { found = true, expires = M.parse_time(x.ExpiredTime), renew_flag = str(x.RenewFlag),
         auto_renew = is(x.RenewFlag, "NOTIFY_AND_AUTO_RENEW"), prepaid = is(x.InstanceChargeType, "PREPAID"),
-        latest = { operation = str(x.LatestOperation), state = str(x.LatestOperationState),
-                   request_id = str(x.LatestOperationRequestId), message = str(x.LatestOperationErrorMsg) } }
+        -- server text reaches logs and terminals: printable and bounded (errors.text)
+        latest = { operation = errors.text(str(x.LatestOperation), 64), state = errors.text(str(x.LatestOperationState), 32),
+                   request_id = str(x.LatestOperationRequestId), message = errors.text(str(x.LatestOperationErrorMsg)) } }
     end
   end
   return { found = false }
