@@ -80,6 +80,8 @@ describe("settling unknown outcomes", function()
       assert.are.same({ ["i-st00000000000000001"] = 1 }, fake:renewals())
       local s = events(log, "settle")[1]
       assert.are.same({ "renewed", "client_token", it.order }, { s.outcome, s.settled_by, s.order })
+      assert.are.equal(fake:resource("i-st00000000000000001").expires, s.expires_after)   -- read after the re-send
+      assert.are_not.equal(events(log, "intent")[1].expires_before, s.expires_after)
       assert.truthy(s.order:find("^Order"))
     end)
 

@@ -76,7 +76,14 @@ function M.attempt(log, client, a, opts)
   -- Volcengine: a lost answer is settled by asking again with the same token.
   if not verdict and was == "unknown" and product == "ecs" and intent.client_token and intent.period then
     local r, e = resend(client, intent)
-    if r then verdict = r else why = e end
+    if r then
+      verdict = r
+      -- the expiry read before the re-send is stale now: report what it is after
+      local st2 = confirm.read(client, product, intent.id)
+      out.expires_after = st2 and st2.found and st2.expires_at or nil
+    else
+      why = e
+    end
   end
   -- Opt-in: the expiry provably did not move within settle_after seconds.
   if not verdict and was == "unknown" and opts.settle_after and st and st.found and before and st.expires
