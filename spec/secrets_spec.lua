@@ -274,6 +274,37 @@ describe("secrets", function()
       tc:close()
       v:close()
     end)
+
+    it("from a role-based client: instance role, assumed role and their refreshes (issue 12)", function()
+      fake:_req("POST", "iam", { ttl = 3 })
+      local cs = fakecloud.credentials()
+      local rt = assert(cloudrenew.tencent(fake:tencent_opts{ secret_id = fakecloud.UNSET, secret_key = fakecloud.UNSET,
+        credentials = "instance_role", metadata_endpoint = fake.url, refresh_early = 10 }))
+      local ar = assert(cloudrenew.volcengine(fake:volc_opts{ role_trn = "trn:iam::2100000001:role/ops",
+        sts_endpoint = fake.url, duration = 900 }))
+      local infos = {}
+      local hooked = assert(cloudrenew.tencent(fake:tencent_opts{ role_arn = "qcs::cam::uin/1:roleName/ops",
+        sts_endpoint = fake.url, on_request = function(i) infos[#infos + 1] = i end,
+        on_response = function(i) infos[#infos + 1] = i end }))
+      assert(rt.cvm:InquiryPriceRenewInstances(CVM))
+      -- refresh_early > ttl: every call finds the triple due and refreshes it
+      local res = assert(rt.cvm:InquiryPriceRenewInstances(CVM))
+      local _, verr = ar.ecs:RenewInstance(ECS, { endpoint = "http://127.0.0.1:9", retry = false })
+      assert(hooked.cvm:InquiryPriceRenewInstances(CVM))
+      local secrets = { cs.tencent[1].secret_key, cs.volcengine[1].secret_key }
+      for _, c in ipairs(fake:_req("GET", "iam").credentials) do
+        secrets[#secrets + 1] = c.secret_key
+        secrets[#secrets + 1] = c.token or c.session_token
+      end
+      assert.is_true(#secrets >= 12)                   -- 3 metadata + 2 AssumeRole, keys and tokens
+      local roots = { rt = rt, ar = ar, hooked = hooked, res = res, verr = verr, infos = infos }
+      for name, m in pairs(package.loaded) do
+        if type(name) == "string" and name:find("^cloudrenew") then roots[name] = m end
+      end
+      assert.is_true(walk(roots, secrets) > 20)
+      assert_no_secret(tostring(rt) .. tostring(ar) .. tostring(verr), secrets)
+      rt:close(); ar:close(); hooked:close()
+    end)
   end)
 
   describe("plain http://", function()
