@@ -55,6 +55,9 @@ urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:%d/__fake/resour
 PY
 lua5.4 examples/renew_expiring.lua
 lua5.4 examples/renew_expiring.lua --apply
+echo "-- no keys on disk: the instance's role (the fake's metadata service), refreshed before expiry (examples/renew_with_role.lua)"
+CLOUDRENEW_METADATA_ENDPOINT="http://127.0.0.1:$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http_port"])' "$out/fake.json")" \
+  CVM_INSTANCES="ins-role0001,ins-role0002" lua5.4 examples/renew_with_role.lua --apply
 echo
 echo "== the CLI: cloudrenew plan|apply over examples/inventory.json (every product, both clouds)"
 # The demo copy points the inventory at the fake (connect_to + the test CA).

@@ -177,6 +177,26 @@ describe("role credentials", function()
     end)
   end)
 
+  it("examples/renew_with_role.lua runs against the fake (instance role, then an assumed role)", function()
+    local tls = fakecloud.start{ tls = true }
+    local dir = os.tmpname(); os.remove(dir)
+    local env = table.concat({ "env -i PATH=/usr/bin:/bin LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/?.so;;'",
+      "CLOUDRENEW_CONNECT_TO=" .. tls.tls_addr, "CLOUDRENEW_CA_FILE=" .. tls.certs.ca,
+      "CLOUDRENEW_METADATA_ENDPOINT=" .. tls.url, "CVM_INSTANCES=ins-aaaaaaaa,ins-bbbbbbbb",
+      "AUDIT_LOG=" .. dir .. ".jsonl", "ROLE_ARN=" .. ARN }, " ")
+    local p = assert(io.popen(env .. " lua5.4 examples/renew_with_role.lua --apply 2>&1"))
+    local out = p:read("a"); local ok = p:close()
+    local renewals = tls:renewals()
+    local ar = #tls:requests_for("AssumeRole")
+    tls:stop()
+    os.remove(dir .. ".jsonl")
+    assert.is_true(ok == true or ok == 0, out)
+    assert.truthy(out:find("credentials: assume_role (AKIDtmp", 1, true), out)
+    assert.truthy(out:find("cloudrenew: tencent cvm:RenewInstances region=ap-guangzhou host=cvm.tencentcloudapi.com ", 1, true), out)
+    assert.are.same({ ["ins-aaaaaaaa"] = 1, ["ins-bbbbbbbb"] = 1 }, renewals)
+    assert.are.equal(1, ar)
+  end)
+
   describe("the chain", function()
     local PRINT = [[
       local tc, err = require("cloudrenew").tencent{ endpoint = os.getenv("FAKE_URL"), sts_endpoint = os.getenv("FAKE_URL"),
