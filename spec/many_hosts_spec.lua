@@ -190,3 +190,217 @@ describe("many hosts: pacing shared through Redis", function()
     tc:close()
   end)
 end)
+
+describe("many hosts: the renewal ledger and run lock in Redis", function()
+  local fake, rs
+  local IDS = {}
+  for i = 1, 30 do IDS[i] = string.format("ins-l%07d", i) end
+  setup(function()
+    fake = fakecloud.start{ tls = false }
+    rs = redis_server.start()
+  end)
+  teardown(function()
+    if fake then fake:stop() end
+    if rs then rs:stop() end
+  end)
+  before_each(function()
+    fake:reset()
+    fake:config{ latency = 0.05 }
+    rs:command("FLUSHALL")
+  end)
+
+  local function sh(cmd)
+    local ok = os.execute(cmd)
+    return ok == true or ok == 0
+  end
+
+  -- Start n hosts on the same ids and run_id, each with its own audit log.
+  local function start_hosts(n, ttl, ids)
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(sh("mkdir -p " .. dir))
+    local hosts = {}
+    for i = 1, n do
+      local h = { out = dir .. "/out." .. i, log = dir .. "/audit." .. i .. ".jsonl", pidfile = dir .. "/pid." .. i }
+      assert(sh(ENV .. "lua5.4 spec/support/ledger_child.lua " .. fake.url .. " " .. rs.url .. " " .. h.log
+        .. " 2026-11 " .. ttl .. " " .. table.concat(ids or IDS, " ") .. " > " .. h.out .. " 2>&1 & echo $! > "
+        .. h.pidfile))
+      h.pid = tonumber(fakecloud.read_file(h.pidfile))
+      hosts[i] = h
+    end
+    return hosts, dir
+  end
+
+  local function alive(h) return h.pid and sh("kill -0 " .. h.pid .. " 2>/dev/null") end
+
+  local function wait_all(hosts, limit)
+    local deadline = core.monotonic() + (limit or 60)
+    for _, h in ipairs(hosts) do
+      while alive(h) and core.monotonic() < deadline do core.sleep(0.05) end
+      assert.is_false(alive(h), "a host did not finish")
+      h.text = fakecloud.read_file(h.out) or ""
+      local r, u, f, s = h.text:match("finished (%d+) (%d+) (%d+) (%d+)")
+      h.renewed, h.unknown, h.failed, h.resumed = tonumber(r), tonumber(u), tonumber(f), tonumber(s)
+      h.items, h.fresh = {}, 0
+      for id, outcome, how, code in h.text:gmatch("item (%S+) (%S+) (%S+) (%S+)") do
+        h.items[id] = { outcome = outcome, resumed = how == "resumed", code = code }
+        if outcome == "renewed" and how == "new" then h.fresh = h.fresh + 1 end
+      end
+    end
+  end
+
+  -- RenewInstances requests the fake saw, by instance id.
+  local function sent()
+    local by = {}
+    for _, r in ipairs(fake:requests_for("RenewInstances")) do
+      local id = r.params and r.params.InstanceIds and r.params.InstanceIds[1] or r.body and r.body:match('"(ins%-[%w]+)"')
+      by[id or "?"] = (by[id or "?"] or 0) + 1
+    end
+    return by
+  end
+
+  local function count(t)
+    local n = 0
+    for _ in pairs(t) do n = n + 1 end
+    return n
+  end
+
+  it("4 hosts on the same run: one holds the lease, every resource is renewed exactly once", function()
+    local hosts, dir = start_hosts(4, 5)
+    wait_all(hosts)
+    local by = sent()
+    assert.are.equal(#IDS, count(by), "ids sent: " .. count(by))
+    for id, n in pairs(by) do assert.are.equal(1, n, id .. " sent " .. n .. " times") end
+    local holders, total = 0, 0
+    for _, h in ipairs(hosts) do
+      assert.truthy(h.renewed, h.text)
+      total = total + h.fresh
+      if h.fresh > 0 then holders = holders + 1 end
+      -- the others saw everything as renewed in the Redis ledger
+      assert.are.equal(#IDS, h.renewed, h.text)
+    end
+    assert.are.equal(#IDS, total)
+    assert.are.equal(1, holders)
+    -- Redis: the lease released, the ledger holds a result per resource and
+    -- the events list every intent and result; no credential id in any key.
+    local keys = rs:command("KEYS", "*")
+    local ledger
+    for _, k in ipairs(keys) do
+      assert.is_nil(k:find(fakecloud.credentials().tencent[1].secret_id, 1, true))
+      assert.is_nil(k:find("lease$"), "lease not released: " .. k)
+      if k:find(":ledger$") then ledger = k end
+    end
+    assert.truthy(ledger, table.concat(keys, " "))
+    assert.are.equal(#IDS, rs:command("HLEN", ledger))
+    assert.are.equal(2 * #IDS, rs:command("LLEN", (ledger:gsub("ledger$", "events"))))
+    sh("rm -rf " .. dir)
+  end)
+
+  it("kill -9 of the lease holder mid-run: another host takes over, nothing sent twice, nothing lost", function()
+    local hosts, dir = start_hosts(4, 2)
+    -- the holder says so once it renews; kill it a little later
+    local holder
+    local deadline = core.monotonic() + 20
+    while not holder and core.monotonic() < deadline do
+      for _, h in ipairs(hosts) do
+        if (fakecloud.read_file(h.out) or ""):find("holding") then holder = h end
+      end
+      core.sleep(0.05)
+    end
+    assert.truthy(holder, "no host started renewing")
+    core.sleep(0.8)
+    assert.truthy(sh("kill -9 " .. holder.pid))
+    local others = {}
+    for _, h in ipairs(hosts) do if h ~= holder then others[#others + 1] = h end end
+    wait_all(others)
+    local by = sent()
+    for id, n in pairs(by) do assert.are.equal(1, n, id .. " sent " .. n .. " times") end
+    assert.truthy(count(by) > 0 and count(by) < #IDS + 1)
+    -- every resource is renewed, or was in flight when the holder died and is
+    -- "unknown" to every later host (at most its concurrency, 2)
+    local last = others[1]
+    for _, h in ipairs(others) do assert.truthy(h.renewed, h.text) end
+    local unknown = 0
+    for _, id in ipairs(IDS) do
+      local it = last.items[id]
+      assert.truthy(it, id .. " missing from " .. last.text)
+      if it.outcome == "unknown" then
+        unknown = unknown + 1
+      else
+        assert.are.equal("renewed", it.outcome, id)
+        assert.are.equal(1, by[id], id)
+      end
+    end
+    assert.truthy(unknown <= 2, "unknown " .. unknown)
+    -- What the dead host's own audit log says was renewed or may have been,
+    -- no later host sent again (Redis knows more: its intent comes first).
+    local log = assert(require("cloudrenew.audit").open(holder.log))
+    for _, id in ipairs(IDS) do
+      local st = log:status("tencent", "cvm", id, "2026-11")
+      if st then assert.is_true(last.items[id].resumed, id) end
+    end
+    sh("rm -rf " .. dir)
+  end)
+
+  it("a lease that expires mid-run is fenced: the stalled holder's later claims are refused, nothing sent twice", function()
+    local hosts, dir = start_hosts(2, 1)
+    local holder
+    local deadline = core.monotonic() + 20
+    while not holder and core.monotonic() < deadline do
+      for _, h in ipairs(hosts) do
+        if (fakecloud.read_file(h.out) or ""):find("holding") then holder = h end
+      end
+      core.sleep(0.02)
+    end
+    assert.truthy(holder, "no host started renewing")
+    core.sleep(0.3)
+    -- stall the holder past its lease: the other host takes over meanwhile
+    assert.truthy(sh("kill -STOP " .. holder.pid))
+    core.sleep(2.5)
+    assert.truthy(sh("kill -CONT " .. holder.pid))
+    wait_all(hosts)
+    local by = sent()
+    for id, n in pairs(by) do assert.are.equal(1, n, id .. " sent " .. n .. " times") end
+    local other = hosts[1] == holder and hosts[2] or hosts[1]
+    assert.truthy(other.fresh > 0, "the other host took over: " .. other.text)
+    assert.truthy(holder.fresh > 0)
+    -- every resource was renewed by exactly one of them, or is unknown (in
+    -- flight while the holder stalled)
+    for _, id in ipairs(IDS) do
+      local a, b = holder.items[id], other.items[id]
+      local fresh = (a.outcome == "renewed" and not a.resumed and 1 or 0) + (b.outcome == "renewed" and not b.resumed and 1 or 0)
+      assert.truthy(fresh == 1 or (by[id] or 0) <= 1, id)
+    end
+    assert.truthy(count(by) >= #IDS - 2, "sent " .. count(by))
+    sh("rm -rf " .. dir)
+  end)
+
+  it("a Redis restart mid-run: the holder re-seeds the ledger, nothing sent twice, nothing lost", function()
+    local hosts, dir = start_hosts(4, 2)
+    local deadline = core.monotonic() + 20
+    local started
+    while not started and core.monotonic() < deadline do
+      for _, h in ipairs(hosts) do
+        if (fakecloud.read_file(h.out) or ""):find("holding") then started = true end
+      end
+      core.sleep(0.05)
+    end
+    assert.truthy(started)
+    core.sleep(0.8)
+    rs:restart(0.3)
+    wait_all(hosts)
+    local by = sent()
+    for id, n in pairs(by) do assert.are.equal(1, n, id .. " sent " .. n .. " times") end
+    local list = {}
+    for id in pairs(by) do list[#list + 1] = id end
+    table.sort(list)
+    assert.are.equal(#IDS, count(by), table.concat(list, " "))
+    local total = 0
+    for _, h in ipairs(hosts) do
+      assert.truthy(h.renewed, h.text)
+      total = total + h.fresh
+    end
+    assert.are.equal(#IDS, total)
+    sh("rm -rf " .. dir)
+  end)
+end)

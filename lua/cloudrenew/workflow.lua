@@ -123,6 +123,7 @@ function M.validate(o)
 end
 
 local function progress(o, phase, done, total)
+  if o.ledger_ then o.ledger_:keepalive() end    -- many hosts: hold the run's lease
   if o.on_progress then pcall(o.on_progress, phase, done, total) end
 end
 
@@ -204,6 +205,10 @@ local function renew_all(o, p, items, log, conc)
   local function one(it)
     local token = p.token and ("cr-" .. core.random_hex(16)) or nil
     local attempt
+    -- Many hosts: claim it in the Redis ledger first (cloudrenew.ledger sets
+    -- it.outcome when another host has it or Redis refuses: nothing sent).
+    local lat = o.ledger_ and o.ledger_:claim(it, o)
+    if o.ledger_ and not lat then return end
     -- The expiry before sending: what confirmation and settling compare with.
     it.expires_before = confirm.before(o.client, o.product, it.id)
     if log then
@@ -215,6 +220,7 @@ local function renew_all(o, p, items, log, conc)
         it.outcome = "failed"
         -- nothing was sent; the log refuses every later intent of this run
         it.error = errors.client("AuditLog", "not sent: " .. tostring(aerr))
+        if lat then o.ledger_:settle(it, lat, o) end
         return
       end
     end
@@ -231,6 +237,7 @@ local function renew_all(o, p, items, log, conc)
         error = it.error and { code = it.error.code, message = it.error.message } or nil })
       if not ok then log.warnings[#log.warnings + 1] = "result for " .. it.id .. " not recorded: " .. tostring(aerr) end
     end
+    if lat then o.ledger_:settle(it, lat, o) end
     if it.outcome == "renewed" and o.confirm_opts then
       confirm.after(log, attempt, o, it, o.confirm_opts)
     elseif it.outcome == "unknown" and o.settle and log then
@@ -302,6 +309,14 @@ function M.renew_if_under_budget(o)
     own = true
   end
   local cloud = o.client.cloud
+  if o.client.options.redis then   -- many hosts: the run's lease and ledger (cloudrenew.ledger)
+    local lerr
+    o.ledger_, lerr = require("cloudrenew.ledger").open(o.client, o.product, o.run_id, { peek = o.dry_run })
+    if not o.ledger_ then
+      if own then log:close() end
+      return nil, lerr
+    end
+  end
   local settled = {}
   if o.settle and log and not o.dry_run then
     -- A later run: settle what the log leaves unknown for these resources first
@@ -318,6 +333,7 @@ function M.renew_if_under_budget(o)
     local it = { id = r.id, row = r.row, index = i }
     local status, intent, result = nil, nil, nil
     if log then status, intent, result = log:status(cloud, o.product, r.id, o.run_id) end
+    if not status and o.ledger_ then status, intent = o.ledger_:resumed(r.id) end
     if status then
       -- Already renewed, or possibly renewed, in this log and run, whatever the
       -- period: never pay twice. Renewing again is a new run_id or log.
@@ -350,6 +366,7 @@ function M.renew_if_under_budget(o)
     elseif not it.resumed then it.outcome = "planned" end
   end
   if not o.dry_run then renew_all(o, p, items, log, conc) end
+  if o.ledger_ then o.ledger_:close(log) end
   if own then log:close() end
   local report = { cloud = cloud, product = o.product, period = o.period, dry_run = o.dry_run and true or false,
                    run_id = o.run_id, items = {}, totals = totals_of(items),
