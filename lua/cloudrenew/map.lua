@@ -31,6 +31,10 @@ function M.map(list, fn, opts)
      or concurrency < 1 or concurrency > M.MAX_CONCURRENCY then
     return invalid("concurrency must be an integer in [1, " .. M.MAX_CONCURRENCY .. "]")
   end
+  -- Under ngx_lua where the phase can yield: light threads (map_ngx.lua).
+  if runtime.yieldable() and not runtime.current then
+    return require("cloudrenew.map_ngx").map(list, fn, concurrency)
+  end
   local n = #list
   local results, errs = {}, {}
   local multi = core.multi()
@@ -87,7 +91,7 @@ function M.map(list, fn, opts)
       if multi:active() > 0 or next(waiting) then
         done = multi:run(timeout)
       else
-        runtime.sleep_hook(timeout)
+        runtime.hook_sleep(timeout)
         done = {}
       end
       for _, id in ipairs(done) do
