@@ -100,6 +100,18 @@ describe("bin/cloudrenew status and reconcile", function()
     assert.truthy(out:find("ins%-rc000003%s+postpaid"), out)
   end)
 
+  it("status: a group's select lists what the reads find (with their expiry), renewing nothing", function()
+    fake:resources{ { id = "ins-rs000001", expires_in_days = 5 }, { id = "ins-rs000002", expires_in_days = 100 } }
+    local rc, out = run{ "status", inventory{ tencent = { cvm = { period = 1, select = { expires_within_days = 30 } } } },
+      "--audit-log", log, "--json" }
+    assert.are.equal(0, rc, out)
+    local res = {}
+    for _, r in ipairs(assert(json.decode(out), out).groups[1].resources) do res[r.id] = r end
+    assert.are.equal(fake:resource("ins-rs000001").expires, res["ins-rs000001"].expires)
+    assert.are.equal(fake:resource("ins-rs000002").expires, res["ins-rs000002"].expires)
+    assert.are.equal(0, #fake:requests_for("RenewInstances"))
+  end)
+
   it("status: a read the cloud refuses is shown and exits 1", function()
     local denied = '{"Response":{"Error":{"Code":"UnauthorizedOperation","Message":"no DescribeInstances for you"},'
       .. '"RequestId":"r-1"}}'
@@ -181,7 +193,7 @@ describe("bin/cloudrenew status and reconcile", function()
     local rc, out = run{ "reconcile", inventory{ volcengine = { ecs = { period = 1, resources = { "i-rc00000000000000001" } } } },
       "--audit-log", log }
     assert.are.equal(0, rc, out)
-    assert.truthy(out:find("unknown%s+renewed%s+settled by client_token; order Order%d+"), out)
+    assert.truthy(out:find("unknown%s+renewed%s+settled by client_token; expires %S+; order Order%d+"), out)
     assert.are.same({ ["i-rc00000000000000001"] = 1 }, fake:renewals())
     local token = entries()[1].client_token
     for _, s in ipairs(fake:requests_for("RenewInstance")) do assert.truthy(s.query:find("ClientToken=" .. token, 1, true)) end
