@@ -22,6 +22,7 @@ dependencies = {
 external_dependencies = {
   CURL = { library = "curl" },
   OPENSSL = { header = "openssl/evp.h", library = "crypto" },
+  HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" },   -- Debian libhiredis-dev
 }
 -- The Lua modules need no list: the builtin backend installs everything under
 -- lua/ as is (lua/cloudrenew/init.lua -> require "cloudrenew"); the rockspec
@@ -31,11 +32,11 @@ build = {
   modules = {
     ["cloudrenew.core"] = {
       sources = { "csrc/sign.c", "csrc/http.c", "csrc/ratelimit.c", "csrc/fileio.c",
-                   "csrc/lua_core.c" },
-      libraries = { "curl", "ssl", "crypto", "pthread" },
+                   "csrc/redis.c", "csrc/lua_core.c" },
+      libraries = { "curl", "ssl", "crypto", "hiredis", "pthread" },
       defines = { "CLOUDRENEW_VERSION=\"0.1.0\"", "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
-      incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
+      incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)", "$(HIREDIS_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)", "$(HIREDIS_LIBDIR)" },
     },
   },
   install = { bin = { cloudrenew = "bin/cloudrenew" } },
