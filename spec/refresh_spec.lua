@@ -171,8 +171,12 @@ describe("temporary credentials", function()
       fake:config{ missing = { "ins-zzzzzzzz" } }
       local _, err = tc.cvm:InquiryPriceRenewInstances{ InstanceIds = { "ins-zzzzzzzz" }, InstanceChargePrepaid = { Period = 1 } }
       assert.is_truthy(err)
-      assert.are.equal(3, #before)
-      assert.are.equal(3, #after)
+      -- the client's own STS AssumeRole first (made when the client was), then three cvm attempts
+      assert.are.equal(4, #before)
+      assert.are.equal(4, #after)
+      assert.are.same({ "sts", "AssumeRole", 200 }, { after[1].service, after[1].action, after[1].status })
+      table.remove(before, 1)
+      local sts_info = table.remove(after, 1)
       local a = after[2]
       assert.are.same({ "tencent", "cvm", "InquiryPriceRenewInstances", "ap-guangzhou", fake.url:match("//(.*)$"), 2, 200 },
         { a.cloud, a.service, a.action, a.region, a.host, a.attempt, a.status })
@@ -189,6 +193,7 @@ describe("temporary credentials", function()
       assert.are.equal(3, #secrets)
       assert_clean(before, secrets, "on_request")
       assert_clean(after, secrets, "on_response")
+      assert_clean(sts_info, secrets, "on_response (sts)")
       for _, i in ipairs(after) do
         for k in pairs(i) do assert.is_nil(k:lower():find("auth"), k) end
       end
@@ -221,6 +226,17 @@ describe("temporary credentials", function()
       assert.are.equal("cloudrenew/" .. cloudrenew.VERSION .. " ops-cron/2.1",
         fake:requests_for("RenewInstance")[1].headers["user-agent"])
       v:close()
+    end)
+
+    it("an assumed role's STS call shows in the hooks too, with the caller's user_agent once", function()
+      local seen = {}
+      local tc = assert(cloudrenew.tencent(fake:tencent_opts{ role_arn = ARN, sts_endpoint = fake.url,
+        user_agent = string.rep("u", 100), on_response = function(i) seen[#seen + 1] = i.service .. ":" .. i.action end }))
+      assert.is_truthy(tc.cvm:InquiryPriceRenewInstances(CVM))
+      assert.are.same({ "sts:AssumeRole", "cvm:InquiryPriceRenewInstances" }, seen)
+      assert.are.equal("cloudrenew/" .. cloudrenew.VERSION .. " " .. string.rep("u", 100),
+        fake:requests_for("AssumeRole")[1].headers["user-agent"])
+      tc:close()
     end)
 
     it("CLI --verbose: one line per request on stderr, from the same hook, with a role-based inventory", function()

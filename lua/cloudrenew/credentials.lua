@@ -51,6 +51,7 @@ function M.options(opts, o)
     end
     r[k] = v
   end
+  r.user_agent_part = opts.user_agent      -- o.user_agent is already prefixed
   if r.role_session_name and (#r.role_session_name < 2 or #r.role_session_name > 64 or not r.role_session_name:find(SESSION)) then
     return invalid("role_session_name must be 2-64 characters of letters, digits and +=,.@_-")
   end

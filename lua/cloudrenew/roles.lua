@@ -51,7 +51,7 @@ local function metadata_http(o)
       local err
       t, err = transport.curl{ ca_file = o.ca_file, timeout = M.METADATA_TIMEOUT,
         connect_timeout = M.METADATA_CONNECT_TIMEOUT, max_response = 64 * 1024,
-        user_agent = o.user_agent }
+        user_agent = o.user_agent or ("cloudrenew/" .. core.version) }
       if not t then return nil, tostring(err) end
     end
     local res, terr
@@ -133,19 +133,15 @@ local function sts_client(cloud, o, creds)
     inner, err = require("cloudrenew." .. cloud).new{
       credentials = creds, region = o.sts_region or o.region or (cloud == "tencent" and "ap-guangzhou" or "cn-beijing"),
       endpoint = o.sts_endpoint or M.STS[cloud], ca_file = o.ca_file, proxy = o.proxy,
-      connect_to = o.connect_to, allow_insecure_http = o.allow_insecure_http, user_agent = o.user_agent,
+      connect_to = o.connect_to, allow_insecure_http = o.allow_insecure_http,
+      -- the caller's own part (the inner client prefixes cloudrenew/VERSION again) and
+      -- hooks: STS calls show in on_request/on_response and --verbose too
+      user_agent = o.user_agent_part, on_request = o.on_request, on_response = o.on_response,
       timeout = math.min(o.timeout or 10, 10), connect_timeout = math.min(o.connect_timeout or 3, 3),
       retry = { max_attempts = 2, base_delay = 0.2, max_delay = 1, deadline = 20 },
     }
     return inner, err
   end
-end
-
--- Anonymous "credentials": the federation calls are sent unsigned.
-local function anonymous(secret)
-  return provider("anonymous", function()
-    return { id = "anonymous", key = "-", anonymous = true, redact = secret }
-  end)
 end
 
 local VERSION = { tencent = "2018-08-13", volcengine = "2018-01-01" }
@@ -208,8 +204,11 @@ function M.oidc(cloud, o)
     token_box[1] = tok
     if not get_client then
       local oo = setmetatable({ sts_region = providers.nonempty(names.region and os.getenv(names.region)) }, { __index = o })
+      -- Anonymous "credentials": the call goes unsigned. The token it carries is
+      -- redacted from errors; re-read now and then, as the file rotates.
       get_client = sts_client(cloud, oo, provider("anonymous", function()
-        return { id = "anonymous", key = "-", anonymous = true, redact = token_box[1] }
+        return { id = "anonymous", key = "-", anonymous = true, redact = token_box[1],
+                 expires_at = core.time() + 900 }
       end))
     end
     local params = { RoleSessionName = session_name(o), DurationSeconds = o.duration }
@@ -222,5 +221,4 @@ function M.oidc(cloud, o)
   end)
 end
 
-M.anonymous = anonymous
 return M
