@@ -149,6 +149,21 @@ describe("role credentials", function()
       v:close()
     end)
 
+    it("ECS role discovered when not named; a metadata answer that is not credentials is a clear error", function()
+      local v = assert(keyless_volc{ credentials = "instance_role" })
+      assert.are.equal("instance_role:cloudrenew-role", v.credential_source)
+      assert.are.equal(1, #fake:requests_for("MetadataRole"))
+      v:close()
+      iam{ metadata = "garbage" }
+      local c, err = keyless_volc{ credentials = "instance_role" }
+      assert.is_nil(c)
+      assert.are.equal("ClientError.Credentials", err.code)
+      assert.truthy(err.message:find("instance_role: role cloudrenew-role: the metadata service answered no credentials", 1, true), err.message)
+      c, err = keyless_tc{ credentials = "instance_role" }
+      assert.is_nil(c)
+      assert.truthy(err.message:find("answered no credentials", 1, true), err.message)
+    end)
+
     it("STS AssumeRole with role_trn, signed by the source", function()
       local v = assert(cloudrenew.volcengine(fake:volc_opts{ role_trn = TRN, sts_endpoint = fake.url }))
       assert.is_truthy(v.ecs:RenewInstance(ECS))
