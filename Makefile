@@ -121,6 +121,12 @@ bench-idle: deps all
 	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="build/?.so;;" \
 	  lua5.4 bench/map_idle.lua $(BENCH_ARGS)
 
+# Many hosts: pacing through Redis vs host-local per request, and 4 processes
+# sharing one credential vs the limit (own redis-server). See bench/README.md.
+bench-redis: deps all
+	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="build/?.so;;" \
+	  lua5.4 bench/redis_pacing.lua $(BENCH_ARGS)
+
 # Public signers vs a raw C HMAC chain (bench/sign_raw.c, a bench-only module) in
 # one process per Lua: ratio = sign rate / raw rate, target >= 0.5 under Lua 5.4
 # and LuaJIT. `make bench-sign BENCH_ARGS="20000 7"`. See bench/README.md.

@@ -342,6 +342,39 @@ describe("many hosts: the renewal ledger and run lock in Redis", function()
     sh("rm -rf " .. dir)
   end)
 
+  it("the inventory takes the same redis option (no password in the file); a dry run takes no lease", function()
+    local inventory = require("cloudrenew.inventory")
+    local workflow = require("cloudrenew.workflow")
+    local path = os.tmpname()
+    local function write(text)
+      local f = assert(io.open(path, "wb"))
+      f:write(text)
+      f:close()
+    end
+    write('{"tencent": {"region": "ap-guangzhou", "redis": {"url": "' .. rs.url .. '", "prefix": "inv:"},'
+      .. ' "cvm": {"period": 1, "resources": ["ins-l0000001"]}}}')
+    local inv = assert(inventory.load(path))
+    assert.are.same({ url = rs.url, prefix = "inv:" }, inv.clouds.tencent.redis)
+    local opts = fake:tencent_opts{ redis = inv.clouds.tencent.redis }
+    local tc = assert(cloudrenew.tencent(opts))
+    local report = assert(workflow.renew_if_under_budget{ client = tc, product = "cvm", resources = { "ins-l0000001" },
+      period = 1, dry_run = true, run_id = "2026-11" })
+    assert.are.equal("planned", report.items[1].outcome)
+    -- the epoch marker and the inquiry's pacing bucket: no lease, no ledger entry
+    local keys = rs:command("KEYS", "*")
+    table.sort(keys)
+    assert.are.equal(2, #keys, table.concat(keys, " "))
+    assert.are.equal("inv:epoch", keys[1])
+    assert.truthy(keys[2]:find("^inv:rl:{%x+}:cvm:InquiryPriceRenewInstances$"), keys[2])
+    tc:close()
+    write('{"tencent": {"redis": "redis://:pw@127.0.0.1:6379/0", "cvm": {"period": 1, "resources": ["ins-l0000001"]}}}')
+    local bad, err = inventory.load(path)
+    assert.is_nil(bad)
+    assert.truthy(tostring(err):find("CLOUDRENEW_REDIS_PASSWORD", 1, true), tostring(err))
+    assert.is_nil(tostring(err):find("pw@", 1, true))
+    os.remove(path)
+  end)
+
   it("a lease that expires mid-run is fenced: the stalled holder's later claims are refused, nothing sent twice", function()
     local hosts, dir = start_hosts(2, 1)
     local holder

@@ -21,6 +21,7 @@ local M = {}
 -- ("region" may also be set per group; "profile" names a Tencent profile).
 local COMMON = { "region", "endpoint", "connect_to", "ca_file", "proxy", "timeout", "connect_timeout",
                  "rate_limit_file",
+                 "redis",   -- many hosts (README "Many hosts"); checked when the client is made
                  -- credentials without keys (README "Credentials"); checked when the client is made
                  "credentials", "role_session_name", "role_name", "duration", "metadata_endpoint",
                  "sts_endpoint", "user_agent" }
@@ -96,6 +97,10 @@ local function check_client(c, entry, fail)
   end
   if c.endpoint ~= nil and type(c.endpoint) ~= "string" then
     return fail(entry .. ".endpoint", "must be a URL string")
+  end
+  local ru = type(c.redis) == "table" and c.redis.url or c.redis
+  if type(ru) == "string" and ru:find("@", 1, true) then
+    return fail(entry .. ".redis", "a password does not belong in an inventory: set CLOUDRENEW_REDIS_PASSWORD")
   end
   return true
 end
