@@ -1235,6 +1235,9 @@ int luaopen_cloudrenew_core(lua_State *L) {
   lua_pushcfunction(L, multi_close); lua_setfield(L, -2, "__gc");
 #if LUA_VERSION_NUM >= 504
   lua_pushcfunction(L, multi_close); lua_setfield(L, -2, "__close");
+#if LUA_VERSION_NUM >= 503
+  case REDIS_REPLY_INTEGER: lua_pushinteger(L, (lua_Integer)x->integer); break;
+#else
 #endif
   cr_newlib(L, multi_methods);
   lua_setfield(L, -2, "__index");
