@@ -22,7 +22,7 @@ OBJS     := $(patsubst csrc/%.c,$(OUTDIR)/obj/%.o,$(SRCS))
 MODULE   := $(OUTDIR)/cloudrenew/core.so
 BUSTED   := busted --lua=lua5.4
 
-.PHONY: all deps deps-san test demo memcheck asan fuzz bench bench-idle bench-sign clean
+.PHONY: all deps deps-san test demo openresty-demo memcheck asan fuzz bench bench-idle bench-sign clean
 
 all: $(MODULE)
 
@@ -49,6 +49,12 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh examples/demo.sh
+
+# examples/openresty/nginx.conf (a renewal job in a timer, a price endpoint) in
+# a real nginx against the fake cloud; nginx loads the LuaJIT build.
+openresty-demo: deps
+	@$(MAKE) --no-print-directory LUA=luajit all
+	@sh examples/openresty/demo.sh
 
 # Every C path under valgrind (signing, blocking and concurrent HTTP, failures,
 # TLS, pacing, a client closed mid-transfer): fails on any error or leak.

@@ -1,0 +1,70 @@
+-- The Lua side of examples/openresty/nginx.conf: a price endpoint, and a
+-- renewal job run by one worker's timer (every RENEW_EVERY seconds).
+local cloudrenew = require("cloudrenew")
+local json = require("cloudrenew.json")
+local workflow = require("cloudrenew.workflow")
+
+local M = {}
+
+M.EVERY = 6 * 3600
+
+-- Credentials come from TENCENTCLOUD_SECRET_ID/KEY (see `env` in nginx.conf).
+local function client()
+  return cloudrenew.tencent{
+    region = os.getenv("TENCENTCLOUD_REGION") or "ap-guangzhou",
+    connect_to = os.getenv("CLOUDRENEW_CONNECT_TO"),   -- the demo's fake cloud
+  }
+end
+
+local function ids()
+  local out = {}
+  for id in (os.getenv("CVM_INSTANCES") or ""):gmatch("[^,%s]+") do out[#out + 1] = id end
+  return out
+end
+
+function M.price()
+  local tc, err = client()
+  if not tc then ngx.status = 500; return ngx.say(tostring(err)) end
+  local res
+  res, err = tc.cvm:InquiryPriceRenewInstances{ InstanceIds = { ngx.var.arg_id },
+    InstanceChargePrepaid = { Period = tonumber(ngx.var.arg_period) or 1 } }
+  tc:close()
+  ngx.header.content_type = "application/json"
+  if not res then
+    ngx.status = 502
+    return ngx.say(json.encode{ error = tostring(err), outcome = err.outcome })
+  end
+  ngx.say(json.encode{ id = ngx.var.arg_id, price = res.Price.InstancePrice.DiscountPrice,
+                       request_id = res.RequestId })
+end
+
+local function job(premature)
+  if premature then return end   -- nginx is exiting or reloading
+  local tc, err = client()
+  local report
+  if tc then
+    report, err = workflow.renew_if_under_budget{
+      client = tc, product = "cvm", resources = ids(), period = 1,
+      max_price = tonumber(os.getenv("MAX_PRICE") or ""), budget = tonumber(os.getenv("BUDGET") or ""),
+      dry_run = os.getenv("APPLY") ~= "1",
+      audit_log = ngx.config.prefix() .. "logs/renewals.jsonl",
+    }
+    tc:close()
+  end
+  local summary = report and { at = ngx.now(), totals = report.totals } or { at = ngx.now(), error = tostring(err) }
+  ngx.shared.renewals:set("last", json.encode(summary))
+  ngx.log(ngx.NOTICE, "cloudrenew job: ", report and json.encode(report.totals) or tostring(err))
+end
+
+function M.start()
+  if ngx.worker.id() ~= 0 then return end    -- one worker runs the job
+  ngx.timer.at(0, job)
+  ngx.timer.every(M.EVERY, job)
+end
+
+function M.last_run()
+  ngx.header.content_type = "application/json"
+  ngx.say(ngx.shared.renewals:get("last") or "null")
+end
+
+return M
