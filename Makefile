@@ -62,15 +62,15 @@ memcheck: deps all
 	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="build/?.so;;" \
 	valgrind --keep-debuginfo=yes --leak-check=full --show-leak-kinds=definite,indirect \
 	  --errors-for-leak-kinds=definite,indirect --error-exitcode=9 lua5.4 bench/memcheck.lua
+	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="build/?.so;;" \
+	valgrind --keep-debuginfo=yes --leak-check=full --show-leak-kinds=definite,indirect \
+	  --errors-for-leak-kinds=definite,indirect --error-exitcode=9 lua5.4 bench/memcheck_redis.lua
 
 # Sanitizers and fuzzing need clang and its runtimes (Debian: clang, libclang-rt-dev, llvm).
 deps-san:
 	@sh scripts/deps.sh sanitizers
 
 # The C core built by clang with AddressSanitizer + UBSan (any report is fatal)
-	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="build/?.so;;" \
-	valgrind --keep-debuginfo=yes --leak-check=full --show-leak-kinds=definite,indirect \
-	  --errors-for-leak-kinds=definite,indirect --error-exitcode=9 lua5.4 bench/memcheck_redis.lua
 # into build/asan, and the whole Lua 5.4 suite run against it. lua5.4 itself is
 # not instrumented, so the ASan runtime is preloaded; leaks are memcheck's job
 # (and the Python fake, which inherits the preload, keeps its arenas to exit).

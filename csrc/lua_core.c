@@ -1188,76 +1188,6 @@ static int l_isatty(lua_State *L) {
   return 1;
 }
 
-/* ---- module ------------------------------------------------------------- */
-
-static const luaL_Reg http_methods[] = {
-  {"request", http_request}, {"close", http_close}, {NULL, NULL}
-};
-
-static const luaL_Reg multi_methods[] = {
-  {"add", multi_add}, {"run", multi_run}, {"result", multi_result},
-  {"active", multi_active}, {"close", multi_close}, {NULL, NULL}
-};
-
-static const luaL_Reg rl_methods[] = {
-  {"reserve", rl_reserve}, {"pause", rl_pause}, {"close", rl_close}, {NULL, NULL}
-};
-
-static const luaL_Reg funcs[] = {
-  {"sha256_hex", l_sha256_hex}, {"hmac_sha256_hex", l_hmac_sha256_hex},
-  {"uri_encode", l_uri_encode}, {"sign_key_derivations", l_sign_key_derivations},
-  {"http", l_http_new}, {"multi", l_multi_new}, {"limiter", l_limiter}, {"monotonic", l_monotonic}, {"time", l_time},
-  {"sleep", l_sleep}, {"random_hex", l_random_hex},
-  {"append_durable", l_append_durable}, {"truncate_tail", l_truncate_tail}, {"lock", l_lock}, {"isatty", l_isatty}, {NULL, NULL}
-};
-
-int luaopen_cloudrenew_core(lua_State *L) {
-  if (cr_http_global_init() != 0) return luaL_error(L, "cloudrenew.core: curl_global_init failed");
-  luaL_newmetatable(L, LOCK_MT);
-  lua_pushcfunction(L, lock_release); lua_setfield(L, -2, "__gc");
-#if LUA_VERSION_NUM >= 504
-  lua_pushcfunction(L, lock_release); lua_setfield(L, -2, "__close");
-#endif
-  lua_newtable(L);
-  lua_pushcfunction(L, lock_release); lua_setfield(L, -2, "release");
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, HTTP_MT);
-  lua_pushcfunction(L, http_close); lua_setfield(L, -2, "__gc");
-#if LUA_VERSION_NUM >= 504
-  lua_pushcfunction(L, http_close); lua_setfield(L, -2, "__close");
-#endif
-  lua_pushcfunction(L, http_tostring); lua_setfield(L, -2, "__tostring");
-  cr_newlib(L, http_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, MULTI_MT);
-  lua_pushcfunction(L, multi_close); lua_setfield(L, -2, "__gc");
-#if LUA_VERSION_NUM >= 504
-  lua_pushcfunction(L, multi_close); lua_setfield(L, -2, "__close");
-#if LUA_VERSION_NUM >= 503
-  case REDIS_REPLY_INTEGER: lua_pushinteger(L, (lua_Integer)x->integer); break;
-#else
-#endif
-  cr_newlib(L, multi_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, RL_MT);
-  lua_pushcfunction(L, rl_close); lua_setfield(L, -2, "__gc");
-#if LUA_VERSION_NUM >= 504
-  lua_pushcfunction(L, rl_close); lua_setfield(L, -2, "__close");
-#endif
-  cr_newlib(L, rl_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-  cr_newlib(L, funcs);
-  open_signers(L);   /* tc3_sign, volc_sign, sign_tc3, sign_volc */
-  lua_pushstring(L, CLOUDRENEW_VERSION); lua_setfield(L, -2, "version");
-  /* curl_version_info, not curl_version(): the latter initialises libldap, whose
-   * one-time allocations are never freed and would drown real leaks in valgrind. */
-  lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version); lua_setfield(L, -2, "curl_version");
-  return 1;
-}
 /* ---- redis (issue 14: shared pacing and the renewal ledger) -------------- */
 /* core.redis(host, port, timeout) -> conn | nil, err. conn:command(...) ->
  * reply | nil, message, "io" (connection dead: close it, connect again) or
@@ -1305,7 +1235,11 @@ static void redis_push(lua_State *L, const redisReply *x, int depth) {
   size_t i;
   luaL_checkstack(L, 4, "redis reply too deep");
   switch (x->type) {
+#if LUA_VERSION_NUM >= 503
+  case REDIS_REPLY_INTEGER: lua_pushinteger(L, (lua_Integer)x->integer); break;
+#else
   case REDIS_REPLY_INTEGER: lua_pushnumber(L, (lua_Number)x->integer); break;
+#endif
   case REDIS_REPLY_NIL: lua_pushboolean(L, 0); break;
   case REDIS_REPLY_ERROR:
     lua_createtable(L, 0, 1);
@@ -1395,4 +1329,71 @@ static void redis_open(lua_State *L) {
   lua_setfield(L, -2, "redis");
 }
 
+/* ---- module ------------------------------------------------------------- */
+
+static const luaL_Reg http_methods[] = {
+  {"request", http_request}, {"close", http_close}, {NULL, NULL}
+};
+
+static const luaL_Reg multi_methods[] = {
+  {"add", multi_add}, {"run", multi_run}, {"result", multi_result},
+  {"active", multi_active}, {"close", multi_close}, {NULL, NULL}
+};
+
+static const luaL_Reg rl_methods[] = {
+  {"reserve", rl_reserve}, {"pause", rl_pause}, {"close", rl_close}, {NULL, NULL}
+};
+
+static const luaL_Reg funcs[] = {
+  {"sha256_hex", l_sha256_hex}, {"hmac_sha256_hex", l_hmac_sha256_hex},
+  {"uri_encode", l_uri_encode}, {"sign_key_derivations", l_sign_key_derivations},
+  {"http", l_http_new}, {"multi", l_multi_new}, {"limiter", l_limiter}, {"monotonic", l_monotonic}, {"time", l_time},
+  {"sleep", l_sleep}, {"random_hex", l_random_hex},
+  {"append_durable", l_append_durable}, {"truncate_tail", l_truncate_tail}, {"lock", l_lock}, {"isatty", l_isatty}, {NULL, NULL}
+};
+
+int luaopen_cloudrenew_core(lua_State *L) {
+  if (cr_http_global_init() != 0) return luaL_error(L, "cloudrenew.core: curl_global_init failed");
+  luaL_newmetatable(L, LOCK_MT);
+  lua_pushcfunction(L, lock_release); lua_setfield(L, -2, "__gc");
+#if LUA_VERSION_NUM >= 504
+  lua_pushcfunction(L, lock_release); lua_setfield(L, -2, "__close");
+#endif
+  lua_newtable(L);
+  lua_pushcfunction(L, lock_release); lua_setfield(L, -2, "release");
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, HTTP_MT);
+  lua_pushcfunction(L, http_close); lua_setfield(L, -2, "__gc");
+#if LUA_VERSION_NUM >= 504
+  lua_pushcfunction(L, http_close); lua_setfield(L, -2, "__close");
+#endif
+  lua_pushcfunction(L, http_tostring); lua_setfield(L, -2, "__tostring");
+  cr_newlib(L, http_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, MULTI_MT);
+  lua_pushcfunction(L, multi_close); lua_setfield(L, -2, "__gc");
+#if LUA_VERSION_NUM >= 504
+  lua_pushcfunction(L, multi_close); lua_setfield(L, -2, "__close");
+#endif
+  cr_newlib(L, multi_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, RL_MT);
+  lua_pushcfunction(L, rl_close); lua_setfield(L, -2, "__gc");
+#if LUA_VERSION_NUM >= 504
+  lua_pushcfunction(L, rl_close); lua_setfield(L, -2, "__close");
+#endif
+  cr_newlib(L, rl_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  cr_newlib(L, funcs);
+  open_signers(L);   /* tc3_sign, volc_sign, sign_tc3, sign_volc */
+  lua_pushstring(L, CLOUDRENEW_VERSION); lua_setfield(L, -2, "version");
+  /* curl_version_info, not curl_version(): the latter initialises libldap, whose
+   * one-time allocations are never freed and would drown real leaks in valgrind. */
+  lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version); lua_setfield(L, -2, "curl_version");
   redis_open(L);
+  return 1;
+}
