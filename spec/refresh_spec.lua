@@ -107,6 +107,31 @@ describe("temporary credentials", function()
     tc:close()
   end)
 
+  it("a refresh left hanging (its coroutine never resumed) is taken over after credentials.WAIT", function()
+    local credentials = require("cloudrenew.credentials")
+    local src = fakecloud.credentials().tencent[1]
+    local n, hang = 0, false
+    local tc = assert(cloudrenew.tencent(fake:tencent_opts{ secret_id = U, secret_key = U, credentials = {
+      name = "flaky", fetch = function()
+        n = n + 1
+        if hang then coroutine.yield("hang") end
+        return { id = src.secret_id, key = src.secret_key, expires_at = core.time() + (n == 1 and 0.5 or 3600) }
+      end } }))
+    hang = true
+    local co = coroutine.create(function() return tc.cvm:InquiryPriceRenewInstances(CVM) end)
+    local ok, what = coroutine.resume(co)            -- stops inside the refresh, for good
+    assert.are.same({ true, "hang" }, { ok, what })
+    hang = false
+    local old = credentials.WAIT
+    credentials.WAIT = 0.2
+    core.sleep(0.25)
+    local res, err = tc.cvm:InquiryPriceRenewInstances(CVM)
+    credentials.WAIT = old
+    assert.is_truthy(res, tostring(err))
+    assert.are.equal(3, n)
+    tc:close()
+  end)
+
   it("the fake rejects a credential past its expiry (a provider that lies about it)", function()
     iam{ ttl = 1 }
     local probe = role_client()

@@ -161,6 +161,8 @@ function Keeper:get(client)
   local cur = self.current
   -- due early; never later than the last second in which it is still used
   if cur and (not cur.expires_at or now < cur.expires_at - math.max(self.early, M.MARGIN)) then return cur end
+  -- A refresh left hanging (its coroutine abandoned) is taken over after M.WAIT.
+  if self.refreshing and core.monotonic() - self.refreshing > M.WAIT then self.refreshing = false end
   if usable(cur, now) and (self.refreshing or now < self.retry_at) then return cur end
   if self.refreshing then
     -- Another coroutine is refreshing: wait for it (runtime.sleep yields inside map).
@@ -170,7 +172,7 @@ function Keeper:get(client)
     return nil, self.last_error or cred_error("credentials from " .. self.provider.name
       .. " expired and another caller's refresh did not finish in " .. M.WAIT .. " s")
   end
-  self.refreshing = true
+  self.refreshing = core.monotonic()      -- when it started
   local c, err = self:fetch()
   self.refreshing = false
   if c then return self:set(client, c) end
