@@ -1094,6 +1094,13 @@ static int l_monotonic(lua_State *L) {
   return 1;
 }
 
+/* core.getpid(): a client compares it with its creator's to notice a fork
+ * (nginx's master -> workers) and stop sharing inherited connections. */
+static int l_getpid(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)getpid());
+  return 1;
+}
+
 static int l_time(lua_State *L) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -1347,7 +1354,7 @@ static const luaL_Reg rl_methods[] = {
 static const luaL_Reg funcs[] = {
   {"sha256_hex", l_sha256_hex}, {"hmac_sha256_hex", l_hmac_sha256_hex},
   {"uri_encode", l_uri_encode}, {"sign_key_derivations", l_sign_key_derivations},
-  {"http", l_http_new}, {"multi", l_multi_new}, {"limiter", l_limiter}, {"monotonic", l_monotonic}, {"time", l_time},
+  {"http", l_http_new}, {"multi", l_multi_new}, {"limiter", l_limiter}, {"monotonic", l_monotonic}, {"time", l_time}, {"getpid", l_getpid},
   {"sleep", l_sleep}, {"random_hex", l_random_hex},
   {"append_durable", l_append_durable}, {"truncate_tail", l_truncate_tail}, {"lock", l_lock}, {"isatty", l_isatty}, {NULL, NULL}
 };

@@ -351,3 +351,36 @@ describe_nginx("under OpenResty with 4 workers", function()
     end
   end)
 end)
+
+-- Outside nginx the same fork check runs on core.getpid (e.g. a script that
+-- forks through luaposix after using a client).
+describe("fork safety without nginx", function()
+  local fake
+  setup(function() fake = fakecloud.start() end)
+  teardown(function() if fake then fake:stop() end end)
+
+  it("core.getpid is this process", function()
+    local f = io.open("/proc/self/stat")
+    if not f then return pending("no /proc") end
+    local pid = tonumber(f:read("*a"):match("^%d+"))
+    f:close()
+    assert.are.equal(pid, core.getpid())
+  end)
+
+  it("a client created in another process leaves the inherited libcurl handle alone and opens its own", function()
+    local tc = assert(require("cloudrenew").tencent(fake:tencent_opts()))
+    local q = { InstanceIds = { "ins-2zvpghhc" }, InstanceChargePrepaid = { Period = 1 } }
+    assert(tc.cvm:InquiryPriceRenewInstances(q))
+    local inherited = tc.transport.curl
+    tc.transport.pid = -1              -- as if this process were a fork of its creator
+    assert(tc.cvm:InquiryPriceRenewInstances(q))
+    assert.are_not.equal(inherited, tc.transport.curl)
+    assert.are.equal(core.getpid(), tc.transport.pid)
+    -- never closed here (a TLS close_notify would go down the parent's connection)
+    local ok = inherited.http:request{ method = "GET", url = fake.url .. "/__fake/requests" }
+    assert.is_table(ok)
+    local reqs = fake:requests_for("InquiryPriceRenewInstances")
+    assert.are_not.equal(reqs[1].peer_port, reqs[2].peer_port)
+    tc:close()
+  end)
+end)
