@@ -29,6 +29,8 @@ local APP_LOCATIONS = table.concat{
   loc("/result", "require('support.ngx_app').result()"),
   loc("/strings", "require('support.ngx_app').strings()"),
   loc("/map", "require('support.ngx_app').map()"),
+  loc("/generic", "require('support.ngx_app').generic()"),
+  loc("/", "require('support.ngx_app').chunked_cloud()"),
   "    location = /logcall { content_by_lua_block { ngx.say('ok') } "
     .. "log_by_lua_block { require('support.ngx_app').blocking_call('log') } }\n",
 }
@@ -130,6 +132,19 @@ describe_nginx("under OpenResty (real nginx)", function()
       assert.is_true(get_json(ngx_, "/typed?renew=1").ok)
       local rn = fake:requests_for("RenewInstances")
       assert.are_not.equal(rn[1].peer_port, rn[2].peer_port)
+    end)
+
+    it("reads a chunked body; one over max_response is ClientError.BadResponse, sent", function()
+      local r = get_json(ngx_, "/generic")
+      assert.is_true(r.ok, r.str)
+      assert.are.equal(7, r.total)
+      assert.are.equal(3000, r.pad)
+      assert.are.equal("chunked-1", r.request_id)
+      r = get_json(ngx_, "/generic?max=2048")
+      assert.is_false(r.ok)
+      assert.are.equal("ClientError.BadResponse", r.code)
+      assert.truthy(r.message:find("larger than 2048", 1, true), r.message)
+      assert.are.equal("unknown", r.outcome)
     end)
 
     it("transport = \"curl\" is honoured inside a content handler", function()

@@ -49,6 +49,27 @@ function M.typed()
   out(r)
 end
 
+-- A generic call to this nginx's own "/" (a chunked answer); ?max= max_response.
+function M.generic()
+  local tc = assert(cloudrenew.tencent(M.tc_opts{ endpoint = "http://127.0.0.1:" .. ngx.var.server_port,
+    max_response = tonumber(ngx.var.arg_max), retry = false }))
+  local res, err = tc:call("cvm", "2017-03-12", "DescribeInstances", { Limit = 1 })
+  tc:close()
+  if not res then return out(shape(nil, err)) end
+  out{ ok = true, total = res.TotalCount, pad = #(res.Pad or ""), request_id = res.RequestId }
+end
+
+-- What "/" answers: a cloud-shaped body in pieces, so nginx sends it chunked.
+function M.chunked_cloud()
+  local pad = string.rep("x", tonumber(ngx.var.http_x_pad) or 3000)
+  ngx.header.content_type = "application/json"
+  ngx.print('{"Response": {"TotalCount": 7, "Pad": "')
+  ngx.flush(true)
+  ngx.print(pad)
+  ngx.flush(true)
+  ngx.print('", "RequestId": "chunked-1"}}')
+end
+
 -- A request that spends its time in cloud calls (the fake's latency).
 function M.slow()
   local tc = assert(cloudrenew.tencent(M.tc_opts()))
