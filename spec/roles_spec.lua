@@ -275,6 +275,14 @@ describe("role credentials", function()
       assert.are.equal(2, #fake:requests_for("MetadataToken"))
     end)
 
+    it("the metadata service is asked directly, never through http_proxy from the environment", function()
+      local out = child({ http_proxy = "http://127.0.0.1:1", HTTP_PROXY = "http://127.0.0.1:1" }, [[
+        local tc, err = require("cloudrenew").tencent{ credentials = "instance_role", metadata_endpoint = os.getenv("FAKE_URL") }
+        print(tc and tc.credential_source or tostring(err))
+      ]])
+      assert.are.equal("instance_role:cloudrenew-role", out)
+    end)
+
     it("plain http:// metadata endpoints only to metadata, link-local or loopback hosts", function()
       local _, err = keyless_tc{ credentials = "instance_role", metadata_endpoint = "http://10.1.2.3" }
       assert.are.equal("ClientError.InvalidParameter", err.code)

@@ -49,15 +49,19 @@ local function metadata_http(o)
   return function(method, url, headers)
     if not t then
       local err
-      t, err = transport.curl{ ca_file = o.ca_file, timeout = M.METADATA_TIMEOUT,
+      -- proxy "": never through a proxy (nor http_proxy from the environment):
+      -- the metadata service answers the instance itself, on its own network.
+      t, err = transport.curl{ ca_file = o.ca_file, proxy = "", timeout = M.METADATA_TIMEOUT,
         connect_timeout = M.METADATA_CONNECT_TIMEOUT, max_response = 64 * 1024,
         user_agent = o.user_agent or ("cloudrenew/" .. core.version) }
       if not t then return nil, tostring(err) end
     end
     local res, terr
-    for try = 1, 2 do      -- one quick second try: metadata services blip, but never wait long
+    -- One quick second try (metadata services blip), but none after a timeout:
+    -- an unreachable service costs one connect timeout, not two.
+    for try = 1, 2 do
       res, terr = t:send{ method = method, url = url, headers = headers or {}, body = "", fresh = false }
-      if res and res.status < 500 then break end
+      if (res and res.status < 500) or (terr and terr.kind == "timeout") then break end
       if try == 1 then runtime.sleep(0.1) end
     end
     if not res then return nil, (terr and (terr.message or terr.kind)) or "no answer" end
