@@ -51,6 +51,31 @@ local function poll(ngx_, key, seconds)
   end
 end
 
+-- spec/hostile/server.py, driven as in hostile_spec.lua.
+local function hostile_start()
+  local tmp = os.tmpname()
+  local pipe = assert(io.popen("python3 spec/hostile/server.py > " .. tmp .. " 2>&1", "w"))
+  local info
+  local deadline = core.monotonic() + 15
+  repeat
+    core.sleep(0.02)
+    local s = nginx.read(tmp)
+    if s and s:find("\n") then info = json.decode(s:match("^[^\n]+")) end
+  until info or core.monotonic() > deadline
+  os.remove(tmp)
+  assert(info, "hostile server did not start")
+  local h = { pipe = pipe, url = "http://127.0.0.1:" .. info.port, control = assert(core.http{ timeout = 10 }) }
+  function h.mode(t)
+    assert(h.control:request{ method = "POST", url = h.url .. "/__hostile/mode",
+      headers = { "Content-Type: application/json" }, body = json.encode(t) })
+  end
+  function h.counts()
+    return json.decode(h.control:request{ method = "GET", url = h.url .. "/__hostile/counts" }.body)
+  end
+  function h.stop() h.control:close(); h.pipe:close() end
+  return h
+end
+
 describe_nginx("under OpenResty (real nginx)", function()
   local fake, ngx_
 
@@ -152,6 +177,40 @@ describe_nginx("under OpenResty (real nginx)", function()
       assert.is_true(r.ok, r.str)
       assert.are.equal("curl", r.transport)
     end)
+  end)
+
+  describe("hostile answers over cosockets: classified as libcurl classifies them (hostile_spec)", function()
+    local h
+    setup(function() h = hostile_start() end)
+    teardown(function() if h then h.stop() end end)
+    for _, case in ipairs({
+      { "dripping headers", { mode = "drip_headers" }, "ClientError.Timeout" },
+      { "endless headers", { mode = "endless_headers" }, "ClientError.BadResponse", "header" },
+      { "a dripping body", { mode = "drip_body" }, "ClientError.Timeout" },
+      { "an endless body", { mode = "endless_body" }, "ClientError.BadResponse", "larger than" },
+      { "an oversized Content-Length", { mode = "oversized", size = 1024 * 1024 }, "ClientError.BadResponse", "larger than" },
+      { "garbage JSON", { mode = "garbage_json" }, "ClientError.BadResponse" },
+      { "a close mid-body", { mode = "mid_body_close" }, "ClientError.BadResponse" },
+      { "a Content-Length larger than the body", { mode = "length_lie_short" }, "ClientError.BadResponse" },
+      { "a garbage status line", { mode = "garbage_status" }, "ClientError.BadResponse" },
+      { "no status line", { mode = "no_status" }, "ClientError.BadResponse" },
+      { "an HTTP/0.9 answer", { mode = "http09" }, "ClientError.BadResponse" },
+      { "a connection closed unanswered", { mode = "close" }, "ClientError.Network" },
+    }) do
+      it(case[1] .. ": " .. case[3] .. ", a renewal unknown, not retried, within its timeout", function()
+        h.mode(case[2])
+        local before = (h.counts().actions or {}).RenewInstances or 0
+        local t0 = core.monotonic()
+        local r = get_json(ngx_, "/typed?renew=1&timeout=2&max=65536&endpoint=" .. h.url, 30)
+        assert.is_true(core.monotonic() - t0 < 6, "took " .. (core.monotonic() - t0))
+        assert.is_false(r.ok)
+        assert.are.equal(case[3], r.code, r.str)
+        assert.are.equal("unknown", r.outcome)
+        assert.is_false(r.retryable)
+        if case[4] then assert.truthy(r.message:find(case[4], 1, true), r.message) end
+        assert.are.equal(before + 1, h.counts().actions.RenewInstances)
+      end)
+    end
   end)
 
   describe("event loop", function()
@@ -373,6 +432,20 @@ describe("fork safety without nginx", function()
   local fake
   setup(function() fake = fakecloud.start() end)
   teardown(function() if fake then fake:stop() end end)
+
+  it("transport and rate_limit_dict options are checked: nothing to fall back on outside nginx", function()
+    local cloudrenew = require("cloudrenew")
+    for _, o in ipairs({ { transport = "ngx" }, { transport = "cosocket" }, { transport = 1 },
+                         { rate_limit_dict = "cloudrenew" }, { rate_limit_dict = 3 } }) do
+      local tc, err = cloudrenew.tencent(fake:tencent_opts(o))
+      assert.is_nil(tc)
+      assert.are.equal("ClientError.InvalidParameter", err.code)
+      assert.truthy(err.message:find(next(o), 1, true), err.message)
+    end
+    local tc = assert(cloudrenew.tencent(fake:tencent_opts{ transport = "curl", rate_limit_dict = false }))
+    assert.are.equal("curl", tc.transport:which())
+    tc:close()
+  end)
 
   it("core.getpid is this process", function()
     local f = io.open("/proc/self/stat")

@@ -61,14 +61,22 @@ end
 local Reader = {}
 Reader.__index = Reader
 
-function Reader:fill(deadline)
+-- One more piece from the socket, appended to `buf` (header parsing, small)
+-- or returned (bodies: collected in tables, never re-copied per read).
+function Reader:recv(deadline)
   local left = deadline - now()
   if left <= 0 then return nil, "timeout" end
   self.sock:settimeout(math.max(1, math.floor(left * 1000)))
-  local data, err = self.sock:receiveany(16384)
+  local data, err = self.sock:receiveany(65536)
+  if not data then return nil, err end
+  self.got = self.got + #data
+  return data
+end
+
+function Reader:fill(deadline)
+  local data, err = self:recv(deadline)
   if not data then return nil, err end
   self.buf = self.buf .. data
-  self.got = self.got + #data
   return true
 end
 
@@ -87,19 +95,44 @@ function Reader:until_(delim, max, deadline)
   end
 end
 
+-- Exactly n bytes.
 function Reader:take(n, deadline)
-  while #self.buf < n do
-    local ok, err = self:fill(deadline)
-    if not ok then return nil, err end
+  local parts, have = { self.buf }, #self.buf
+  while have < n do
+    local data, err = self:recv(deadline)
+    if not data then self.buf = table.concat(parts); return nil, err end
+    parts[#parts + 1] = data
+    have = have + #data
   end
-  local out = self.buf:sub(1, n)
-  self.buf = self.buf:sub(n + 1)
-  return out
+  local all = table.concat(parts)
+  self.buf = all:sub(n + 1)
+  return all:sub(1, n)
 end
 
--- A read failure after the request went out: the server may have acted.
-local function read_failure(err, what)
+-- Everything up to the close, but no more than max bytes.
+function Reader:to_close(max, deadline)
+  local parts, have = { self.buf }, #self.buf
+  self.buf = ""
+  while have <= max do
+    local data, err = self:recv(deadline)
+    if not data then
+      if err == "closed" then return table.concat(parts) end
+      return nil, err
+    end
+    parts[#parts + 1] = data
+    have = have + #data
+  end
+  return nil, "too_big"
+end
+
+-- A read failure after the request went out: the server may have acted. As
+-- with libcurl, a connection closed with nothing read back is a network
+-- failure; closed part-way through an answer, a bad response.
+local function read_failure(err, what, r)
   if err == "timeout" then return failure("timeout", true, "timed out reading the " .. what) end
+  if r and r.got > 0 then
+    return failure("bad_response", true, "connection " .. tostring(err) .. " part-way through the " .. what)
+  end
   return failure("network", true, "connection " .. tostring(err) .. " while reading the " .. what)
 end
 
@@ -124,7 +157,7 @@ local function read_response(r, method, max_body, deadline)
       if err == "too_big" then
         return failure("bad_response", true, "response headers larger than " .. M.HEADERS_MAX .. " bytes")
       end
-      return read_failure(err, "response headers")
+      return read_failure(err, "response headers", r)
     end
     status, headers = parse_head(head)
     if not status or status < 100 or status > 599 then
@@ -141,14 +174,15 @@ local function read_response(r, method, max_body, deadline)
       local line, err = r:until_("\r\n", 1024, deadline)
       if not line then
         if err == "too_big" then return failure("bad_response", true, "malformed chunk size") end
-        return read_failure(err, "response body")
+        return read_failure(err, "response body", r)
       end
-      local size = tonumber(line:match("^%x+"), 16)
+      local hex = line:match("^%x+")
+      local size = hex and #hex <= 12 and tonumber(hex, 16)
       if not size then return failure("bad_response", true, "malformed chunk size") end
       if size == 0 then
         repeat   -- trailer lines, if any, up to the empty line
           local t, terr = r:until_("\r\n", M.HEADERS_MAX, deadline)
-          if not t then return read_failure(terr, "response trailer") end
+          if not t then return read_failure(terr, "response trailer", r) end
         until t == ""
         break
       end
@@ -157,7 +191,7 @@ local function read_response(r, method, max_body, deadline)
         return failure("too_big", true, "response body larger than " .. max_body .. " bytes")
       end
       local chunk, cerr = r:take(size + 2, deadline)
-      if not chunk then return read_failure(cerr, "response body") end
+      if not chunk then return read_failure(cerr, "response body", r) end
       parts[#parts + 1] = chunk:sub(1, size)
     end
     body = table.concat(parts)
@@ -169,20 +203,17 @@ local function read_response(r, method, max_body, deadline)
     end
     local err
     body, err = r:take(n, deadline)
-    if not body then return read_failure(err, "response body") end
+    if not body then return read_failure(err, "response body", r) end
   else
     -- No length: the body runs to the end of the connection.
-    while true do
-      if #r.buf > max_body then
+    local err
+    body, err = r:to_close(max_body, deadline)
+    if not body then
+      if err == "too_big" then
         return failure("too_big", true, "response body larger than " .. max_body .. " bytes")
       end
-      local ok, err = r:fill(deadline)
-      if not ok then
-        if err == "closed" then break end
-        return read_failure(err, "response body")
-      end
+      return read_failure(err, "response body", r)
     end
-    body, r.buf = r.buf, ""
     return { status = status, headers = headers, body = body }, false
   end
   local conn = (headers["connection"] or ""):lower()
@@ -266,7 +297,8 @@ function Ngx:send(req)
     -- retried once on a new one; only read-only calls ever reuse connections.
     ok, res, err = pcall(self.exchange, self, req, scheme, host, port, target, true)
   end
-  if not ok then return failure("network", false, "cosocket error: " .. tostring(res)) end
+  -- Nothing here should raise; if it does, the request may have left: unknown.
+  if not ok then return failure("network", true, "cosocket error: " .. tostring(res)) end
   if res then res.time = now() - t0 end
   return res, err
 end

@@ -32,7 +32,7 @@ M.shape = shape
 -- One typed inquiry; args: id, tls=1, endpoint, timeout, renew=1, transport
 function M.typed()
   local a = ngx.req.get_uri_args()
-  local extra = { timeout = tonumber(a.timeout), transport = a.transport }
+  local extra = { timeout = tonumber(a.timeout), transport = a.transport, max_response = tonumber(a.max) }
   if a.tls then extra.endpoint = "UNSET"; extra.connect_to = cfg().tls_addr end
   if a.endpoint then extra.endpoint = a.endpoint end
   local tc, cerr = cloudrenew.tencent(M.tc_opts(extra))
