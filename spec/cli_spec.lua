@@ -23,7 +23,7 @@ describe("bin/cloudrenew", function()
   -- Run the CLI with a clean environment; returns exit code, stdout, stderr.
   local function run(args, env)
     env = env or {}
-    local e = { "PATH=" .. q(os.getenv("PATH")), "HOME=" .. q(dir) }
+    local e = { "PATH=" .. q(os.getenv("PATH")), "HOME=" .. q(dir), "CLOUDRENEW_METADATA_DISABLED=1" }
     local base = {
       TENCENTCLOUD_SECRET_ID = creds.tencent[1].secret_id, TENCENTCLOUD_SECRET_KEY = creds.tencent[1].secret_key,
       VOLCENGINE_ACCESS_KEY = creds.volcengine[1].access_key, VOLCENGINE_SECRET_KEY = creds.volcengine[1].secret_key,

@@ -21,7 +21,7 @@ describe("bin/cloudrenew status and reconcile", function()
   local fake, dir, creds, log
 
   local function run(args)
-    local e = { "PATH=" .. q(os.getenv("PATH")), "HOME=" .. q(dir),
+    local e = { "PATH=" .. q(os.getenv("PATH")), "HOME=" .. q(dir), "CLOUDRENEW_METADATA_DISABLED=1",
       "TENCENTCLOUD_SECRET_ID=" .. q(creds.tencent[1].secret_id),
       "TENCENTCLOUD_SECRET_KEY=" .. q(creds.tencent[1].secret_key),
       "VOLCENGINE_ACCESS_KEY=" .. q(creds.volcengine[1].access_key),

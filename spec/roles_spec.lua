@@ -47,7 +47,8 @@ describe("role credentials", function()
     local home = os.tmpname(); os.remove(home)
     assert(os.execute("mkdir -p " .. home .. "/.tencentcloud " .. home .. "/.volc"))
     local vars = { "HOME=" .. home, "LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;'",
-                   "LUA_CPATH='build/?.so;;'", "PATH=/usr/bin:/bin", "FAKE_URL=" .. fake.url }
+                   "LUA_CPATH='build/?.so;;'", "PATH=/usr/bin:/bin", "FAKE_URL=" .. fake.url,
+                   "CLOUDRENEW_METADATA_DISABLED=1" }
     for k, v in pairs(env or {}) do vars[#vars + 1] = k .. "=" .. q((v:gsub("HOME", home))) end
     local script = os.tmpname()
     local f = assert(io.open(script, "w")); f:write(code); f:close()

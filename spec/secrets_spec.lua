@@ -220,7 +220,7 @@ describe("secrets", function()
 
     local function run(args)
       local env = {
-        "PATH='" .. os.getenv("PATH") .. "'", "HOME='" .. dir .. "'",
+        "PATH='" .. os.getenv("PATH") .. "'", "HOME='" .. dir .. "'", "CLOUDRENEW_METADATA_DISABLED=1",
         "TENCENTCLOUD_SECRET_ID=" .. tcs.secret_id, "TENCENTCLOUD_SECRET_KEY=" .. tcs.secret_key,
         "TENCENTCLOUD_SESSION_TOKEN=" .. tcs.token,
       }

@@ -43,6 +43,14 @@ function M.rfc3339(s)
   return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(sec) - off
 end
 
+-- CLOUDRENEW_METADATA_DISABLED=1 (or true) keeps the default chain off the
+-- metadata services: no probe of a link-local address from a laptop, a CI box
+-- or a test run. An explicit metadata_endpoint still works.
+function M.metadata_disabled(o)
+  local v = os.getenv("CLOUDRENEW_METADATA_DISABLED")
+  return o.metadata_endpoint == nil and (v == "1" or v == "true")
+end
+
 -- A transport for one metadata service, made on first use.
 local function metadata_http(o)
   local t
@@ -79,6 +87,7 @@ function M.tencent_instance_role(o)
   local get = metadata_http(o)
   return provider("instance_role", function()
     local where = "instance role at " .. base
+    if M.metadata_disabled(o) then return nil, where .. " (disabled by CLOUDRENEW_METADATA_DISABLED)" end
     local role = o.role_name
     if not role then
       local body, err = get("GET", base)
@@ -104,6 +113,7 @@ function M.volcengine_instance_role(o)
   local get = metadata_http(o)
   return provider("instance_role", function()
     local where = "instance role at " .. root
+    if M.metadata_disabled(o) then return nil, where .. " (disabled by CLOUDRENEW_METADATA_DISABLED)" end
     local tok, err = get("PUT", root .. "/latest/api/token", { { "X-volc-ecs-metadata-token-ttl-seconds", "21600" } })
     if not tok then return nil, where .. " (" .. err .. ")" end
     if not tok:find("^[%w%-_.=+/]+$") then return nil, where, "instance_role: the metadata service answered no token" end
