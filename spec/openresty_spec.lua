@@ -353,7 +353,9 @@ describe_nginx("under OpenResty with 4 workers", function()
       http = "  lua_shared_dict cloudrenew 1m;\n  lua_shared_dict results 1m;\n"
         .. "  init_by_lua_block { " .. app_cfg(fake) .. " require('support.ngx_app').init_client('curl') }\n",
       server = loc("/renew", "require('support.ngx_app').renew()")
-        .. loc("/forked", "require('support.ngx_app').forked_price()"),
+        .. loc("/forked", "require('support.ngx_app').forked_price()")
+        .. loc("/result", "require('support.ngx_app').result()")
+        .. loc("/typed", "require('support.ngx_app').typed()"),
     }
   end)
   teardown(function()
@@ -404,6 +406,37 @@ describe_nginx("under OpenResty with 4 workers", function()
     assert.is_true(busiest(renew_times(fake)) <= 10)
     assert.are.equal(old, ngx_:pid())
     assert.are.equal(200, (ngx_:get("/ping")))
+  end)
+
+  it("a throttle answer in one worker pauses the shared bucket for every worker", function()
+    fake:faults{ { action = "InquiryPriceRenewInstances", kind = "throttle", retry_after = "2" } }
+    local multi, h = core.multi(), assert(core.http{ timeout = 30 })
+    local id = multi:add(h, { method = "GET", url = ngx_.url .. "/typed?id=ins-thrott01" })
+    local t0 = core.monotonic()
+    while #fake:requests_for("InquiryPriceRenewInstances") == 0 and core.monotonic() - t0 < 5 do multi:run(0.05) end
+    local p = {}
+    for i = 1, 8 do p[i] = string.format("/typed?id=ins-thrott%02d", i + 1) end
+    local out = fire(ngx_, p)
+    local done = {}
+    while #done == 0 and core.monotonic() - t0 < 20 do done = multi:run(0.2) end
+    local first = json.decode(assert(multi:result(id)).body)
+    multi:close(); h:close()
+    assert.is_true(first.ok, first.str)
+    for i = 1, 8 do assert.is_true(out[i].ok, out[i].str) end
+    local reqs = fake:requests_for("InquiryPriceRenewInstances")
+    assert.are.equal(10, #reqs)
+    table.sort(reqs, function(a, b) return a.time < b.time end)
+    -- everything after the throttled request waited out the pause (2 s, less pacing jitter)
+    assert.is_true(reqs[2].time - reqs[1].time >= 1.9, "next request after " .. (reqs[2].time - reqs[1].time))
+  end)
+
+  it("init_by_lua: a call goes through libcurl (blocking, in the master) and nothing raises", function()
+    local r = get_json(ngx_, "/result?key=init")
+    assert.is_table(r)
+    assert.is_nil(r.raised)
+    assert.is_true(r.ok, r.str)
+    assert.are.equal("init", r.phase)
+    assert.are.equal("curl", r.transport)
   end)
 
   it("a client made and used before the fork never hands a worker another request's answer", function()

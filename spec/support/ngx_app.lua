@@ -176,8 +176,11 @@ end
 -- A client made (and used) in init_by_lua, before nginx forks its workers.
 function M.init_client(transport)
   M.forked = assert(cloudrenew.tencent(M.tc_opts{ transport = transport, rate_limits = false }))
-  assert(M.forked.cvm:InquiryPriceRenewInstances{ InstanceIds = { "ins-master01" },
-    InstanceChargePrepaid = { Period = 1 } })
+  local ok, res, err = pcall(M.forked.cvm.InquiryPriceRenewInstances, M.forked.cvm,
+    { InstanceIds = { "ins-master01" }, InstanceChargePrepaid = { Period = 1 } })
+  local r = ok and shape(res, err) or { ok = false, raised = tostring(res) }
+  r.phase, r.transport = ngx.get_phase(), M.forked.transport:which()
+  ngx.shared.results:set("init", json.encode(r))
 end
 
 function M.forked_price()
