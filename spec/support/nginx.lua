@@ -132,10 +132,15 @@ function Nginx:stop()
   if not self.http then return end
   local pid = self:pid()
   self:signal("stop")
-  local deadline = core.monotonic() + 5
+  local deadline = core.monotonic() + 15
   while pid and core.monotonic() < deadline and sh("kill -0 " .. pid .. " 2>/dev/null") do core.sleep(0.05) end
+  if pid and sh("kill -0 " .. pid .. " 2>/dev/null") then   -- never leave our nginx behind
+    sh("kill -9 $(pgrep -P " .. pid .. ") " .. pid .. " 2>/dev/null")
+  end
   self.http:close()
   self.http = nil
+  -- keep the prefix (logs, audit files) only when asked to
+  if not os.getenv("CLOUDRENEW_KEEP_NGINX") then sh("rm -rf '" .. self.prefix .. "'") end
 end
 
 return M
