@@ -12,8 +12,10 @@ local describe_nginx = (jit == nil and nginx.available()) and describe or pendin
 
 local function app_cfg(fake, extra)
   local c = fakecloud.credentials().tencent[1]
-  return string.format("APP_CFG = { url = %q, tls_addr = %q, creds = { secret_id = %q, secret_key = %q } }%s",
-    fake.url, fake.tls_addr, c.secret_id, c.secret_key, extra or "")
+  local v = fakecloud.credentials().volcengine[1]
+  return string.format("APP_CFG = { url = %q, tls_addr = %q, creds = { secret_id = %q, secret_key = %q }, "
+    .. "volc = { access_key = %q, secret_key = %q } }%s",
+    fake.url, fake.tls_addr, c.secret_id, c.secret_key, v.access_key, v.secret_key, extra or "")
 end
 
 local function loc(path, body, extra)
@@ -30,6 +32,7 @@ local APP_LOCATIONS = table.concat{
   loc("/strings", "require('support.ngx_app').strings()"),
   loc("/map", "require('support.ngx_app').map()"),
   loc("/generic", "require('support.ngx_app').generic()"),
+  loc("/volc", "require('support.ngx_app').volc()"),
   loc("/", "require('support.ngx_app').chunked_cloud()"),
   "    location = /logcall { content_by_lua_block { ngx.say('ok') } "
     .. "log_by_lua_block { require('support.ngx_app').blocking_call('log') } }\n",
@@ -113,6 +116,21 @@ describe_nginx("under OpenResty (real nginx)", function()
       assert.is_true(r.ok, r.str)
       assert.are.equal("ngx", r.transport)
       assert.are.equal("cvm.tencentcloudapi.com", fake:requests_for("InquiryPriceRenewInstances")[1].headers.host)
+    end)
+
+    it("Volcengine: ecs RenewInstance (GET, query) and billing QueryPriceForRenew (POST JSON), plain and TLS", function()
+      for _, q in ipairs({ "", "?tls=1" }) do
+        fake:reset()
+        local r = get_json(ngx_, "/volc" .. q)
+        assert.are.equal("ngx", r.transport)
+        assert.is_true(r.quote, r.quote_err)
+        assert.is_true(r.renewed, r.renew_err)
+        assert.are.equal(1, #fake:requests_for("RenewInstance"))
+        if q ~= "" then
+          assert.are.equal("open.volcengineapi.com", fake:requests_for("RenewInstance")[1].headers.host)
+          assert.are.equal("billing.volcengineapi.com", fake:requests_for("QueryPriceForRenew")[1].headers.host)
+        end
+      end
     end)
 
     it("refuses a server the trusted CA does not vouch for: TLS error, not_executed, nothing sent", function()

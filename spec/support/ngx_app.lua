@@ -49,6 +49,19 @@ function M.typed()
   out(r)
 end
 
+-- Volcengine over cosockets: ecs RenewInstance (GET, query) and billing (POST JSON).
+function M.volc()
+  local c = cfg().volc
+  local o = { access_key = c.access_key, secret_key = c.secret_key, region = "cn-beijing", timeout = 10 }
+  if ngx.var.arg_tls then o.connect_to = cfg().tls_addr else o.endpoint = cfg().url end
+  local v = assert(cloudrenew.volcengine(o))
+  local q, qerr = v.billing:QueryPriceForRenew{ Product = "ECS", UseDuration = 1, InstanceIDList = { "i-abc" } }
+  local r, rerr = v.ecs:RenewInstance{ InstanceId = "i-abc", Period = 1 }
+  out{ transport = v.transport:which(), quote = q ~= nil, quote_err = qerr and tostring(qerr),
+       renewed = r ~= nil, renew_err = rerr and tostring(rerr) }
+  v:close()
+end
+
 -- A generic call to this nginx's own "/" (a chunked answer); ?max= max_response.
 function M.generic()
   local tc = assert(cloudrenew.tencent(M.tc_opts{ endpoint = "http://127.0.0.1:" .. ngx.var.server_port,
