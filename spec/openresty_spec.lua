@@ -373,14 +373,26 @@ describe_nginx("under OpenResty with 4 workers", function()
       server = loc("/renew", "require('support.ngx_app').renew()")
         .. loc("/forked", "require('support.ngx_app').forked_price()")
         .. loc("/result", "require('support.ngx_app').result()")
-        .. loc("/typed", "require('support.ngx_app').typed()"),
+        .. loc("/typed", "require('support.ngx_app').typed()")
+        .. loc("/sends", "require('support.ngx_app').sends()"),
     }
   end)
   teardown(function()
     if ngx_ then ngx_:stop() end
     if fake then fake:stop() end
   end)
-  before_each(function() fake:reset() end)
+  before_each(function() fake:reset(); get_json(ngx_, "/sends") end)
+
+  -- The most renewals in any sliding second as sent (stamped in the workers
+  -- just before sending) and as the fake stamped them. The fake's Python
+  -- thread stamps a request when it gets to it, which on a busy host can bunch
+  -- two arrivals: one more is allowed there, as in pacing_spec.
+  local function check_paced(label)
+    local sent, at_fake = busiest(get_json(ngx_, "/sends")), busiest(renew_times(fake))
+    print(string.format("\n  %s: busiest sliding second %d as sent, %d at the fake (limit 10)", label, sent, at_fake))
+    assert.is_true(sent <= 10, "busiest second as sent " .. sent)
+    assert.is_true(at_fake <= 11, "busiest second at the fake " .. at_fake)
+  end
 
   local function paths(n, prefix, extra)
     local p = {}
@@ -399,11 +411,9 @@ describe_nginx("under OpenResty with 4 workers", function()
     end
     local workers = 0
     for _ in pairs(pids) do workers = workers + 1 end
-    local most = busiest(renew_times(fake))
-    print(string.format("\n  4 workers, 40 renewals: %d worker(s) served them, busiest sliding second %d (limit 10), %.2f s",
-      workers, most, core.monotonic() - t0))
+    print(string.format("\n  4 workers, 40 renewals: %d worker(s) served them, %.2f s", workers, core.monotonic() - t0))
     assert.is_true(workers >= 2, "only one worker served the renewals")
-    assert.is_true(most <= 10, "busiest second " .. most)
+    check_paced("4 workers, 40 renewals")
   end)
 
   it("the same burst with per-worker budgets (rate_limit_dict = false) overshoots: the check can fail", function()
@@ -412,7 +422,7 @@ describe_nginx("under OpenResty with 4 workers", function()
     for i = 1, 40 do assert.is_true(out[i].ok, out[i].str); pids[out[i].pid] = true end
     local workers = 0
     for _ in pairs(pids) do workers = workers + 1 end
-    if workers >= 2 then assert.is_true(busiest(renew_times(fake)) > 10) end
+    if workers >= 2 then assert.is_true(busiest(get_json(ngx_, "/sends")) > 15) end
   end)
 
   it("nginx -s reload during a paced run: every renewal answers, still within the limit, no hang", function()
@@ -421,7 +431,7 @@ describe_nginx("under OpenResty with 4 workers", function()
       if i == 15 then assert.is_true(ngx_:signal("reload")); core.sleep(0.3) end
     end)
     for i = 1, 30 do assert.is_true(out[i].ok, out[i].str) end
-    assert.is_true(busiest(renew_times(fake)) <= 10)
+    check_paced("reload mid-run")
     assert.are.equal(old, ngx_:pid())
     assert.are.equal(200, (ngx_:get("/ping")))
   end)

@@ -122,6 +122,17 @@ function M.timer_start()
   out{ ok = ok ~= nil, err = err }
 end
 
+-- The send times recorded so far (and forget them).
+function M.sends()
+  local d, t = ngx.shared.results, {}
+  while true do
+    local v = d:lpop("sends")
+    if not v then break end
+    t[#t + 1] = v
+  end
+  out(t)
+end
+
 function M.result()
   ngx.say(ngx.shared.results:get(ngx.var.arg_key) or "null")
 end
@@ -178,6 +189,8 @@ function M.renew()
   local a = ngx.req.get_uri_args()
   local o = M.tc_opts{ timeout = 30 }
   if a.dict == "off" then o.rate_limit_dict = false end
+  -- when each renewal goes out, on the fake's clock (wall time)
+  o.on_request = function() ngx.shared.results:rpush("sends", require("cloudrenew.core").time()) end
   local tc = assert(cloudrenew.tencent(o))
   local res, err = tc.cvm:RenewInstances{ InstanceIds = { a.id }, InstanceChargePrepaid = { Period = 1 } }
   local r = shape(res, err)
