@@ -192,20 +192,32 @@ typedef struct {
 } l_signer;
 
 /* Upvalue 1 is the l_signer; the field names follow (interned once, so a read
- * is a table lookup rather than a string hash), then the detail metatable and
- * the weak table linking an unread detail to its snapshot. */
+ * is a table lookup rather than a string hash), then the detail metatable,
+ * the weak table linking an unread detail to its snapshot and a table whose
+ * [1] is the refusal handler sign.lua installs (core.sign_on_error). */
 enum { K_SECRET_ID = 2, K_SECRET_KEY, K_SERVICE, K_HOST, K_METHOD, K_CONTENT_TYPE, K_PAYLOAD,
        K_QUERY, K_TIMESTAMP, K_HEADERS, K_ACCESS_KEY, K_REGION, K_DATE, K_PATH, K_BODY,
        K_AUTHORIZATION, K_CANONICAL_QUERY, K_CANONICAL_REQUEST, K_STRING_TO_SIGN,
-       K_SIGNED_HEADERS, K_SIGNATURE, K_DETAIL_MT, K_LINKS };
+       K_SIGNED_HEADERS, K_SIGNATURE, K_DETAIL_MT, K_LINKS, K_FAIL };
 static const char *const sign_keys[] = {
   "secret_id", "secret_key", "service", "host", "method", "content_type", "payload", "query",
   "timestamp", "headers", "access_key", "region", "date", "path", "body", "authorization",
   "canonical_query", "canonical_request", "string_to_sign", "signed_headers", "signature", NULL
 };
-#define SIGN_UPVALUES (K_LINKS)
+#define SIGN_UPVALUES (K_FAIL)
 #define KEY(k) lua_upvalueindex(k)
 #define KNAME(k) sign_keys[(k) - K_SECRET_ID]
+
+/* t[k] pushed, its type returned: one API call on 5.3+, where lua_gettable says it. */
+#if LUA_VERSION_NUM >= 503
+#define field_type(L, k) (lua_pushvalue((L), KEY(k)), lua_gettable((L), 1))
+#else
+static int field_type(lua_State *L, int k) {
+  lua_pushvalue(L, KEY(k));
+  lua_gettable(L, 1);
+  return lua_type(L, -1);
+}
+#endif
 
 static int signer_gc(lua_State *L) {
   l_signer *u = luaL_checkudata(L, 1, SIGNER_MT);
@@ -279,10 +291,9 @@ static const char *pub_text(lua_State *L, int k, int sh, const char *dflt, size_
                             rd_err *e) {
   size_t n = 0;
   const char *s;
-  lua_pushvalue(L, KEY(k));
-  lua_gettable(L, 1);
-  if (lua_isnil(L, -1) && dflt) { *len = strlen(dflt); return dflt; }
-  s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+  int ty = field_type(L, k);
+  if (ty == LUA_TNIL && dflt) { *len = strlen(dflt); return dflt; }
+  s = ty == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
   if (!s || ((strict || shape_need[sh]) ? !shape_ok(sh, s, n) : (n == 0 || n > 4096 || strlen(s) != n))) {
     if (!e->msg[0]) snprintf(e->msg, sizeof e->msg, "%s must be a string: %s", KNAME(k), shape_desc[sh]);
     return NULL;
@@ -294,11 +305,10 @@ static const char *pub_text(lua_State *L, int k, int sh, const char *dflt, size_
 /* t[k] (left on the stack) as raw bytes: required non-empty, or optional ("" when absent). */
 static const char *pub_bytes(lua_State *L, int k, int required, size_t *len, rd_err *e) {
   const char *s;
-  lua_pushvalue(L, KEY(k));
-  lua_gettable(L, 1);
+  int ty = field_type(L, k);
   *len = 0;
-  if (!required && lua_isnil(L, -1)) return "";
-  s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, len) : NULL;
+  if (!required && ty == LUA_TNIL) return "";
+  s = ty == LUA_TSTRING ? lua_tolstring(L, -1, len) : NULL;
   if (!s || (required && *len == 0)) {
     pub_fail(e, required ? "%s is required (a string)" : "%s must be a string", KNAME(k));
     return NULL;
@@ -452,33 +462,40 @@ static int read_query(lua_State *L, l_signer *u, int idx, size_t *n, rd_err *e) 
  * shared metatable, linked through a weak-keyed table to a snapshot userdata
  * (one allocation, plain bytes); the first field read (or pairs() on Lua 5.2+)
  * turns the snapshot into ordinary fields and drops the link. */
-enum { D_AUTH, D_CQUERY, D_CREQ, D_STS, D_SH, D_SIG, D_N };
-static const int detail_key[D_N] = { K_AUTHORIZATION, K_CANONICAL_QUERY, K_CANONICAL_REQUEST,
-                                     K_STRING_TO_SIGN, K_SIGNED_HEADERS, K_SIGNATURE };
-typedef struct { size_t len[D_N]; int has_query; char data[1]; } snapshot;
+/* The snapshot holds only authorization, canonical_request and
+ * string_to_sign: the rest are parts of them (signature ends the
+ * authorization; canonical_query is the request's third line, signed_headers
+ * its last line but the body hash; no line holds a '\n' of its own), so each
+ * call copies about 700 bytes instead of 950. */
+typedef struct { size_t alen, clen, slen; int volc; char data[1]; } snapshot;
 
-static void snap_piece(char **at, size_t *len, const char *p, size_t n) {
-  memcpy(*at, p ? p : "", n);
-  *at += n;
-  *len = n;
+static void detail_put(lua_State *L, int t, int k, const char *p, size_t n) {
+  lua_pushvalue(L, KEY(k));
+  lua_rawget(L, t);
+  if (lua_isnil(L, -1)) {               /* a field the caller set first stays */
+    lua_pushvalue(L, KEY(k));
+    lua_pushlstring(L, p, n);
+    lua_rawset(L, t);
+  }
+  lua_pop(L, 1);
 }
 
 static void detail_fill(lua_State *L, int t, const snapshot *sn) {
-  const char *at = sn->data;
-  int i;
-  for (i = 0; i < D_N; i++) {
-    if (i != D_CQUERY || sn->has_query) {
-      lua_pushvalue(L, KEY(detail_key[i]));
-      lua_rawget(L, t);
-      if (lua_isnil(L, -1)) {           /* a field the caller set first stays */
-        lua_pushvalue(L, KEY(detail_key[i]));
-        lua_pushlstring(L, at, sn->len[i]);
-        lua_rawset(L, t);
-      }
-      lua_pop(L, 1);
-    }
-    at += sn->len[i];
+  const char *a = sn->data, *c = a + sn->alen, *end = c + sn->clen, *q, *e;
+  detail_put(L, t, K_AUTHORIZATION, a, sn->alen);
+  if (sn->volc) {                       /* method \n path \n query \n ... */
+    q = memchr(c, '\n', sn->clen);
+    q = q ? memchr(q + 1, '\n', (size_t)(end - q - 1)) : NULL;
+    e = q ? memchr(q + 1, '\n', (size_t)(end - q - 1)) : NULL;
+    if (e) detail_put(L, t, K_CANONICAL_QUERY, q + 1, (size_t)(e - q - 1));
   }
+  detail_put(L, t, K_CANONICAL_REQUEST, c, sn->clen);
+  detail_put(L, t, K_STRING_TO_SIGN, end, sn->slen);
+  if (sn->clen > 65) {                  /* ... \n signed_headers \n body_hash */
+    for (e = end - 65, q = e; q > c && q[-1] != '\n'; q--) {}
+    detail_put(L, t, K_SIGNED_HEADERS, q, (size_t)(e - q));
+  }
+  if (sn->alen >= 64) detail_put(L, t, K_SIGNATURE, a + sn->alen - 64, 64);
 }
 
 /* Materialise t's fields if it still has a snapshot. */
@@ -519,32 +536,41 @@ static int detail_pairs(lua_State *L) {
   return 3;
 }
 
-/* auth, detail from the state's output; nil, message for a refusal. */
+/* A refusal: nil, message, or what the installed handler returns for
+ * (name, message): sign.lua's ClientError, without a Lua wrapper around
+ * every successful call. */
+static int pub_refuse(lua_State *L, int volc, const char *msg) {
+  lua_rawgeti(L, KEY(K_FAIL), 1);
+  if (!lua_isfunction(L, -1)) {
+    lua_pushnil(L);
+    lua_pushstring(L, msg);
+    return 2;
+  }
+  lua_pushstring(L, volc ? "sign.volc" : "sign.tc3");
+  lua_pushstring(L, msg);
+  lua_call(L, 2, 2);
+  return 2;
+}
+
+/* auth, detail from the state's output; a refusal otherwise. */
 static int pub_result(lua_State *L, l_signer *u, int rc, int volc) {
   const cr_sign_output *o = &u->out;
   snapshot *sn;
   char *at;
   size_t total;
-  if (rc != 0) {
-    lua_pushnil(L);
-    lua_pushstring(L, rc == CR_SIGN_ENOMEM ? "out of memory while signing" :
-                   "invalid signing input (a control character, space or '/' where none may be, "
-                   "a duplicate or empty header name, or a missing Host/Content-Type)");
-    return 2;
-  }
+  if (rc != 0)
+    return pub_refuse(L, volc, rc == CR_SIGN_ENOMEM ? "out of memory while signing" :
+                      "invalid signing input (a control character, space or '/' where none may be, "
+                      "a duplicate or empty header name, or a missing Host/Content-Type)");
   lua_pushlstring(L, o->authorization.data, o->authorization.len);
   lua_createtable(L, 0, 0);
-  total = o->authorization.len + (volc ? o->canonical_query.len : 0) + o->canonical_request.len +
-          o->string_to_sign.len + o->signed_headers.len + 64;
+  total = o->authorization.len + o->canonical_request.len + o->string_to_sign.len;
   sn = lua_newuserdata(L, sizeof *sn + total);
+  sn->volc = volc;
   at = sn->data;
-  sn->has_query = volc;
-  snap_piece(&at, &sn->len[D_AUTH], o->authorization.data, o->authorization.len);
-  snap_piece(&at, &sn->len[D_CQUERY], o->canonical_query.data, volc ? o->canonical_query.len : 0);
-  snap_piece(&at, &sn->len[D_CREQ], o->canonical_request.data, o->canonical_request.len);
-  snap_piece(&at, &sn->len[D_STS], o->string_to_sign.data, o->string_to_sign.len);
-  snap_piece(&at, &sn->len[D_SH], o->signed_headers.data, o->signed_headers.len);
-  snap_piece(&at, &sn->len[D_SIG], o->signature, 64);
+  memcpy(at, o->authorization.data, sn->alen = o->authorization.len); at += sn->alen;
+  memcpy(at, o->canonical_request.data, sn->clen = o->canonical_request.len); at += sn->clen;
+  memcpy(at, o->string_to_sign.data, sn->slen = o->string_to_sign.len);
   lua_pushvalue(L, KEY(K_LINKS));   /* links[detail] = snapshot */
   lua_pushvalue(L, -3);
   lua_pushvalue(L, -3);
@@ -660,20 +686,29 @@ static int pub_sign(lua_State *L, int volc) {
   rd_err e = {{0}};
   int rc;
   lua_settop(L, 1);
-  if (!lua_istable(L, 1)) { pub_fail(&e, "argument must be a table", NULL); return rd_push(L, &e); }
-  if (!lua_checkstack(L, PUB_STACK)) { pub_fail(&e, "out of memory", NULL); return rd_push(L, &e); }
+  if (!lua_istable(L, 1)) return pub_refuse(L, volc, "argument must be a table");
+  if (!lua_checkstack(L, PUB_STACK)) return pub_refuse(L, volc, "out of memory");
   rc = volc ? volc_pass(L, u, 0, &e) : tc3_pass(L, u, 0, &e);
-  if (e.msg[0]) return rd_push(L, &e);
+  if (e.msg[0]) return pub_refuse(L, volc, e.msg);
   if (rc == CR_SIGN_EINVAL) {         /* sign.c refused: re-read strictly to name the field */
     lua_settop(L, 1);
     if (volc) volc_pass(L, u, 1, &e); else tc3_pass(L, u, 1, &e);
-    if (e.msg[0]) return rd_push(L, &e);
+    if (e.msg[0]) return pub_refuse(L, volc, e.msg);
   }
   return pub_result(L, u, rc, volc);
 }
 
 static int l_sign_tc3(lua_State *L) { return pub_sign(L, 0); }
 static int l_sign_volc(lua_State *L) { return pub_sign(L, 1); }
+
+/* core.sign_on_error(fn): sign_tc3/sign_volc then return fn(name, message)
+ * for a refusal (nil: back to nil, message). */
+static int l_sign_on_error(lua_State *L) {
+  if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_settop(L, 1);
+  lua_rawseti(L, KEY(K_FAIL), 1);
+  return 0;
+}
 
 /* core.tc3_sign{secret_id, secret_key, service, timestamp, method, query, payload, headers}
  * -> table | nil, message. Never raises on what it is given. */
@@ -731,11 +766,11 @@ static int l_volc_sign(lua_State *L) {
   return push_signout(L, &u->out, cr_volc_sign_with(u->s, &in, &u->out));
 }
 
-/* Registers tc3_sign, volc_sign, sign_tc3 and sign_volc on the table on top,
+/* Registers tc3_sign, volc_sign, sign_tc3, sign_volc and sign_on_error on the table on top,
  * all sharing one signer per lua_State (freed by its __gc with the state). */
 static void open_signers(lua_State *L) {
-  static const lua_CFunction fns[] = { l_tc3_sign, l_volc_sign, l_sign_tc3, l_sign_volc };
-  static const char *const names[] = { "tc3_sign", "volc_sign", "sign_tc3", "sign_volc" };
+  static const lua_CFunction fns[] = { l_tc3_sign, l_volc_sign, l_sign_tc3, l_sign_volc, l_sign_on_error };
+  static const char *const names[] = { "tc3_sign", "volc_sign", "sign_tc3", "sign_volc", "sign_on_error" };
   l_signer *u;
   int i, k, top = lua_gettop(L);
   luaL_checkstack(L, 2 * SIGN_UPVALUES + 4, "cloudrenew.core: opening the signers");
@@ -754,13 +789,14 @@ static void open_signers(lua_State *L) {
   lua_pushliteral(L, "k");
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
+  lua_newtable(L);                                    /* K_FAIL */
   for (k = 1; k <= SIGN_UPVALUES; k++) lua_pushvalue(L, top + k);
   lua_pushcclosure(L, detail_index, SIGN_UPVALUES);
   lua_setfield(L, top + K_DETAIL_MT, "__index");
   for (k = 1; k <= SIGN_UPVALUES; k++) lua_pushvalue(L, top + k);
   lua_pushcclosure(L, detail_pairs, SIGN_UPVALUES);
   lua_setfield(L, top + K_DETAIL_MT, "__pairs");
-  for (i = 0; i < 4; i++) {
+  for (i = 0; i < 5; i++) {
     for (k = 1; k <= SIGN_UPVALUES; k++) lua_pushvalue(L, top + k);
     lua_pushcclosure(L, fns[i], SIGN_UPVALUES);
     lua_setfield(L, top, names[i]);

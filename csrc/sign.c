@@ -128,19 +128,24 @@ void cr_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen, 
   (void)hmac(key, klen, msg, mlen, out);
 }
 
-/* Encode into dst (or, with dst NULL, only measure): lets callers size exactly once. */
+/* Encode into dst (or, with dst NULL, only measure): lets callers size exactly once.
+ * Query names and values are mostly unreserved bytes, so runs of them are
+ * found first and copied at once. */
 static size_t uri_enc(char *dst, const char *s, size_t n) {
   static const char digits[] = "0123456789ABCDEF";
-  size_t i, m = 0;
-  for (i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (CC(c, CR_CC_UNRES)) {
-      if (dst) dst[m] = (char)c;
-      m++;
-    } else {
-      if (dst) { dst[m] = '%'; dst[m + 1] = digits[c >> 4]; dst[m + 2] = digits[c & 15]; }
-      m += 3;
+  size_t i = 0, r, m = 0;
+  while (i < n) {
+    for (r = i; r < n && CC(s[r], CR_CC_UNRES); r++) {}
+    if (r > i) {
+      if (dst) memcpy(dst + m, s + i, r - i);
+      m += r - i;
+      if ((i = r) == n) break;
     }
+    if (dst) {
+      unsigned char c = (unsigned char)s[i];
+      dst[m] = '%'; dst[m + 1] = digits[c >> 4]; dst[m + 2] = digits[c & 15];
+    }
+    m += 3; i++;
   }
   return m;
 }
@@ -336,9 +341,12 @@ static int sign_mac(cr_signer *s, const char *alg, const char *prefix, const cha
 
 /* ---- canonicalisation ---------------------------------------------------- */
 
+/* Byte order; inline rather than memcmp: signed names mostly differ early. */
 static int cmp_bytes(const char *a, size_t al, const char *b, size_t bl) {
-  int c = memcmp(a, b, al < bl ? al : bl);
-  return c ? c : (al > bl) - (al < bl);
+  size_t i, m = al < bl ? al : bl;
+  for (i = 0; i < m; i++)
+    if (a[i] != b[i]) return (int)(unsigned char)a[i] - (int)(unsigned char)b[i];
+  return (al > bl) - (al < bl);
 }
 
 static int cmp_pair(const void *x, const void *y) {
@@ -366,14 +374,6 @@ static int has_any(const char *s, size_t n, unsigned bits) {
   return 0;
 }
 
-/* RFC 9110 token characters: what a header name may hold. */
-static int token(const char *s, size_t n) {
-  size_t i;
-  if (!n) return 0;
-  for (i = 0; i < n; i++) if (!CC(s[i], CR_CC_TOKEN)) return 0;
-  return 1;
-}
-
 
 static int bad_kvs(const cr_kv *kv, size_t n) {
   size_t i;
@@ -383,20 +383,54 @@ static int bad_kvs(const cr_kv *kv, size_t n) {
   return 0;
 }
 
-/* Copy s trimmed of spaces/tabs (and optionally lower-cased) to dst; returns
- * the length and ORs the classes of the bytes copied into *cls. */
-static size_t trim_copy(char *dst, const char *s, size_t n, int lower, unsigned *cls) {
+/* A header name lower-cased into dst; 0 unless it is a non-empty token
+ * (no trimming: a token holds no space or tab). */
+static int name_lower(char *dst, const char *s, size_t n) {
+  size_t i;
+  unsigned all = CR_CC_TOKEN;
+  for (i = 0; i < n; i++) {
+    unsigned c = cr_char_class[(unsigned char)s[i]];
+    all &= c;
+    dst[i] = (char)(s[i] | (c & CR_CC_UPPER ? 0x20 : 0));
+  }
+  return n && all;
+}
+
+/* 1 when no byte is a control character but tab. Eight bytes a step (SWAR:
+ * a byte below 0x20 or equal to 0x7f sets its word's flag); a flagged word,
+ * a tab for instance, and the tail are checked byte by byte. */
+#define ONES ((uint64_t)-1 / 255)
+#define HAS_LESS(w, n) (((w) - ONES * (n)) & ~(w) & (ONES * 0x80))   /* a byte < n (n <= 128) */
+#define HAS_BYTE(w, c) HAS_LESS((w) ^ (ONES * (c)), 1)
+static int one_line(const char *s, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    if (HAS_LESS(w, 0x20) | HAS_BYTE(w, 0x7f)) break;
+  }
+  for (; i < n; i++) if (CC(s[i], CR_CC_CTLX)) return 0;
+  return 1;
+}
+
+/* A header value trimmed of spaces/tabs, used in place unless it must be
+ * lower-cased and holds an upper-case letter (then copied to *at); -1 when it
+ * holds a control character but tab. */
+static int value_span(const char *s, size_t n, int lower, char **at, const char **v, size_t *vl) {
   size_t i;
   unsigned acc = 0;
   while (n && (s[0] == ' ' || s[0] == '\t')) { s++; n--; }
   while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
-  for (i = 0; i < n; i++) {
-    unsigned c = cr_char_class[(unsigned char)s[i]];
-    acc |= c;
-    dst[i] = (char)(s[i] | (lower && (c & CR_CC_UPPER) ? 0x20 : 0));
-  }
-  *cls |= acc;
-  return n;
+  *vl = n;
+  *v = s;
+  if (!lower) return one_line(s, n) ? 0 : -1;
+  for (i = 0; i < n; i++) acc |= cr_char_class[(unsigned char)s[i]];
+  if (acc & CR_CC_CTLX) return -1;
+  if (!(acc & CR_CC_UPPER)) return 0;
+  for (i = 0; i < n; i++) (*at)[i] = (char)(s[i] | (CC(s[i], CR_CC_UPPER) ? 0x20 : 0));
+  *v = *at;
+  *at += n;
+  return 0;
 }
 
 /* CanonicalHeaders (into s->ch) + SignedHeaders; *seen gets bit 1 for
@@ -419,11 +453,10 @@ static int canon_headers(cr_signer *s, const cr_kv *h, size_t nh, int lower_valu
   if (scratch(s, nh, total)) return CR_SIGN_ENOMEM;
   p = s->pairs;
   for (at = s->arena, i = 0; i < nh; i++) {
-    unsigned cls = 0;
-    if (!token(h[i].name, h[i].name_len)) return CR_SIGN_EINVAL;   /* untrimmed: no spaces */
-    p[i].n = at; at += p[i].nl = trim_copy(at, h[i].name, h[i].name_len, 1, &cls);
-    p[i].v = at; at += p[i].vl = trim_copy(at, h[i].value, h[i].value_len, lower_values, &cls);
-    if (cls & CR_CC_CTLX) return CR_SIGN_EINVAL;                  /* one line: no control but tab */
+    if (!name_lower(at, h[i].name, h[i].name_len)) return CR_SIGN_EINVAL;
+    p[i].n = at; at += p[i].nl = h[i].name_len;
+    if (value_span(h[i].value, h[i].value_len, lower_values, &at, &p[i].v, &p[i].vl))
+      return CR_SIGN_EINVAL;                                       /* one line: no control but tab */
     if (p[i].nl == 12 && !memcmp(p[i].n, "content-type", 12)) *seen |= 1;
     if (p[i].nl == 4 && !memcmp(p[i].n, "host", 4)) *seen |= 2;
   }
@@ -469,9 +502,14 @@ static int canon_query(cr_signer *s, const cr_kv *q, size_t nq, cr_buf *out) {
     p[i].v = at; at += p[i].vl = uri_enc(at, q[i].value, q[i].value_len);
   }
   sort_pairs(p, nq);
-  for (i = 0; i < nq; i++)
-    if ((i && cr_buf_puts(out, "&")) || cr_buf_append(out, p[i].n, p[i].nl) ||
-        cr_buf_puts(out, "=") || cr_buf_append(out, p[i].v, p[i].vl)) return CR_SIGN_ENOMEM;
+  /* the encoded pairs fill at most the arena; plus '&' and '=' per pair */
+  if (nq > SIZE_MAX / 2 - total || buf_reserve(out, (size_t)(at - s->arena) + 2 * nq)) return CR_SIGN_ENOMEM;
+  for (at = out->data, i = 0; i < nq; i++) {
+    if (i) *at++ = '&';
+    memcpy(at, p[i].n, p[i].nl); at += p[i].nl; *at++ = '=';
+    memcpy(at, p[i].v, p[i].vl); at += p[i].vl;
+  }
+  *at = '\0'; out->len = (size_t)(at - out->data);
   return 0;
 }
 
@@ -482,8 +520,18 @@ static int empty(const char *s) { return !s || !*s; }
  * and no byte of the `extra` classes ('/' would split a scope part, ',' an
  * Authorization field). */
 static int clean(const char *s, unsigned extra) {
+  size_t i = 0, n;
   if (empty(s)) return 0;
-  for (; *s; s++) if (CC(*s, CR_CC_CTL | CR_CC_SPACE | extra)) return 0;
+  n = strlen(s);
+  /* words holding no control byte, space, '/', ',', '?' or '#' (every class
+   * `extra` may name) are skipped; the rest byte by byte */
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    if (HAS_LESS(w, 0x21) | HAS_BYTE(w, 0x7f) | HAS_BYTE(w, '/') | HAS_BYTE(w, ',') | HAS_BYTE(w, '?') |
+        HAS_BYTE(w, '#')) break;
+  }
+  for (; i < n; i++) if (CC(s[i], CR_CC_CTL | CR_CC_SPACE | extra)) return 0;
   return 1;
 }
 
@@ -529,8 +577,12 @@ static int sign_common(cr_signer *s, const sign_job *j, cr_sign_output *out) {
     p = put(p, j->steps[i], sl[i]);
   }
   *p = '\0'; scope->len = (size_t)(p - scope->data);
-  /* The query is appended by length: it is length-delimited and may be "". */
-  if (s_sha256_hex(s, j->body, j->body_len, body_hash)) return CR_SIGN_ENOMEM;
+  /* The query is appended by length: it is length-delimited and may be "".
+   * An empty body (every GET) has a constant hash: no digest for it. */
+  if (!j->body_len)
+    memcpy(body_hash, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", 65);
+  else if (s_sha256_hex(s, j->body, j->body_len, body_hash))
+    return CR_SIGN_ENOMEM;
   p = put(cr->data, j->method, ml); *p++ = '\n';
   p = put(p, j->path, pl); *p++ = '\n';
   p = put(p, j->query, j->query_len); *p++ = '\n';

@@ -10,11 +10,13 @@ local errors = require("cloudrenew.errors")
 
 local M = {}
 
-local sign_tc3, sign_volc = core.sign_tc3, core.sign_volc
-
 local function bad(fn, msg)
   return nil, errors.client("InvalidParameter", fn .. ": " .. msg)
 end
+
+-- The C signers call bad(name, message) themselves on a refusal, so sign.tc3
+-- and sign.volc are the C functions: no Lua frame per signature.
+core.sign_on_error(bad)
 
 -- Largest timestamp whose UTC date still has four digits (9999-12-31T23:59:59Z).
 M.MAX_TIMESTAMP = 253402300799
@@ -37,19 +39,12 @@ function M.value(v)
   return nil
 end
 
--- auth, detail (authorization, canonical_request, string_to_sign, signed_headers,
--- signature) | nil, err
-function M.tc3(t)
-  local auth, detail = sign_tc3(t)
-  if auth then return auth, detail end
-  return bad("sign.tc3", detail)
-end
+-- sign.tc3(t) -> auth, detail (authorization, canonical_request, string_to_sign,
+-- signed_headers, signature) | nil, err
+M.tc3 = core.sign_tc3
 
--- auth, detail (as tc3's, plus canonical_query: the encoded query to send) | nil, err
-function M.volc(t)
-  local auth, detail = sign_volc(t)
-  if auth then return auth, detail end
-  return bad("sign.volc", detail)
-end
+-- sign.volc(t) -> auth, detail (as tc3's, plus canonical_query: the encoded query
+-- to send) | nil, err
+M.volc = core.sign_volc
 
 return M
