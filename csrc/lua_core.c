@@ -28,6 +28,20 @@
 #define RL_MT      "cloudrenew.core.limiter"
 
 /* ---- small helpers ------------------------------------------------------ */
+/* A userdata class: metatable `name` with __gc (and __close on 5.4) = release,
+ * methods as __index, optional __tostring. Leaves the stack as it found it. */
+static void new_class(lua_State *L, const char *name, lua_CFunction release,
+                      const luaL_Reg *methods, lua_CFunction tostring) {
+  luaL_newmetatable(L, name);
+  lua_pushcfunction(L, release); lua_setfield(L, -2, "__gc");
+#if LUA_VERSION_NUM >= 504
+  lua_pushcfunction(L, release); lua_setfield(L, -2, "__close");
+#endif
+  if (tostring) { lua_pushcfunction(L, tostring); lua_setfield(L, -2, "__tostring"); }
+  cr_newlib(L, methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
 
 /* Argument readers never raise: a bad field records the first problem in *e and
  * reads as absent, so a binding answers nil, message. Whatever Lua hands over,
@@ -1390,14 +1404,7 @@ static void redis_open(lua_State *L) {
   luaL_newmetatable(L, REDISREPLY_MT);
   lua_pushcfunction(L, redisreply_gc); lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
-  luaL_newmetatable(L, REDIS_MT);
-  lua_pushcfunction(L, redis_close); lua_setfield(L, -2, "__gc");
-#if LUA_VERSION_NUM >= 504
-  lua_pushcfunction(L, redis_close); lua_setfield(L, -2, "__close");
-#endif
-  cr_newlib(L, redis_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  new_class(L, REDIS_MT, redis_close, redis_methods, NULL);
   lua_pushcfunction(L, l_redis_new);
   lua_setfield(L, -2, "redis");
 }
@@ -1426,41 +1433,12 @@ static const luaL_Reg funcs[] = {
 };
 
 int luaopen_cloudrenew_core(lua_State *L) {
+  static const luaL_Reg lock_methods[] = { {"release", lock_release}, {NULL, NULL} };
   if (cr_http_global_init() != 0) return luaL_error(L, "cloudrenew.core: curl_global_init failed");
-  luaL_newmetatable(L, LOCK_MT);
-  lua_pushcfunction(L, lock_release); lua_setfield(L, -2, "__gc");
-#if LUA_VERSION_NUM >= 504
-  lua_pushcfunction(L, lock_release); lua_setfield(L, -2, "__close");
-#endif
-  lua_newtable(L);
-  lua_pushcfunction(L, lock_release); lua_setfield(L, -2, "release");
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, HTTP_MT);
-  lua_pushcfunction(L, http_close); lua_setfield(L, -2, "__gc");
-#if LUA_VERSION_NUM >= 504
-  lua_pushcfunction(L, http_close); lua_setfield(L, -2, "__close");
-#endif
-  lua_pushcfunction(L, http_tostring); lua_setfield(L, -2, "__tostring");
-  cr_newlib(L, http_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, MULTI_MT);
-  lua_pushcfunction(L, multi_close); lua_setfield(L, -2, "__gc");
-#if LUA_VERSION_NUM >= 504
-  lua_pushcfunction(L, multi_close); lua_setfield(L, -2, "__close");
-#endif
-  cr_newlib(L, multi_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, RL_MT);
-  lua_pushcfunction(L, rl_close); lua_setfield(L, -2, "__gc");
-#if LUA_VERSION_NUM >= 504
-  lua_pushcfunction(L, rl_close); lua_setfield(L, -2, "__close");
-#endif
-  cr_newlib(L, rl_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  new_class(L, LOCK_MT, lock_release, lock_methods, NULL);
+  new_class(L, HTTP_MT, http_close, http_methods, http_tostring);
+  new_class(L, MULTI_MT, multi_close, multi_methods, NULL);
+  new_class(L, RL_MT, rl_close, rl_methods, NULL);
   cr_newlib(L, funcs);
   open_signers(L);   /* tc3_sign, volc_sign, sign_tc3, sign_volc */
   lua_pushstring(L, CLOUDRENEW_VERSION); lua_setfield(L, -2, "version");
