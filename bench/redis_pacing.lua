@@ -33,15 +33,7 @@ end
 os.remove(file)
 
 -- 2. 4 processes, one credential, teo RenewPlan (documented 20/s).
-local function busiest(times)
-  table.sort(times)
-  local most, j = 0, 1
-  for i = 1, #times do
-    while times[i] - times[j] >= 1 do j = j + 1 end
-    if i - j + 1 > most then most = i - j + 1 end
-  end
-  return most
-end
+local busiest = fakecloud.busiest
 local function fleet(redis_url)
   fake:reset()
   rs:command("FLUSHALL")

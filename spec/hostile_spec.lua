@@ -18,13 +18,7 @@ local SLACK = 2.5            -- scheduling slack on a loaded machine
 local Server = {}
 Server.__index = Server
 
-local function read_all(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read_all = require("support.fake").read_file
 
 local function start()
   local tmp = os.tmpname()

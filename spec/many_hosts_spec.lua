@@ -8,16 +8,7 @@ local redis_server = require("support.redis_server")
 
 local ENV = "LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;' LUA_CPATH='build/?.so;;' "
 
--- The most of these times in any sliding second.
-local function busiest(times)
-  table.sort(times)
-  local most, j = 0, 1
-  for i = 1, #times do
-    while times[i] - times[j] >= 1 do j = j + 1 end
-    if i - j + 1 > most then most = i - j + 1 end
-  end
-  return most
-end
+local busiest = fakecloud.busiest
 
 describe("many hosts: pacing shared through Redis", function()
   local fake, rs

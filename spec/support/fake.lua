@@ -24,6 +24,18 @@ end
 -- The whole file, or nil when it cannot be read (specs use it too).
 M.read_file = read_all
 
+-- The most of these times (seconds, any clock) in any sliding second: how
+-- pacing specs and benches check "no second carries more than the limit".
+function M.busiest(times)
+  table.sort(times)
+  local most, j = 0, 1
+  for i = 1, #times do
+    while times[i] - times[j] >= 1 do j = j + 1 end
+    if i - j + 1 > most then most = i - j + 1 end
+  end
+  return most
+end
+
 local function sh(cmd)
   local ok = os.execute(cmd)
   return ok == true or ok == 0
