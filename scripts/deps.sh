@@ -5,7 +5,10 @@ set -eu
 PKGS="gcc make pkg-config lua5.4 liblua5.4-dev lua-cjson lua-busted lua-argparse \
 libcurl4-openssl-dev libssl-dev openssl python3 luarocks luajit2 libluajit2-5.1-dev \
 liblua5.1-0-dev valgrind nginx libnginx-mod-http-lua lua-resty-core \
-libhiredis-dev redis-server"
+libhiredis-dev redis-server lua-nginx-redis"
+# lua-nginx-redis (resty.redis, installed as nginx.redis) pulls nginx-extras: a
+# metapackage of more dynamic modules for the same nginx version; nothing loads
+# them unless a config includes /etc/nginx/modules-enabled (the specs' does not).
 # OpenResty's LuaJIT (luajit2, same 2.1 headers and `luajit` binary): Debian's
 # libnginx-mod-http-lua conflicts with luajit/libluajit-5.1-dev, which apt
 # removes when these are installed over them.

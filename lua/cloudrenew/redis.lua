@@ -102,7 +102,7 @@ function Conn:_connect()
     self.retry_at, self.down = now + M.RECONNECT, err
     return nil, err
   end
-  self.h, self.down, self.shas = h, nil, {}
+  self.h, self.down, self.shas, self.pid = h, nil, {}, core.getpid()
   return h
 end
 
@@ -110,7 +110,16 @@ end
 -- dead (the server restarted since the last call) is replaced once at once;
 -- after a failed connect, none is tried for M.RECONNECT s. Every command the
 -- back-ends send may run twice without harm (scripts are idempotent per call).
+-- Under OpenResty, where cosockets work, resty.redis sends it (redis_ngx.lua).
 function Conn:command(...)
+  if rawget(_G, "ngx") and require("cloudrenew.redis_ngx").usable() then
+    local argv = type((...)) == "table" and (...) or { ... }
+    self.via = "cosocket"
+    return require("cloudrenew.redis_ngx").command(self, argv, M.RECONNECT)
+  end
+  self.via = "hiredis"
+  -- a handle inherited across fork (nginx's master) is another process's socket
+  if self.h and self.pid ~= core.getpid() then self.h = nil end
   local fresh = false
   for _ = 1, 2 do
     local h = self.h
@@ -137,7 +146,7 @@ function Conn:eval(src, keys, args)
   for _, k in ipairs(keys) do argv[#argv + 1] = k end
   for _, a in ipairs(args) do argv[#argv + 1] = a end
   for _ = 1, 2 do
-    local sha = self.h and self.shas[src]
+    local sha = (self.h or self.via == "cosocket") and self.shas[src]
     if not sha then
       local err, kind
       sha, err, kind = self:command("SCRIPT", "LOAD", src)
