@@ -80,11 +80,14 @@ deps-san:
 # (and the Python fake, which inherits the preload, keeps its arenas to exit).
 # Reports from any process, children included, go to build/asan/reports/ and
 # fail the target. `make asan ASAN_SPECS=spec/transport_spec.lua` runs a subset.
+# Child processes (the CLI, fleet children, nginx) load the plain builds.
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all
 ASAN_RT     = $(shell clang -print-file-name=libclang_rt.asan-x86_64.so)
 ASAN_DIR   := build/asan
 ASAN_SPECS ?=
 asan: deps deps-san
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory LUA=luajit all
 	@$(MAKE) --no-print-directory OUTDIR=$(ASAN_DIR) CC=clang \
 	  CFLAGS="-O1 -g -fno-omit-frame-pointer $(SAN_FLAGS)" \
 	  SAN_LDFLAGS="$(SAN_FLAGS) -shared-libasan" all
