@@ -259,31 +259,12 @@ static int kv_room(l_signer *u, size_t n) {
   return 0;
 }
 
-enum { SH_ID, SH_SCOPE, SH_HOST, SH_METHOD, SH_LINE };
+/* Indexed by CR_SH_* (sign.h): what a refusal says the field must be. */
 static const char *const shape_desc[] = {
   "printable, without spaces, '/' or ','", "letters, digits, '-', '_' or '.'",
   "a host name or host:port", "an upper-case HTTP method such as POST",
   "one line of text without control characters"
 };
-static const unsigned shape_bad[] = {            /* any of these classes refuses a byte */
-  CR_CC_CTL | CR_CC_SPACE | CR_CC_SEP, 0, 0, 0, CR_CC_CTL
-};
-static const unsigned shape_need[] = {           /* every byte must have one of these */
-  0, CR_CC_SCOPE, CR_CC_HOST, CR_CC_UPPER, 0
-};
-
-/* What sign.lua's patterns accepted (C locale): 1 to 4096 bytes, none of them NUL. */
-static int shape_ok(int sh, const char *p, size_t n) {
-  size_t i;
-  unsigned bad = shape_bad[sh], need = shape_need[sh], acc = 0;
-  if (n == 0 || n > 4096) return 0;
-  if (!need) {
-    for (i = 0; i < n; i++) acc |= cr_char_class[(unsigned char)p[i]];
-    return !(acc & bad);
-  }
-  for (i = 0; i < n; i++) if (!(cr_char_class[(unsigned char)p[i]] & need)) return 0;
-  return 1;
-}
 
 /* Messages name the field; a caller-chosen name is shown printable and short. */
 static void pub_fail(rd_err *e, const char *fmt, const char *a) {
@@ -308,7 +289,7 @@ static const char *pub_text(lua_State *L, int k, int sh, const char *dflt, size_
   int ty = field_type(L, k);
   if (ty == LUA_TNIL && dflt) { *len = strlen(dflt); return dflt; }
   s = ty == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
-  if (!s || ((strict || shape_need[sh]) ? !shape_ok(sh, s, n) : (n == 0 || n > 4096 || strlen(s) != n))) {
+  if (!(strict ? cr_shape_ok(sh, s, n) : cr_shape_fast(sh, s, n))) {
     if (!e->msg[0]) snprintf(e->msg, sizeof e->msg, "%s must be a string: %s", KNAME(k), shape_desc[sh]);
     return NULL;
   }
@@ -635,12 +616,12 @@ static int tc3_pass(lua_State *L, l_signer *u, int strict, rd_err *e) {
   const char *ct, *host;
   double ts;
   memset(&in, 0, sizeof in);
-  in.secret_id = pub_text(L, K_SECRET_ID, SH_ID, NULL, &l, strict, e);
+  in.secret_id = pub_text(L, K_SECRET_ID, CR_SH_ID, NULL, &l, strict, e);
   in.secret_key = pub_bytes(L, K_SECRET_KEY, 1, &in.secret_key_len, e);
-  in.service = pub_text(L, K_SERVICE, SH_SCOPE, NULL, &l, strict, e);
-  host = pub_text(L, K_HOST, SH_HOST, NULL, &hl, strict, e);
-  in.method = pub_text(L, K_METHOD, SH_METHOD, "POST", &l, strict, e);
-  ct = pub_text(L, K_CONTENT_TYPE, SH_LINE, "application/json", &ctl, 1, e);   /* sign.c allows a tab */
+  in.service = pub_text(L, K_SERVICE, CR_SH_SCOPE, NULL, &l, strict, e);
+  host = pub_text(L, K_HOST, CR_SH_HOST, NULL, &hl, strict, e);
+  in.method = pub_text(L, K_METHOD, CR_SH_METHOD, "POST", &l, strict, e);
+  ct = pub_text(L, K_CONTENT_TYPE, CR_SH_LINE, "application/json", &ctl, 1, e);   /* sign.c allows a tab */
   in.payload = pub_bytes(L, K_PAYLOAD, 0, &in.payload_len, e);
   if (e->msg[0]) return CR_SIGN_EINVAL;
   lua_pushvalue(L, KEY(K_QUERY));
@@ -681,13 +662,13 @@ static int volc_pass(lua_State *L, l_signer *u, int strict, rd_err *e) {
   size_t n = 0, nq, l = 0, dl = 0, i;
   char shown[48];
   memset(&in, 0, sizeof in);
-  in.access_key = pub_text(L, K_ACCESS_KEY, SH_ID, NULL, &l, strict, e);
+  in.access_key = pub_text(L, K_ACCESS_KEY, CR_SH_ID, NULL, &l, strict, e);
   in.secret_key = pub_bytes(L, K_SECRET_KEY, 1, &in.secret_key_len, e);
-  in.service = pub_text(L, K_SERVICE, SH_SCOPE, NULL, &l, strict, e);
-  in.region = pub_text(L, K_REGION, SH_SCOPE, NULL, &l, strict, e);
-  in.date = pub_text(L, K_DATE, SH_LINE, NULL, &dl, strict, e);
-  in.method = pub_text(L, K_METHOD, SH_METHOD, "GET", &l, strict, e);
-  in.path = pub_text(L, K_PATH, SH_LINE, "/", &l, strict, e);
+  in.service = pub_text(L, K_SERVICE, CR_SH_SCOPE, NULL, &l, strict, e);
+  in.region = pub_text(L, K_REGION, CR_SH_SCOPE, NULL, &l, strict, e);
+  in.date = pub_text(L, K_DATE, CR_SH_LINE, NULL, &dl, strict, e);
+  in.method = pub_text(L, K_METHOD, CR_SH_METHOD, "GET", &l, strict, e);
+  in.path = pub_text(L, K_PATH, CR_SH_LINE, "/", &l, strict, e);
   in.body = pub_bytes(L, K_BODY, 0, &in.body_len, e);
   if (e->msg[0]) return CR_SIGN_EINVAL;
   if (strict) {
@@ -810,11 +791,24 @@ static int l_volc_sign(lua_State *L) {
   return push_signout(L, &u->out, cr_volc_sign_with(u->s, &in, &u->out));
 }
 
-/* Registers tc3_sign, volc_sign, sign_tc3, sign_volc and sign_on_error on the table on top,
+/* core.sign_entry() -> entries, signer, output (light userdata) for the LuaJIT
+ * FFI path (sign_ffi.lua): cr_sign_entries and this state's signer and output,
+ * which live as long as the signer functions (upvalue 1 of each). */
+static int l_sign_entry(lua_State *L) {
+  l_signer *u = state_signer(L);
+  lua_pushlightuserdata(L, (void *)&cr_sign_entries);
+  lua_pushlightuserdata(L, u->s);
+  lua_pushlightuserdata(L, &u->out);
+  return 3;
+}
+
+/* Registers tc3_sign, volc_sign, sign_tc3, sign_volc, sign_on_error and sign_entry on the table on top,
  * all sharing one signer per lua_State (freed by its __gc with the state). */
 static void open_signers(lua_State *L) {
-  static const lua_CFunction fns[] = { l_tc3_sign, l_volc_sign, l_sign_tc3, l_sign_volc, l_sign_on_error };
-  static const char *const names[] = { "tc3_sign", "volc_sign", "sign_tc3", "sign_volc", "sign_on_error" };
+  static const lua_CFunction fns[] = { l_tc3_sign, l_volc_sign, l_sign_tc3, l_sign_volc, l_sign_on_error,
+                                       l_sign_entry };
+  static const char *const names[] = { "tc3_sign", "volc_sign", "sign_tc3", "sign_volc", "sign_on_error",
+                                       "sign_entry" };
   l_signer *u;
   int i, k, top = lua_gettop(L);
   luaL_checkstack(L, 2 * SIGN_UPVALUES + 4, "cloudrenew.core: opening the signers");
@@ -840,7 +834,7 @@ static void open_signers(lua_State *L) {
   for (k = 1; k <= SIGN_UPVALUES; k++) lua_pushvalue(L, top + k);
   lua_pushcclosure(L, detail_pairs, SIGN_UPVALUES);
   lua_setfield(L, top + K_DETAIL_MT, "__pairs");
-  for (i = 0; i < 5; i++) {
+  for (i = 0; i < 6; i++) {
     for (k = 1; k <= SIGN_UPVALUES; k++) lua_pushvalue(L, top + k);
     lua_pushcclosure(L, fns[i], SIGN_UPVALUES);
     lua_setfield(L, top, names[i]);

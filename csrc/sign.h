@@ -94,6 +94,38 @@ int cr_volc_sign_with(cr_signer *s, const cr_volc_input *in, cr_sign_output *out
 #define CR_CC_CTLX  0x400   /* control but tab: what a header value may not hold */
 extern const unsigned short cr_char_class[256];
 
+/* The public signers' argument checks over (pointer, length) fields
+ * (sign_args.c): shared by the Lua binding and the LuaJIT FFI path. Shapes:
+ * ids (no control, space, '/' or ','), scope parts (letters, digits, '-', '_',
+ * '.'), host[:port], an upper-case method, one line of text. */
+enum { CR_SH_ID, CR_SH_SCOPE, CR_SH_HOST, CR_SH_METHOD, CR_SH_LINE };
+int cr_shape_ok(int sh, const char *p, size_t n);     /* 1..4096 bytes, all of the shape */
+int cr_shape_fast(int sh, const char *p, size_t n);   /* what the fast pass checks (sign.c does the rest) */
+
+typedef struct {                                      /* every pointer with its length */
+  const char *secret_id, *secret_key, *service, *host, *method, *content_type, *query, *payload;
+  size_t secret_id_len, secret_key_len, service_len, host_len, method_len, content_type_len,
+         query_len, payload_len;
+  long long timestamp;
+  cr_kv *headers; size_t nheaders, headers_cap;       /* room for 2 more: Content-Type, Host */
+} cr_tc3_args;
+
+typedef struct {
+  const char *access_key, *secret_key, *service, *region, *date, *method, *path, *body;
+  size_t access_key_len, secret_key_len, service_len, region_len, date_len, method_len, path_len,
+         body_len;
+  const cr_kv *kv; size_t nquery, nheaders;           /* query pairs, then headers (X-Date included) */
+} cr_volc_args;
+
+/* 0, CR_SIGN_ENOMEM or CR_SIGN_EINVAL (a refusal: the binding's strict pass names it). */
+int cr_tc3_sign_args(cr_signer *s, const cr_tc3_args *a, cr_sign_output *out);
+int cr_volc_sign_args(cr_signer *s, const cr_volc_args *a, cr_sign_output *out);
+typedef struct {
+  int (*tc3)(cr_signer *s, const cr_tc3_args *a, cr_sign_output *out);
+  int (*volc)(cr_signer *s, const cr_volc_args *a, cr_sign_output *out);
+} cr_sign_entry;
+extern const cr_sign_entry cr_sign_entries;
+
 /* Number of derived signing keys computed so far (the cache's misses); for tests/benchmarks. */
 unsigned long cr_sign_key_derivations(void);
 

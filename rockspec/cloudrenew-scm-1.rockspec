@@ -31,7 +31,7 @@ build = {
   type = "builtin",
   modules = {
     ["cloudrenew.core"] = {
-      sources = { "csrc/sign.c", "csrc/http.c", "csrc/ratelimit.c", "csrc/fileio.c",
+      sources = { "csrc/sign.c", "csrc/sign_args.c", "csrc/http.c", "csrc/ratelimit.c", "csrc/fileio.c",
                    "csrc/redis.c", "csrc/lua_core.c" },
       libraries = { "curl", "ssl", "crypto", "hiredis", "pthread" },
       defines = { "CLOUDRENEW_VERSION=\"0.1.0\"", "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
