@@ -336,10 +336,10 @@ static const char *pub_scalar(lua_State *L, int idx, char buf[32], size_t *len) 
 
 /* Store the scalar at idx as pair i (a number is kept in u->num[i]; its pointer
  * is fixed up once all pairs are read, since kv_room may move u->num). */
-static int put_pair(l_signer *u, size_t i, lua_State *L, int name_idx, int idx) {
+static int put_pair(l_signer *u, size_t i, lua_State *L, const char *name, size_t name_len, int idx) {
   const char *v = pub_scalar(L, idx, u->num[i], &u->kv[i].value_len);
   if (!v) return -1;
-  u->kv[i].name = lua_tolstring(L, name_idx, &u->kv[i].name_len);
+  u->kv[i].name = name; u->kv[i].name_len = name_len;
   u->kv[i].value = v == u->num[i] ? NULL : v;
   return 0;
 }
@@ -386,7 +386,7 @@ static int read_headers(lua_State *L, l_signer *u, int idx, size_t *n, hdr_rules
       continue;
     }
     if (kv_room(u, *n + 1)) { pub_fail(e, "out of memory", NULL); lua_pop(L, 2); return -1; }
-    ok = put_pair(u, *n, L, -2, -1) == 0;
+    ok = put_pair(u, *n, L, k, kl, -1) == 0;
     if (ok && strict) {
       const char *v = u->kv[*n].value ? u->kv[*n].value : u->num[*n];
       for (i = 0; ok && i < u->kv[*n].value_len; i++) ok = !(cr_char_class[(unsigned char)v[i]] & CR_CC_CTLX);
@@ -425,7 +425,7 @@ static int read_query(lua_State *L, l_signer *u, int idx, size_t *n, rd_err *e) 
         lua_rawgeti(L, -1, (int)j);
         if (lua_isnil(L, -1)) { lua_pop(L, 1); break; }
         if (kv_room(u, *n + 1)) why = "out of memory";
-        else if (put_pair(u, *n, L, -3, -1)) why = "query %s has a value that is not a string or finite number";
+        else if (put_pair(u, *n, L, k, kl, -1)) why = "query %s has a value that is not a string or finite number";
         else (*n)++;
         lua_pop(L, 1);                  /* anchored in the list */
       }
@@ -436,7 +436,7 @@ static int read_query(lua_State *L, l_signer *u, int idx, size_t *n, rd_err *e) 
       }
     } else if (kv_room(u, *n + 1)) {
       why = "out of memory";
-    } else if (put_pair(u, *n, L, -2, -1)) {
+    } else if (put_pair(u, *n, L, k, kl, -1)) {
       why = "query %s must be a string or finite number";
     } else {
       (*n)++;
@@ -590,7 +590,11 @@ static int pub_result(lua_State *L, l_signer *u, int rc, int volc) {
 #endif
   lua_createtable(L, 0, 0);
   total = o->authorization.len + o->canonical_request.len + o->string_to_sign.len;
+#if LUA_VERSION_NUM >= 504
+  sn = lua_newuserdatauv(L, sizeof *sn + total, 0);   /* no user value slot to allocate */
+#else
   sn = lua_newuserdata(L, sizeof *sn + total);
+#endif
   sn->volc = volc;
   at = sn->data;
   memcpy(at, o->authorization.data, sn->alen = o->authorization.len); at += sn->alen;
