@@ -106,7 +106,7 @@ asan: deps deps-san
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := fuzz_sign fuzz_headers fuzz_response
 FUZZ_DIR     := build/fuzz
-FUZZ_CORE    := csrc/sign.c csrc/http.c
+FUZZ_CORE    := csrc/sign.c csrc/sign_args.c csrc/http.c
 $(FUZZ_DIR)/%: fuzz/%.c $(FUZZ_CORE) $(wildcard csrc/*.h)
 	@mkdir -p $(dir $@)
 	clang -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \

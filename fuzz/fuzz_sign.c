@@ -1,6 +1,8 @@
 /* Fuzz the signers' canonicalisation: cr_tc3_sign and cr_volc_sign with fuzzed
  * ids, secrets, services, methods, paths, queries, headers and payloads, and
- * cr_uri_encode. Any input either fails cleanly (CR_SIGN_EINVAL) or produces
+ * cr_uri_encode; and the FFI entries (cr_tc3_sign_args / cr_volc_sign_args,
+ * fields by pointer and length): whatever they accept they sign exactly as
+ * cr_tc3_sign / cr_volc_sign do. Any input either fails cleanly (CR_SIGN_EINVAL) or produces
  * a well-formed, deterministic signature; ASan/UBSan watch the memory.
  * Input: mode byte, then fields separated by 0x1f (see fuzz/README.md). */
 #include "fuzz_util.h"
@@ -85,6 +87,57 @@ static void check_output(const cr_sign_output *o, const char *alg) {
   CHECK(strstr(o->string_to_sign.data, alg) == o->string_to_sign.data);
 }
 
+static int name_is(const cr_kv *h, const char *lower) {
+  size_t i, n = strlen(lower);
+  if (h->name_len != n) return 0;
+  for (i = 0; i < n; i++) {
+    char c = h->name[i];
+    if ((c >= 'A' && c <= 'Z' ? (char)(c + 32) : c) != lower[i]) return 0;
+  }
+  return 1;
+}
+
+/* The TC3 FFI entry over the same fields (the binding's shapes on top), with
+ * Host and Content-Type from their own fields as sign_ffi.lua passes them:
+ * when it signs, the answer is cr_tc3_sign's for the merged headers. */
+static void fuzz_tc3_args(const cr_tc3_input *in, field *f, const char *id, const char *svc, const char *method) {
+  cr_kv h[18], merged[18];
+  cr_tc3_args a;
+  cr_tc3_input m = *in;
+  cr_sign_output o1, o2;
+  size_t i, n = 0;
+  int rc;
+  for (i = 0; i < in->nheaders; i++)
+    if (!name_is(&in->headers[i], "host") && !name_is(&in->headers[i], "content-type")) h[n++] = in->headers[i];
+  memset(&a, 0, sizeof a);
+  a.secret_id = id; a.secret_id_len = f[0].n;          /* an embedded NUL: refused by length */
+  a.secret_key = f[1].p; a.secret_key_len = f[1].n;
+  a.service = svc; a.service_len = f[2].n;
+  a.host = "fuzz.example:8443"; a.host_len = 17;
+  a.method = method; a.method_len = f[4].n;
+  a.content_type = "application/json"; a.content_type_len = 16;
+  a.query = in->query ? in->query : ""; a.query_len = in->query_len;
+  a.payload = in->payload ? in->payload : ""; a.payload_len = in->payload_len;
+  a.timestamp = in->timestamp;
+  a.headers = h; a.nheaders = n; a.headers_cap = 18;
+  memset(&o1, 0, sizeof o1); memset(&o2, 0, sizeof o2);
+  {
+    cr_signer *s = cr_signer_new();
+    CHECK(s);
+    rc = cr_sign_entries.tc3(s, &a, &o1);            /* the address sign_ffi.lua calls */
+    CHECK(rc == 0 || rc == CR_SIGN_EINVAL);
+    if (rc == 0) {
+      memcpy(merged, h, (n + 2) * sizeof *h);            /* h[n], h[n+1]: Content-Type, Host */
+      m.headers = merged; m.nheaders = n + 2;
+      CHECK(cr_tc3_sign(&m, &o2) == 0);
+      CHECK(strcmp(o1.authorization.data, o2.authorization.data) == 0);
+      CHECK(strcmp(o1.canonical_request.data, o2.canonical_request.data) == 0);
+    }
+    cr_signer_free(s);
+  }
+  cr_sign_output_free(&o1); cr_sign_output_free(&o2);
+}
+
 static void fuzz_tc3(field *f, size_t nf) {
   cr_kv hdr[16];
   cr_tc3_input in;
@@ -112,7 +165,43 @@ static void fuzz_tc3(field *f, size_t nf) {
     CHECK(strstr(o1.signed_headers.data, "content-type") && strstr(o1.signed_headers.data, "host"));
   }
   cr_sign_output_free(&o1); cr_sign_output_free(&o2);
+  fuzz_tc3_args(&in, f, id, svc, method);
   free(id); free(svc); free(method); free(ts);
+}
+
+/* The Volcengine FFI entry over the same fields, by length (a field with an
+ * embedded NUL must be refused, not signed short): when it signs, the answer
+ * is cr_volc_sign's, which must have signed too. */
+static void fuzz_volc_args(const cr_volc_input *in, field *f, int rc_plain, char *const *s) {
+  cr_kv kv[48];
+  cr_volc_args a;
+  cr_sign_output o1, o2;
+  cr_signer *sg = cr_signer_new();
+  int rc;
+  CHECK(sg);
+  memcpy(kv, in->query, in->nquery * sizeof *kv);
+  memcpy(kv + in->nquery, in->headers, in->nheaders * sizeof *kv);
+  memset(&a, 0, sizeof a);
+  a.access_key = s[0]; a.access_key_len = f[0].n;
+  a.secret_key = f[1].p; a.secret_key_len = f[1].n;
+  a.service = s[1]; a.service_len = f[2].n;
+  a.region = s[2]; a.region_len = f[3].n;
+  a.date = s[3]; a.date_len = f[4].n;
+  a.method = s[4]; a.method_len = f[5].n;
+  a.path = s[5]; a.path_len = f[6].n;
+  a.body = in->body ? in->body : ""; a.body_len = in->body_len;
+  a.kv = kv; a.nquery = in->nquery; a.nheaders = in->nheaders;
+  memset(&o1, 0, sizeof o1); memset(&o2, 0, sizeof o2);
+  rc = cr_volc_sign_args(sg, &a, &o1);
+  CHECK(rc == 0 || rc == CR_SIGN_EINVAL);
+  if (rc == 0) {
+    CHECK(rc_plain == 0);
+    CHECK(cr_volc_sign(in, &o2) == 0);
+    CHECK(strcmp(o1.authorization.data, o2.authorization.data) == 0);
+    CHECK(strcmp(o1.canonical_query.data, o2.canonical_query.data) == 0);
+  }
+  cr_sign_output_free(&o1); cr_sign_output_free(&o2);
+  cr_signer_free(sg);
 }
 
 static void fuzz_volc(field *f, size_t nf) {
@@ -147,6 +236,7 @@ static void fuzz_volc(field *f, size_t nf) {
     CHECK(o1.canonical_query.len == 0 || in.nquery > 0);
   }
   cr_sign_output_free(&o1); cr_sign_output_free(&o2);
+  fuzz_volc_args(&in, f, rc1, s);
   for (i = 0; s[i]; i++) free(s[i]);
 }
 
