@@ -114,11 +114,16 @@ for _ = 1, ROUNDS do
   keep("volc raw", (raw.volc(VOLC_RAW, N)))
   keep("volc", loop(sign.volc, VOLC, N))
   keep("volc fresh", loop_fresh_volc(N))
+  if sign.ffi then
+    keep("tc3 binding", loop(core.sign_tc3, TC3, N))
+    keep("volc binding", loop(core.sign_volc, VOLC, N))
+  end
 end
 
 local function us(k) return best[k] / N * 1e6 end
-print(string.format("%s, %s, %d signatures x %d rounds (fastest round kept)",
-  jit and jit.version or _VERSION, core.curl_version and "cloudrenew " .. core.version or "", N, ROUNDS))
+print(string.format("%s, %s, %d signatures x %d rounds (fastest round kept); sign.* via %s",
+  jit and jit.version or _VERSION, core.curl_version and "cloudrenew " .. core.version or "", N, ROUNDS,
+  sign.ffi and "the FFI" or "the C binding"))
 print(string.format("%-6s %12s %12s %8s %18s %8s  %s", "signer", "raw C us", "sign us", "ratio",
   "fresh table us", "ratio", "result"))
 local miss = false
@@ -129,5 +134,11 @@ for _, c in ipairs({ "tc3", "volc" }) do
   miss = miss or not ok
   print(string.format("%-6s %12.3f %12.3f %8.3f %18.3f %8.3f  %s", c, r, rf, ratio, us(c .. " fresh"), fresh,
     ok and "PASS" or "MISS (target " .. TARGET .. ")"))
+end
+if sign.ffi then
+  for _, c in ipairs({ "tc3", "volc" }) do
+    print(string.format("%-6s %12s %12.3f %8.3f  (the C binding, for information)", c, "",
+      us(c .. " binding"), us(c .. " raw") / us(c .. " binding")))
+  end
 end
 os.exit(miss and 1 or 0)
