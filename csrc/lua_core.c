@@ -619,7 +619,7 @@ static int tc3_pass(lua_State *L, l_signer *u, int strict, rd_err *e) {
   size_t n = 0, ctl = 0, hl = 0, l = 0, i;
   const char *ct, *host;
   double ts;
-  memset(&in, 0, sizeof in);
+  in.query = NULL; in.query_len = 0;   /* the rest is set below: no zeroing pass per call */
   in.secret_id = pub_text(L, K_SECRET_ID, CR_SH_ID, NULL, &l, strict, e);
   in.secret_key = pub_bytes(L, K_SECRET_KEY, 1, &in.secret_key_len, e);
   in.service = pub_text(L, K_SERVICE, CR_SH_SCOPE, NULL, &l, strict, e);
@@ -665,7 +665,6 @@ static int volc_pass(lua_State *L, l_signer *u, int strict, rd_err *e) {
   hdr_rules r = { NULL, NULL, "x-date", 0 };
   size_t n = 0, nq, l = 0, dl = 0, i;
   char shown[48];
-  memset(&in, 0, sizeof in);
   in.access_key = pub_text(L, K_ACCESS_KEY, CR_SH_ID, NULL, &l, strict, e);
   in.secret_key = pub_bytes(L, K_SECRET_KEY, 1, &in.secret_key_len, e);
   in.service = pub_text(L, K_SERVICE, CR_SH_SCOPE, NULL, &l, strict, e);
@@ -712,8 +711,9 @@ static int volc_pass(lua_State *L, l_signer *u, int strict, rd_err *e) {
  * (the message without the "sign.tc3: " prefix). Never raises on what it is given. */
 static int pub_sign(lua_State *L, int volc) {
   l_signer *u = state_signer(L);
-  rd_err e = {{0}};
+  rd_err e;          /* only msg[0] is read before a message is written: no 160-byte zeroing */
   int rc;
+  e.msg[0] = '\0';
   lua_settop(L, 1);
   if (!lua_istable(L, 1)) return pub_refuse(L, volc, "argument must be a table");
   if (!lua_checkstack(L, PUB_STACK)) return pub_refuse(L, volc, "out of memory");

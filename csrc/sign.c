@@ -649,7 +649,7 @@ static size_t ts_text(long long t, char out[24]) {
 int cr_tc3_sign_with(cr_signer *s, const cr_tc3_input *in, cr_sign_output *out) {
   char date[11], ts[24];
   int rc = CR_SIGN_EINVAL, seen = 0;
-  sign_job j = {0};
+  sign_job j;   /* every field set below before use: no zeroing pass (rep stos) per call */
 
   output_clear(out);
   if (!(j.id_len = clean(in->secret_id, CR_CC_SEP)) || !in->secret_key || !in->secret_key_len ||
@@ -687,7 +687,7 @@ static int valid_xdate(const char *d) {
 int cr_volc_sign_with(cr_signer *s, const cr_volc_input *in, cr_sign_output *out) {
   char ymd[9];
   int rc = CR_SIGN_EINVAL, seen = 0;
-  sign_job j = {0};
+  sign_job j;   /* every field set below before use */
 
   output_clear(out);
   if (!(j.id_len = clean(in->access_key, CR_CC_SEP)) || !in->secret_key || !in->secret_key_len ||
