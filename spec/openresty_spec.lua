@@ -33,6 +33,7 @@ local APP_LOCATIONS = table.concat{
   loc("/map", "require('support.ngx_app').map()"),
   loc("/generic", "require('support.ngx_app').generic()"),
   loc("/volc", "require('support.ngx_app').volc()"),
+  loc("/gateway", "require('support.ngx_app').gateway()"),
   loc("/", "require('support.ngx_app').chunked_cloud()"),
   "    location = /logcall { content_by_lua_block { ngx.say('ok') } "
     .. "log_by_lua_block { require('support.ngx_app').blocking_call('log') } }\n",
@@ -109,6 +110,22 @@ describe_nginx("under OpenResty (real nginx)", function()
       local reqs = fake:requests_for("InquiryPriceRenewInstances")
       assert.are.equal(1, #reqs)
       assert.truthy(reqs[1].headers["user-agent"]:find("^cloudrenew/"))
+    end)
+
+    it("a gateway signs its own requests with cloudrenew.sign (through the FFI) and the cloud accepts them", function()
+      local r = get_json(ngx_, "/gateway")
+      assert.is_true(r.ffi)
+      assert.is_true(r.fast_volc)
+      assert.is_true(r.fast_tc3)
+      assert.is_true(r.same_volc)
+      assert.is_true(r.same_tc3)
+      assert.are.equal(200, r.volc_status, r.volc_body)
+      assert.truthy(r.volc_body:find('"Result"', 1, true), r.volc_body)
+      assert.falsy(r.volc_body:find('"Error"', 1, true), r.volc_body)
+      assert.are.equal(200, r.tc3_status, r.tc3_body)
+      assert.truthy(r.tc3_body:find('"InstanceSet"', 1, true), r.tc3_body)
+      assert.falsy(r.tc3_body:find('"Error"', 1, true), r.tc3_body)
+      assert.are.equal(2, #fake:requests_for("DescribeInstances"))
     end)
 
     it("keeps the real host name over TLS (SNI, verification on, CA from lua_ssl_trusted_certificate)", function()

@@ -218,4 +218,49 @@ function M.forked_price()
   out(r)
 end
 
+-- A gateway's own requests: signed with cloudrenew.sign (the FFI path inside
+-- nginx) and sent over a cosocket by hand; the fake cloud checks the
+-- signatures. Also reports whether the FFI path signed and whether the C
+-- binding signs the same.
+local function send_raw(req)
+  local host, port = cfg().url:match("^http://([^:/]+):(%d+)")
+  local sock = ngx.socket.tcp()
+  sock:settimeouts(5000, 5000, 5000)
+  local ok, err = sock:connect(host, tonumber(port))
+  if not ok then return nil, err end
+  sock:send(req)
+  local status = sock:receive("*l")
+  local body = sock:receive("*a") or ""
+  sock:close()
+  return status and tonumber(status:match("^HTTP/1%.%d (%d+)")), body:match("\r\n\r\n(.*)$") or body
+end
+
+function M.gateway()
+  local sign = require("cloudrenew.sign")
+  local core = require("cloudrenew.core")
+  local fast = sign.ffi and require("cloudrenew.sign_ffi")
+  local hostport = cfg().url:match("^http://([^/]+)")
+  local v, c = cfg().volc, cfg().creds
+  local date = os.date("!%Y%m%dT%H%M%SZ")
+  local vt = { access_key = v.access_key, secret_key = v.secret_key, service = "ecs", region = "cn-beijing",
+               date = date, method = "GET", path = "/",
+               query = { Action = "DescribeInstances", Version = "2020-04-01", MaxResults = "10" },
+               headers = { Host = hostport } }
+  local vauth, vdetail = sign.volc(vt)
+  local vstatus, vbody = send_raw("GET /?" .. vdetail.canonical_query .. " HTTP/1.1\r\nHost: " .. hostport
+    .. "\r\nX-Date: " .. date .. "\r\nAuthorization: " .. vauth .. "\r\nConnection: close\r\n\r\n")
+  local payload = '{"Limit":1}'
+  local ts = ngx.time()
+  local tt = { secret_id = c.secret_id, secret_key = c.secret_key, service = "cvm", host = hostport,
+               timestamp = ts, payload = payload, headers = { ["X-TC-Action"] = "DescribeInstances" } }
+  local tauth = sign.tc3(tt)
+  local tstatus, tbody = send_raw("POST / HTTP/1.1\r\nHost: " .. hostport
+    .. "\r\nContent-Type: application/json\r\nX-TC-Action: DescribeInstances\r\nX-TC-Version: 2017-03-12"
+    .. "\r\nX-TC-Timestamp: " .. ts .. "\r\nX-TC-Region: ap-guangzhou\r\nAuthorization: " .. tauth
+    .. "\r\nContent-Length: " .. #payload .. "\r\nConnection: close\r\n\r\n" .. payload)
+  out{ ffi = sign.ffi, fast_volc = fast and fast.fast_volc(vt) ~= false, fast_tc3 = fast and fast.fast_tc3(tt) ~= false,
+       same_volc = vauth == core.sign_volc(vt), same_tc3 = tauth == core.sign_tc3(tt),
+       volc_status = vstatus, volc_body = vbody, tc3_status = tstatus, tc3_body = tbody }
+end
+
 return M
