@@ -322,10 +322,18 @@ static const char *pub_scalar(lua_State *L, int idx, char buf[32], size_t *len) 
     *len = lua_toboolean(L, idx) ? 4 : 5;
     return lua_toboolean(L, idx) ? "true" : "false";
   case LUA_TNUMBER:
+#if LUA_VERSION_NUM >= 503
+    if (lua_isinteger(L, idx)) {                 /* all 64 bits, not a double's 53 */
+      *len = (size_t)snprintf(buf, 32, "%lld", (long long)lua_tointeger(L, idx));
+      return buf;
+    }
+#endif
     v = (double)lua_tonumber(L, idx);
     if (v - v != 0) return NULL;                                      /* NaN, +-inf */
-    if (v > -9007199254740992.0 && v < 9007199254740992.0 && v == (double)(long long)v)
-      n = snprintf(buf, 32, "%lld", (long long)v);
+    /* integral (every double from 2^53 on is): every digit, never 1e+18 */
+    if (v > -1e21 && v < 1e21 &&
+        (v >= 9007199254740992.0 || v <= -9007199254740992.0 || v == (double)(long long)v))
+      n = snprintf(buf, 32, "%.0f", v);
     else
       n = snprintf(buf, 32, "%.17g", v);
     *len = (size_t)n;

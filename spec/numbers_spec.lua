@@ -186,6 +186,52 @@ describe("numbers decoded by lua-cjson", function()
       if math.tointeger then assert.are.equal("float", mtype(p.InstanceChargePrepaid.Period)) end
     end)
 
+    it("numbers lua-cjson would round (15+ digits, 0.1 + 0.2) reach the cloud exactly, in bodies and queries",
+      function()
+      -- Documented parameters are bounded; an action the catalogue does not know
+      -- passes its parameters through, so that is where such numbers travel.
+      local big = math.tointeger and math.tointeger(123456789012345678) or 2 ^ 60
+      local big_text = math.tointeger and "123456789012345678" or "1152921504606846976"
+      tc:call("cvm", "2017-03-12", "DescribeZones",
+        { ProjectId = big, Ratio = 0.1 + 0.2, Wide = 1e14, Plain = 12345, Half = 0.5, Tag = "x" })
+      volc:call("billing", "2022-01-01", "QueryBalanceAcct", { AccountId = big, Nested = { Ratio = 0.1 + 0.2 } })
+      volc:call("ecs", "2020-04-01", "DescribeZones", { ProjectId = big, Wide = 2 ^ 60 }, { method = "GET" })
+      local by = {}
+      for _, rq in ipairs(fake:requests()) do by[rq.action .. (rq.body ~= "" and rq.body and " body" or "")] = rq end
+      local tb, vb, vq = by["DescribeZones body"], by["QueryBalanceAcct body"], by.DescribeZones
+      assert(tb and vb and vq, "the fake saw every call")
+      assert.truthy(has(tb.body, '"ProjectId":' .. big_text), tb.body)
+      assert.truthy(has(tb.body, '"Ratio":0.30000000000000004'), tb.body)
+      assert.truthy(has(tb.body, '"Wide":100000000000000'), tb.body)
+      assert.truthy(has(tb.body, '"Plain":12345') and has(tb.body, '"Half":0.5') and has(tb.body, '"Tag":"x"'),
+        tb.body)
+      assert.falsy(tb.body:find("e+", 1, true), tb.body)
+      assert.are.equal(0.1 + 0.2, json.decode(tb.body).Ratio)
+      assert.truthy(has(vb.body, '"AccountId":' .. big_text), vb.body)
+      assert.truthy(has(vb.body, '{"Ratio":0.30000000000000004}'), vb.body)
+      assert.truthy(has(vq.query, "ProjectId=" .. big_text), vq.query)
+      assert.truthy(has(vq.query, "Wide=1152921504606846976"), vq.query)
+      -- sign.volc given the numbers itself (the C binding formats them) writes the same digits
+      local _, d = require("cloudrenew.sign").volc{ access_key = "AKLTnumb", secret_key = "s", service = "ecs",
+        region = "cn-beijing", date = "20261122T000000Z", query = { B = big, W = 2 ^ 60, R = 0.1 + 0.2 },
+        headers = { Host = "open.volcengineapi.com" } }
+      assert.are.equal("B=" .. big_text .. "&R=0.30000000000000004&W=1152921504606846976", d.canonical_query)
+      -- signed and sent as they were built: the fake answers about the action, not the signature
+      assert.are.same({ "InvalidAction", "InvalidActionOrVersion", "InvalidActionOrVersion" },
+        { tb.error, vb.error, vq.error })
+    end)
+
+    it("json.encode: exact where cjson rounds, cjson's own text elsewhere, the caller's table untouched", function()
+      local t = { a = { b = { 0.1 + 0.2, "s" } }, n = 7, s = "\1text" }
+      local out = assert(json.encode(t))
+      assert.are.same({ a = { b = { 0.1 + 0.2, "s" } }, n = 7, s = "\1text" }, json.decode(out))
+      assert.are.equal("number", type(t.a.b[1]))
+      local plain = { x = 1, y = { 2, 3.5 }, z = "q" }
+      assert.are.equal(cjson.encode(plain), json.encode(plain))
+      local _, err = json.encode({ bad = 0 / 0 })
+      assert.truthy(has(err, "NaN"), err)
+    end)
+
     it("validation messages say 13, not 13.0, and nothing is sent", function()
       local res, err = tc.cvm:InquiryPriceRenewInstances(cjson.decode(
         '{"InstanceIds": ["ins-numb0001"], "InstanceChargePrepaid": {"Period": 13}}'))

@@ -7,6 +7,7 @@
 -- numbers formatted as sign.value does; this module only names the error.
 local core = require("cloudrenew.core")
 local errors = require("cloudrenew.errors")
+local mtype = math.type   -- nil before Lua 5.3
 
 local M = {}
 
@@ -32,7 +33,9 @@ function M.value(v)
   if t == "string" then return v end
   if t == "number" then
     if not finite(v) then return nil end
-    if v % 1 == 0 and v > -2^53 and v < 2^53 then return string.format("%d", v) end
+    if mtype and mtype(v) == "integer" then return string.format("%d", v) end   -- all 64 bits
+    -- integral: every digit (never 1e+18, which integer fields refuse), else 17 digits
+    if v % 1 == 0 and v > -1e21 and v < 1e21 then return string.format("%.0f", v) end
     return string.format("%.17g", v)
   end
   if t == "boolean" then return tostring(v) end
