@@ -403,8 +403,29 @@ describe("hardening: server Date headers", function()
     end)
   end
 
-  it("retry.http_date parses RFC 1123 dates and never raises on anything else", function()
+  it("retry.http_date parses the three HTTP-date forms (RFC 9110) and never raises on anything else", function()
     assert.are.equal(1795334400, retry.http_date("Sun, 22 Nov 2026 08:00:00 GMT"))
+    -- RFC 9110's own example in its three forms
+    assert.are.equal(784111777, retry.http_date("Sun, 06 Nov 1994 08:49:37 GMT"))
+    assert.are.equal(784111777, retry.http_date("Sunday, 06-Nov-94 08:49:37 GMT"))
+    assert.are.equal(784111777, retry.http_date("Sun Nov  6 08:49:37 1994"))
+    assert.are.equal(1795334400, retry.http_date("Sun Nov 22 08:00:00 2026"))
+    -- rfc850's two-digit year: more than 50 years ahead of now is the century before
+    local y2026 = 1795334400
+    assert.are.equal(1795334400, retry.http_date("Sunday, 22-Nov-26 08:00:00 GMT", y2026))
+    assert.are.equal(retry.http_date("Sun, 22 Nov 2076 08:00:00 GMT"),
+      retry.http_date("Sunday, 22-Nov-76 08:00:00 GMT", y2026))
+    assert.are.equal(retry.http_date("Sun, 22 Nov 1977 08:00:00 GMT"),
+      retry.http_date("Sunday, 22-Nov-77 08:00:00 GMT", y2026))
+    assert.are.equal(retry.http_date("Sun, 22 Nov 2090 08:00:00 GMT"),
+      retry.http_date("Sunday, 22-Nov-90 08:00:00 GMT", 4000000000))   -- from 2096
+    for _, bad in ipairs({ "Sonday, 06-Nov-94 08:49:37 GMT", "Sun, 06-Nov-94 08:49:37 GMT",
+                           "Sunday, 06-Nov-1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37",
+                           "Sun Nov  6 08:49:37 1994 GMT", "Sun Nov 6 08:49:37 1994", "Sun Nov  6 08:49 1994",
+                           "Sun Nov 31 08:49:37 1994", "Sun Nov  6 08:49:37 1969", "Sun Nov  6 08:49:37 94",
+                           "Monday, 31-Feb-26 00:00:00 GMT" }) do
+      assert(retry.http_date(bad) == nil, bad)
+    end
     assert.are.equal(0, retry.http_date("Thu, 01 Jan 1970 00:00:00 GMT"))
     assert.are.equal(253402300799, retry.http_date("Fri, 31 Dec 9999 23:59:59 GMT"))
     local inputs = { false, 5, 0 / 0, {}, true, "", "GMT", "Sun, 22 Nov 2026 08:00:00", "Sun, 22 Nov 2026 08:00 GMT",

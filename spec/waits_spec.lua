@@ -152,6 +152,20 @@ describe("bounded waits", function()
       assert.truthy(slept.max >= 1.5 and slept.max <= 4.1, "slept " .. slept.max)
     end)
 
+    -- RFC 9110 5.6.7: a recipient accepts the obsolete forms too (rfc850, asctime).
+    for _, form in ipairs({ { "asctime", "!%a %b %e %H:%M:%S %Y" }, { "rfc850", "!%A, %d-%b-%y %H:%M:%S GMT" } }) do
+      it("an HTTP-date in " .. form[1] .. " form counts too", function()
+        local c = volc{ base_delay = 0.05, max_delay = 10, deadline = 30 }
+        throttle_once(os.date(form[2], os.time() + 3))
+        guard(5)
+        local res, err = c.billing:QueryPriceForRenew(BODY)
+        c:close()
+        assert.is_nil(err)
+        assert.is_table(res)
+        assert.truthy(slept.max >= 1.5 and slept.max <= 4.1, "slept " .. slept.max)
+      end)
+    end
+
     it("an HTTP-date in the past means now; one in 2099 is capped", function()
       local c = volc{ base_delay = 0.05, max_delay = 0.3, deadline = 30 }
       throttle_once("Sun, 06 Nov 1994 08:49:37 GMT")

@@ -18,22 +18,47 @@ M.MAX_CLOCK_OFFSET = 3600
 local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8,
                  Sep = 9, Oct = 10, Nov = 11, Dec = 12 }
 
--- Seconds since the epoch for an HTTP date ("Sun, 22 Nov 2026 08:00:00 GMT", the
--- IMF-fixdate every current server sends), or nil. The header is the server's
--- to write, so anything else (other formats, out-of-range fields, years outside
--- 1970..9999, any size) is nil, never a raise and never an absurd number.
+-- Seconds since the epoch for an HTTP date, or nil. RFC 9110 5.6.7: a recipient
+-- accepts all three forms, though every current server sends the first:
+--   IMF-fixdate   Sun, 06 Nov 1994 08:49:37 GMT
+--   rfc850-date   Sunday, 06-Nov-94 08:49:37 GMT   (a two-digit year more than
+--                 50 years ahead of `now` is the century before)
+--   asctime-date  Sun Nov  6 08:49:37 1994         (UTC)
+-- The header is the server's to write, so anything else (out-of-range fields,
+-- years outside 1970..9999, any size) is nil, never a raise and never an absurd
+-- number. now (optional, seconds) anchors rfc850's century; default the clock.
 local MDAYS = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
+local DAYS = { Mon = "Monday", Tue = "Tuesday", Wed = "Wednesday", Thu = "Thursday", Fri = "Friday",
+               Sat = "Saturday", Sun = "Sunday" }
 
-function M.http_date(s)
-  if type(s) ~= "string" or #s > 64 then return nil end
+local function parts(s, now)
   local d, mon, y, h, mi, sec =
-    s:match("^%s*%a%a%a, (%d%d?) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT%s*$")
+    s:match("^%a%a%a, (%d%d?) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
+  if d then return d, mon, y, h, mi, sec end
+  local wd
+  wd, d, mon, y, h, mi, sec = s:match("^(%a+), (%d%d)%-(%a%a%a)%-(%d%d) (%d%d):(%d%d):(%d%d) GMT$")
+  if wd then
+    if DAYS[wd:sub(1, 3)] ~= wd then return nil end
+    local this = tonumber(os.date("!%Y", math.floor(now or core.time())))
+    if not this then return nil end
+    local yy = this - this % 100 + tonumber(y)
+    if yy > this + 50 then yy = yy - 100 end
+    return d, mon, tostring(yy), h, mi, sec
+  end
+  mon, d, h, mi, sec, y = s:match("^%a%a%a (%a%a%a) ([ %d]%d) (%d%d):(%d%d):(%d%d) (%d%d%d%d)$")
+  if mon then return d:gsub(" ", ""), mon, y, h, mi, sec end
+  return nil
+end
+
+function M.http_date(s, now)
+  if type(s) ~= "string" or #s > 64 then return nil end
+  local d, mon, y, h, mi, sec = parts(s:match("^%s*(.-)%s*$"), now)
   local m = MONTHS[mon or ""]
   if not m then return nil end
   y, d, h, mi, sec = tonumber(y), tonumber(d), tonumber(h), tonumber(mi), tonumber(sec)
   local leap = (y % 4 == 0 and y % 100 ~= 0) or y % 400 == 0
   local mdays = (m == 2 and leap) and 29 or MDAYS[m]
-  if y < 1970 or d < 1 or d > mdays or h > 23 or mi > 59 or sec > 60 then return nil end
+  if y < 1970 or y > 9999 or d < 1 or d > mdays or h > 23 or mi > 59 or sec > 60 then return nil end
   -- days from civil (proleptic Gregorian), no dependency on the local time zone
   if m <= 2 then y = y - 1 end
   local floor = math.floor      -- not //: the Lua layer also runs on LuaJIT
