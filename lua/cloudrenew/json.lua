@@ -72,28 +72,32 @@ local function swap(v, st, depth)
   end
   st.seen[v] = true
   local out
-  for k, x in pairs(v) do
+  for k, x in next, v do      -- raw, as cjson walks it
     if type(k) == "string" and k:find(st.nonce, 1, true) then st.clash = true end
     local y = swap(x, st, depth + 1)
     if y ~= x then
       if not out then
         out = {}
-        for k2, x2 in pairs(v) do out[k2] = x2 end
+        for k2, x2 in next, v do out[k2] = x2 end
       end
       out[k] = y
     end
   end
   st.seen[v] = nil
   if not out then return v end
-  return setmetatable(out, getmetatable(v))   -- cjson.empty_array_mt and the like
+  local mt = getmetatable(v)                  -- cjson.empty_array_mt and the like
+  return type(mt) == "table" and setmetatable(out, mt) or out
 end
 
+local nonce   -- drawn once; again only if a string happens to hold it
 function M.encode(v)
   local st, w
   for _ = 1, 8 do
-    st = { n = 0, texts = {}, seen = {}, nonce = core.random_hex(8) }
+    nonce = nonce or core.random_hex(8)
+    st = { n = 0, texts = {}, seen = {}, nonce = nonce }
     w = swap(v, st, 1)
     if not st.clash then break end
+    nonce = nil
   end
   if st.clash then return nil, "parameters hold text that cannot be told from a number placeholder" end
   local ok, s = pcall(codec.encode, w)
