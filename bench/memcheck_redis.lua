@@ -42,7 +42,7 @@ collectgarbage()
 
 -- the Lua layers on top: pacing, and the reply shapes they read
 local redis = require("cloudrenew.redis")
-local pr = require("cloudrenew.pacer_redis")
+local pr = require("cloudrenew.pacing.redis")
 local l = pr.limiter(assert(redis.check(rs.url)), core.limiter())
 for _ = 1, 50 do assert(l:reserve("AKIDmem|cvm|RenewInstances", 1e6, 600, "renewal")) end
 assert(l:pause("AKIDmem|cvm|RenewInstances", 0.01))

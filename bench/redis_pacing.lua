@@ -4,7 +4,7 @@
 -- Starts its own redis-server (own port, no persistence) and the fake cloud.
 local core = require("cloudrenew.core")
 local fakecloud = require("support.fake")
-local pacer_redis = require("cloudrenew.pacer_redis")
+local pacer_redis = require("cloudrenew.pacing.redis")
 local redis = require("cloudrenew.redis")
 local redis_server = require("support.redis_server")
 

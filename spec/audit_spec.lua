@@ -6,8 +6,8 @@
 -- counts renewals at the fake: at most one per resource across all runs.
 local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
-local json = require("cloudrenew.json")
-local audit = require("cloudrenew.audit")
+local json = require("cloudrenew.client.json")
+local audit = require("cloudrenew.workflow.audit")
 local workflow = require("cloudrenew.workflow")
 local fakecloud = require("support.fake")
 

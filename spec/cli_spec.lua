@@ -4,7 +4,7 @@
 -- and that a bad inventory, missing credentials or a busy audit log stop the
 -- run before anything is sent.
 local core = require("cloudrenew.core")
-local json = require("cloudrenew.json")
+local json = require("cloudrenew.client.json")
 local fakecloud = require("support.fake")
 
 local read = fakecloud.read_file

@@ -4,9 +4,9 @@
 -- unconfirmed); ECS, teo, hspro: the expiry moved past the one read before
 -- sending. Everything through the fake, renewals counted there.
 local cloudrenew = require("cloudrenew")
-local confirm = require("cloudrenew.confirm")
+local confirm = require("cloudrenew.workflow.confirm")
 local core = require("cloudrenew.core")
-local json = require("cloudrenew.json")
+local json = require("cloudrenew.client.json")
 local workflow = require("cloudrenew.workflow")
 local fakecloud = require("support.fake")
 
@@ -131,7 +131,7 @@ describe("workflow confirmation", function()
     assert.are.same({ "failed", true }, { c.outcome, c.confirmed })
     assert.truthy(c.error.message:find("account in arrears", 1, true))
     -- The log now says "not renewed": a re-run would price and renew it (dry run shows the plan).
-    local l = assert(require("cloudrenew.audit").open(log))
+    local l = assert(require("cloudrenew.workflow.audit").open(log))
     assert.is_nil((l:status("tencent", "cvm", "ins-cf000002", "r1")))
     local again = assert(workflow.renew_if_under_budget{ client = tc, product = "cvm", resources = { "ins-cf000002" },
       period = 1, audit_log = log, run_id = "r1", dry_run = true })

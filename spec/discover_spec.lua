@@ -2,7 +2,7 @@
 -- actions, through the fake cloud's fleet. Renewals are counted at the fake.
 local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
-local dates = require("cloudrenew.dates")
+local dates = require("cloudrenew.workflow.dates")
 local workflow = require("cloudrenew.workflow")
 local fakecloud = require("support.fake")
 
@@ -293,7 +293,7 @@ describe("discovery", function()
     local function q(x) return "'" .. tostring(x):gsub("'", "'\\''") .. "'" end
     local inv = dir .. "/inv.json"
     local f = assert(io.open(inv, "w"))
-    f:write(require("cloudrenew.json").encode{ tencent = { region = "ap-guangzhou", endpoint = fake.url, timeout = 10,
+    f:write(require("cloudrenew.client.json").encode{ tencent = { region = "ap-guangzhou", endpoint = fake.url, timeout = 10,
       cvm = { period = 1, select = { expires_within_days = 30 } } } })
     f:close()
     local cmd = table.concat({ "env", "-i", "PATH=" .. q(os.getenv("PATH")), "HOME=" .. q(dir),
@@ -311,7 +311,7 @@ describe("discovery", function()
     assert.are.same({}, fake:renewals())
     -- a bad selector stops the run before anything is sent
     f = assert(io.open(inv, "w"))
-    f:write(require("cloudrenew.json").encode{ tencent = { region = "ap-guangzhou", endpoint = fake.url,
+    f:write(require("cloudrenew.client.json").encode{ tencent = { region = "ap-guangzhou", endpoint = fake.url,
       cvm = { period = 1, select = { expires_within_days = "soon" } } } })
     f:close()
     fake:reset()

@@ -5,7 +5,7 @@
 -- which the same client must keep working.
 local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
-local retry = require("cloudrenew.retry")
+local retry = require("cloudrenew.net.retry")
 local sign = require("cloudrenew.sign")
 local fakecloud = require("support.fake")
 

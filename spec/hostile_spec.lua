@@ -9,7 +9,7 @@
 -- ever with one ClientToken (the cloud deduplicates on it).
 local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
-local json = require("cloudrenew.json")
+local json = require("cloudrenew.client.json")
 
 local ROOT = os.getenv("CLOUDRENEW_ROOT") or "."
 local TIMEOUT = 1            -- per attempt, seconds

@@ -116,7 +116,7 @@ describe("many hosts: pacing shared through Redis", function()
   end)
 
   it("a throttle pause taken on one host holds every host", function()
-    local pr = require("cloudrenew.pacer_redis")
+    local pr = require("cloudrenew.pacing.redis")
     local redis = require("cloudrenew.redis")
     local a = pr.limiter(assert(redis.check{ url = rs.url, timeout = 2 }), core.limiter())
     local b = pr.limiter(assert(redis.check{ url = rs.url, timeout = 3 }), core.limiter())
@@ -131,7 +131,7 @@ describe("many hosts: pacing shared through Redis", function()
 
   it("a wait past retry.deadline is ClientError.Throttled and nothing is sent", function()
     local tc = assert(cloudrenew.tencent(fake:tencent_opts{ redis = rs.url, retry = { deadline = 1 } }))
-    local pr = require("cloudrenew.pacer_redis")
+    local pr = require("cloudrenew.pacing.redis")
     tc.limiter:pause(tc.key_id .. "|teo|RenewPlan", 5)
     local t0 = core.monotonic()
     local res, err = tc.teo:RenewPlan{ PlanId = "edgeone-dl00000000001", Period = 1 }
@@ -145,7 +145,7 @@ describe("many hosts: pacing shared through Redis", function()
   end)
 
   it("Redis unreachable: a renewal fails closed (ClientError.Redis, not_executed), an inquiry paces locally with a warning", function()
-    local pr = require("cloudrenew.pacer_redis")
+    local pr = require("cloudrenew.pacing.redis")
     local warned = {}
     pr.on_warning = function(line) warned[#warned + 1] = line end
     -- a port nothing listens on
@@ -325,7 +325,7 @@ describe("many hosts: the renewal ledger and run lock in Redis", function()
     assert.truthy(unknown <= 2, "unknown " .. unknown)
     -- What the dead host's own audit log says was renewed or may have been,
     -- no later host sent again (Redis knows more: its intent comes first).
-    local log = assert(require("cloudrenew.audit").open(holder.log))
+    local log = assert(require("cloudrenew.workflow.audit").open(holder.log))
     for _, id in ipairs(IDS) do
       local st = log:status("tencent", "cvm", id, "2026-11")
       if st then assert.is_true(last.items[id].resumed, id) end
@@ -334,7 +334,7 @@ describe("many hosts: the renewal ledger and run lock in Redis", function()
   end)
 
   it("the inventory takes the same redis option (no password in the file); a dry run takes no lease", function()
-    local inventory = require("cloudrenew.inventory")
+    local inventory = require("cloudrenew.cli.inventory")
     local workflow = require("cloudrenew.workflow")
     local path = os.tmpname()
     local function write(text)

@@ -5,8 +5,8 @@
 -- Runs on Lua 5.4 and LuaJIT (where 1.0 and 1 are the same double already).
 local cjson = require("cjson")
 local cloudrenew = require("cloudrenew")
-local json = require("cloudrenew.json")
-local num = require("cloudrenew.num")
+local json = require("cloudrenew.client.json")
+local num = require("cloudrenew.client.num")
 local workflow = require("cloudrenew.workflow")
 local fakecloud = require("support.fake")
 
@@ -289,7 +289,7 @@ describe("numbers decoded by lua-cjson", function()
     assert.are.equal("ClientError.InvalidParameter", berr.code)
   end)
 
-  describe("cloudrenew.map", function()
+  describe("cloudrenew.net.map", function()
     it("takes concurrency 2.0 from cjson; refuses fractions, NaN, inf and out-of-range values by name", function()
       local results = cloudrenew.map({ 1, 2, 3 }, function(x) return x * 2 end,
         { concurrency = cjson.decode("[2.0]")[1] })

@@ -3,7 +3,7 @@
 -- against a real redis-server and the fake cloud. nginx always runs the LuaJIT
 -- build, so this file runs once, in the Lua 5.4 pass of `make test`.
 local core = require("cloudrenew.core")
-local json = require("cloudrenew.json")
+local json = require("cloudrenew.client.json")
 local fakecloud = require("support.fake")
 local nginx = require("support.nginx")
 local redis_server = require("support.redis_server")

@@ -4,7 +4,7 @@
 -- fake cloud. nginx always runs the LuaJIT build (build/luajit), so this file
 -- runs once, in the Lua 5.4 pass of `make test`.
 local core = require("cloudrenew.core")
-local json = require("cloudrenew.json")
+local json = require("cloudrenew.client.json")
 local fakecloud = require("support.fake")
 local nginx = require("support.nginx")
 

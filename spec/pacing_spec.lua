@@ -257,7 +257,7 @@ describe("the shared pacing file", function()
   end)
 end)
 
-describe("cloudrenew.map", function()
+describe("cloudrenew.net.map", function()
   local fake, tc
   setup(function()
     fake = fakecloud.start()

@@ -2,7 +2,7 @@
 -- Offset/Limit and NextToken/MaxResults, paced pages, servers that never end.
 local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
-local pages = require("cloudrenew.pages")
+local pages = require("cloudrenew.client.pages")
 local fakecloud = require("support.fake")
 
 local function fleet(prefix, n, width, extra)

@@ -4,9 +4,9 @@
 -- the budget. Quotes come from the fake cloud's raw_quotes (answered verbatim),
 -- next to honest ones; teo prices come from the caller and the inventory.
 local cloudrenew = require("cloudrenew")
-local inventory = require("cloudrenew.inventory")
-local json = require("cloudrenew.json")
-local money = require("cloudrenew.money")
+local inventory = require("cloudrenew.cli.inventory")
+local json = require("cloudrenew.client.json")
+local money = require("cloudrenew.workflow.money")
 local workflow = require("cloudrenew.workflow")
 local fakecloud = require("support.fake")
 

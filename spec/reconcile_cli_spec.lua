@@ -3,7 +3,7 @@
 -- codes: status 0 (1 a read failed, 3 the log holds unknowns); reconcile 3 only
 -- while some renewal remains unknown. Renewals counted at the fake.
 local cloudrenew = require("cloudrenew")
-local json = require("cloudrenew.json")
+local json = require("cloudrenew.client.json")
 local workflow = require("cloudrenew.workflow")
 local fakecloud = require("support.fake")
 

@@ -4,7 +4,7 @@
 -- client shows of itself: on_request/on_response, user_agent, CLI --verbose.
 local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
-local json = require("cloudrenew.json")
+local json = require("cloudrenew.client.json")
 local fakecloud = require("support.fake")
 
 local U = fakecloud.UNSET

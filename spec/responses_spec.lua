@@ -4,7 +4,7 @@
 -- outcome "unknown" (the cloud may have acted), never a success and never
 -- "rejected"; an inquiry gets a clean error; nothing raises.
 local cloudrenew = require("cloudrenew")
-local json = require("cloudrenew.json")
+local json = require("cloudrenew.client.json")
 local workflow = require("cloudrenew.workflow")
 local fakecloud = require("support.fake")
 

@@ -4,7 +4,7 @@
 -- them; plain http:// goes nowhere but loopback without an explicit opt-in.
 local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
-local json = require("cloudrenew.json")
+local json = require("cloudrenew.client.json")
 local workflow = require("cloudrenew.workflow")
 local fakecloud = require("support.fake")
 

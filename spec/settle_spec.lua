@@ -1,10 +1,10 @@
 -- Settling unknown outcomes (issue 11 section 4), through the fake with
 -- renewals counted there: never more than one execution per resource (the
 -- Volcengine re-send with the same ClientToken is answered, not executed).
-local audit = require("cloudrenew.audit")
+local audit = require("cloudrenew.workflow.audit")
 local cloudrenew = require("cloudrenew")
-local json = require("cloudrenew.json")
-local settle = require("cloudrenew.settle")
+local json = require("cloudrenew.client.json")
+local settle = require("cloudrenew.workflow.settle")
 local workflow = require("cloudrenew.workflow")
 local fakecloud = require("support.fake")
 
@@ -162,7 +162,7 @@ describe("settling unknown outcomes", function()
         { event = "result", attempt = "a1", time = "2026-11-01T00:00:01.000Z", outcome = "unknown", request_id = rid,
           error = { code = "ClientError.BadResponse", message = "truncated" } } })
       -- the expiry is hidden from this read: only the operation can prove it
-      fake:resources({ { id = "ins-st000002", expires_at = require("cloudrenew.confirm").parse_time(before) } }, { merge = true })
+      fake:resources({ { id = "ins-st000002", expires_at = require("cloudrenew.workflow.confirm").parse_time(before) } }, { merge = true })
       local l = assert(audit.open(log, { lock = true }))
       local out = settle.resource(l, tc, "cvm", "ins-st000002")
       l:close()

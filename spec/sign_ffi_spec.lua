@@ -1,4 +1,4 @@
--- sign.tc3 / sign.volc on LuaJIT go through the FFI (sign_ffi.lua) for plain
+-- sign.tc3 / sign.volc on LuaJIT go through the FFI (sign/ffi.lua) for plain
 -- arguments and through the C binding (core.sign_tc3 / core.sign_volc) for
 -- the rest. Whatever the path, the answer must be the binding's: the same
 -- header, the same detail, the same refusal.
@@ -220,7 +220,7 @@ describe("sign through the FFI (LuaJIT)", function()
     pending("LuaJIT only: on Lua 5.1-5.4 sign.tc3/.volc are the C binding's functions")
     return
   end
-  local fast = require("cloudrenew.sign_ffi")
+  local fast = require("cloudrenew.sign.ffi")
 
   it("signs plain arguments itself", function()
     for _, c in ipairs(VOLC_PLAIN) do

@@ -3,7 +3,7 @@
 -- crash, and faults in the middle of a run.
 local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
-local json = require("cloudrenew.json")
+local json = require("cloudrenew.client.json")
 local workflow = require("cloudrenew.workflow")
 local fakecloud = require("support.fake")
 

@@ -2,7 +2,7 @@
 -- and benchmarks. The server is a child process whose stdin is a pipe we hold:
 -- when this Lua process ends, the pipe closes and the fake exits with it.
 local core = require("cloudrenew.core")
-local json = require("cloudrenew.json")
+local json = require("cloudrenew.client.json")
 
 local M = {}
 local Fake = {}

@@ -6,7 +6,7 @@
 -- then "sends T1 T2 ...": when each request was handed to the transport.
 local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
-local runtime = require("cloudrenew.runtime")
+local runtime = require("cloudrenew.net.runtime")
 local fakecloud = require("support.fake")
 local url, prefix, count, file = arg[1], arg[2], tonumber(arg[3]), arg[4]
 local creds = fakecloud.credentials().tencent[1]

@@ -1,7 +1,7 @@
 -- Handlers run inside the real nginx that spec/openresty_spec.lua starts.
 -- APP_CFG (set in init_by_lua by the spec): { url, tls_addr, creds = { tencent = {...} } }.
 local cloudrenew = require("cloudrenew")
-local json = require("cloudrenew.json")
+local json = require("cloudrenew.client.json")
 
 local M = {}
 
@@ -238,7 +238,7 @@ end
 function M.gateway()
   local sign = require("cloudrenew.sign")
   local core = require("cloudrenew.core")
-  local fast = sign.ffi and require("cloudrenew.sign_ffi")
+  local fast = sign.ffi and require("cloudrenew.sign.ffi")
   local hostport = cfg().url:match("^http://([^/]+)")
   local v, c = cfg().volc, cfg().creds
   local date = os.date("!%Y%m%dT%H%M%SZ")

@@ -1,7 +1,7 @@
 -- Handlers for spec/openresty_redis_spec.lua: Redis-shared pacing inside nginx
 -- workers. APP_CFG (init_by_lua) as for ngx_app, plus APP_CFG.redis (a URL).
 local cloudrenew = require("cloudrenew")
-local json = require("cloudrenew.json")
+local json = require("cloudrenew.client.json")
 local app = require("support.ngx_app")
 
 local M = {}
@@ -19,8 +19,8 @@ function M.renew()
   local r = app.shape(res, err)
   r.pid = ngx.worker.pid()
   r.via = tc.options.limiter.conn and tc.options.limiter.conn.via
-  r.cosocket_commands = require("cloudrenew.redis_ngx").sent.cosocket
-  r.lost = require("cloudrenew.redis_ngx").sent.lost
+  r.cosocket_commands = require("cloudrenew.redis.ngx").sent.cosocket
+  r.lost = require("cloudrenew.redis.ngx").sent.lost
   ngx.say(json.encode(r))
 end
 
@@ -35,7 +35,7 @@ function M.run()
   local report, err = require("cloudrenew.workflow").renew_if_under_budget{ client = tc, product = "cvm",
     resources = ids, period = 1, audit_log = a.log, run_id = a.run, concurrency = 2, confirm = false }
   local r = { ok = report ~= nil, str = err and tostring(err), pid = ngx.worker.pid(),
-    via = tc.options.limiter.conn.via, cosocket_commands = require("cloudrenew.redis_ngx").sent.cosocket }
+    via = tc.options.limiter.conn.via, cosocket_commands = require("cloudrenew.redis.ngx").sent.cosocket }
   if report then
     r.fresh, r.outcomes = 0, {}
     for _, it in ipairs(report.items) do
@@ -52,7 +52,7 @@ function M.init_worker_ping()
   local c = redis.conn(assert(redis.check(cfg().redis)))
   local pong, err = c:command("PING")
   ngx.shared.results:set("iw:" .. ngx.worker.pid(), json.encode{ pong = pong or err, via = c.via,
-    cosocket_commands = require("cloudrenew.redis_ngx").sent.cosocket })
+    cosocket_commands = require("cloudrenew.redis.ngx").sent.cosocket })
 end
 
 function M.init_worker_results()

@@ -7,8 +7,8 @@
 -- handed to the transport) and "paced P1 P2 ..." (seconds each pacing step took).
 local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
-local pacer = require("cloudrenew.pacer")
-local runtime = require("cloudrenew.runtime")
+local pacer = require("cloudrenew.pacing")
+local runtime = require("cloudrenew.net.runtime")
 local fakecloud = require("support.fake")
 local url, redis_url, prefix, count = arg[1], arg[2], arg[3], tonumber(arg[4])
 local creds = fakecloud.credentials().tencent[1]

@@ -1,0 +1,52 @@
+-- What the product modules share: period sets, a cloud's quote turned into
+-- integer cents (cloudrenew.workflow.money, rounded up past the cent) or refused,
+-- and the row parser for products whose resources are plain ids.
+local errors = require("cloudrenew.client.errors")
+local money = require("cloudrenew.workflow.money")
+local num = require("cloudrenew.client.num")
+
+local M = {}
+
+function M.set(list)
+  local s = {}
+  for _, v in ipairs(list) do s[v] = true end
+  return s
+end
+M.SHORT = M.set{ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 24, 36 }
+
+function M.bad_response(action, what, res)
+  return errors.client("BadResponse", action .. " answered without " .. what,
+    { action = action, request_id = res and res.RequestId, outcome = "not_executed" })
+end
+
+-- A quote is a price only if money.cents takes it: finite, >= 0, an exact
+-- decimal, at most 10^12. Anything else is the cloud's bug or an attack; it must
+-- never reach the running total (a negative one would make room for more).
+local function untrusted(action, what, v, res)
+  return errors.client("BadResponse", string.format("%s answered %s = %s, which is not a price"
+    .. " (a decimal amount from 0 to %d)", action, what, num.show(v), money.MAX),
+    { action = action, request_id = res and res.RequestId, outcome = "not_executed" })
+end
+
+function M.quote(action, what, v, res)
+  local cents = money.cents(v, "up")
+  if cents then return cents end
+  return nil, untrusted(action, what, v, res)
+end
+
+-- Each product's row(r, i, client) turns resources[i] into { id =, row = }
+-- (row: what inquire and renew get), or nil and a message naming the entry.
+-- Id products take an id string of the documented shape (p.id_pattern).
+function M.id_row(p, product)
+  return function(r, i)
+    if type(r) ~= "string" or not r:find("^[%w%-_.:]+$") then
+      return nil, string.format("resources[%d] must be an id string, got %s", i, num.show(r))
+    end
+    if p.id_pattern and not r:find(p.id_pattern) then
+      return nil, string.format("resources[%d] %q is not a valid %s id (like %s)", i, r, product, p.id_example)
+    end
+    return { id = r, row = r }
+  end
+end
+
+return M

@@ -1,0 +1,355 @@
+-- The audit log: JSON lines, one "intent" before each renewal is sent and one
+-- "result" after it, each appended with a single write and fsynced (core
+-- append_durable, which cuts a short write back off). Reading it back tells a
+-- re-run what was already done: a renewal whose intent has no result may have
+-- been executed (the process died while it was in flight), so it is unknown,
+-- never resent. A resource is keyed by cloud, product, id and run_id, not by
+-- period: renewing it again in the same cycle must be a deliberate act (a new
+-- run_id or log), never the side effect of a changed or differently-typed
+-- period.
+local core = require("cloudrenew.core")
+local json = require("cloudrenew.client.json")
+local money = require("cloudrenew.workflow.money")
+
+local M = {}
+
+local Log = {}
+Log.__index = Log
+
+local OUTCOMES = { renewed = true, failed = true, unknown = true }
+-- confirm: what the read API said after an accepted renewal (cloudrenew.confirm);
+-- settle: how a later look turned an unknown (or unconfirmed) one into an outcome.
+local EVENTS = { intent = true, result = true, confirm = true, settle = true }
+local FINAL = { renewed = true, failed = true }
+M.SETTLED_BY = { client_token = true, expiry = true, latest_operation = true, settle_after = true }
+
+-- Canonical text of a key part: a string as it is, an integral number in %d
+-- (never tostring of a raw float: 1.0 and 1 are one value); nil otherwise.
+local function canon(v)
+  if type(v) == "string" then return v end
+  if type(v) == "number" and v == v and v % 1 == 0 and math.abs(v) < 2 ^ 53 then
+    return string.format("%d", v)
+  end
+  return nil
+end
+
+local function key(cloud, product, id, run_id)
+  local parts = { canon(cloud), canon(product), canon(id), run_id == nil and "" or canon(run_id) }
+  for i = 1, 4 do
+    if not parts[i] then error("audit: cloud, product, id and run_id must be strings", 3) end
+  end
+  return table.concat(parts, "\0")
+end
+
+local function got(v)
+  if type(v) == "string" then return string.format("%q", v:sub(1, 40)) end
+  if type(v) == "number" or type(v) == "boolean" then return type(v) .. " " .. tostring(v) end
+  return type(v)
+end
+
+local function str(v) return type(v) == "string" and v ~= "" end
+local function posint(v) return type(v) == "number" and v == v and v % 1 == 0 and v >= 1 and v < 2 ^ 53 end
+local function amount(v) return type(v) == "string" and (money.cents(v, "up") or -1) >= 0 end
+-- Expiries as cloudrenew.confirm.format_time writes them: UTC, to the second.
+local function utc(v) return type(v) == "string" and v:find("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$") ~= nil end
+local AFTER = { result = true, confirm = true, settle = true }
+
+-- field -> { test, what, required-for-event }. Unknown extra fields are
+-- allowed (a newer writer may add some); the known ones must have their type.
+local FIELDS = {
+  attempt = { str, "a non-empty string", { intent = true, result = true, confirm = true, settle = true } },
+  time = { str, "a non-empty string" },
+  cloud = { str, "a non-empty string", { intent = true } },
+  product = { str, "a non-empty string", { intent = true } },
+  id = { str, "a non-empty string", { intent = true } },
+  run_id = { str, "a non-empty string" },
+  period = { posint, "a whole number >= 1" },
+  price = { amount, "a decimal amount string >= 0", nil, "intent" },
+  currency = { str, "a non-empty string", nil, "intent" },
+  client_token = { str, "a non-empty string", nil, "intent" },
+  outcome = { function(v) return OUTCOMES[v] ~= nil end, "renewed, failed or unknown",
+              { result = true, confirm = true, settle = true }, AFTER },
+  request_id = { str, "a non-empty string", nil, { result = true, settle = true } },
+  order = { str, "a non-empty string", nil, { result = true, settle = true } },
+  error = { function(v)
+    return type(v) == "table" and (v.code == nil or type(v.code) == "string")
+      and (v.message == nil or type(v.message) == "string")
+  end, "an object with string code and message", nil, AFTER },
+  expires_before = { utc, "a UTC time like 2026-12-01T00:00:00Z", nil, "intent" },
+  expires_after = { utc, "a UTC time like 2026-12-01T00:00:00Z", nil, AFTER },
+  confirmed = { function(v) return type(v) == "boolean" end, "true or false", { confirm = true }, "confirm" },
+  settled_by = { function(v) return M.SETTLED_BY[v] ~= nil end,
+                 "client_token, expiry, latest_operation or settle_after", { settle = true }, "settle" },
+}
+
+local function belongs(f4, event)
+  if type(f4) == "table" then return f4[event] ~= nil end
+  return f4 == event
+end
+
+-- nil when e is a well-formed entry, else why not.
+local function check(e)
+  if type(e) ~= "table" then return "not a JSON object" end
+  if not EVENTS[e.event] then return "event must be intent, result, confirm or settle, got " .. got(e.event) end
+  -- A confirm or settle line decides: it never says "unknown".
+  if (e.event == "confirm" or e.event == "settle") and not FINAL[e.outcome] then
+    return e.event .. " outcome must be renewed or failed, got " .. got(e.outcome)
+  end
+  for name, f in pairs(FIELDS) do
+    local v = e[name]
+    if v == nil then
+      if f[3] and f[3][e.event] then return e.event .. " without " .. name end
+    elseif f[4] and not belongs(f[4], e.event) then
+      return name .. " does not belong in a " .. e.event
+    elseif not f[1](v) then
+      return name .. " must be " .. f[2] .. ", got " .. got(v)
+    end
+  end
+  return nil
+end
+
+local function iso_now()
+  local t = core.time()
+  return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(t)) .. string.format(".%03dZ", math.floor((t % 1) * 1000))
+end
+
+-- Add one checked entry to the log's state; nil, why when it contradicts the
+-- entries before it (then the file was edited or written by something else).
+function Log:_add(e)
+  if e.event == "intent" then
+    if self.attempts[e.attempt] then return nil, "attempt " .. e.attempt .. " is used twice" end
+    local a = { intent = e }
+    self.attempts[e.attempt] = a
+    local k = key(e.cloud, e.product, e.id, e.run_id)
+    local list = self.by_key[k] or {}
+    self.by_key[k] = list
+    list[#list + 1] = a
+    -- Every attempt on one resource, whatever its run_id (status, reconcile).
+    self.by_resource = self.by_resource or {}
+    local rk = key(e.cloud, e.product, e.id, nil)
+    self.by_resource[rk] = self.by_resource[rk] or {}
+    table.insert(self.by_resource[rk], a)
+    return true
+  end
+  local why = self:_follow_why(e)
+  if why then return nil, why end
+  self.attempts[e.attempt][e.event] = e
+  return true
+end
+
+-- The outcome an attempt has now: its settle line's, else its confirm line's,
+-- else its result's; no result at all is "unknown" (it may have been sent).
+function M.effective(a)
+  if a.settle then return a.settle.outcome end
+  if a.confirm then return a.confirm.outcome end
+  return a.result and a.result.outcome or "unknown"
+end
+
+-- May an attempt still be settled? Unknown ones, and accepted renewals no read
+-- has confirmed yet (a CVM renewal can still fail after it was accepted).
+function M.unsettled(a)
+  local o = M.effective(a)
+  if o == "unknown" then return true end
+  return o == "renewed" and not a.settle and not (a.confirm and a.confirm.confirmed)
+end
+
+-- nil when a result, confirm or settle line e fits the attempt it names; else why not.
+function Log:_follow_why(e)
+  local a = self.attempts[e.attempt]
+  if not a then return e.event .. " for attempt " .. e.attempt .. " has no intent before it" end
+  for _, f in ipairs{ "cloud", "product", "id", "run_id" } do
+    if e[f] ~= nil and e[f] ~= a.intent[f] then
+      return e.event .. " for attempt " .. e.attempt .. " names another " .. f .. " than its intent"
+    end
+  end
+  if a.settle then return "attempt " .. e.attempt .. " has a " .. e.event .. " after its settle line" end
+  if e.event == "result" then
+    if a.result then return "attempt " .. e.attempt .. " has a second result" end
+  elseif e.event == "confirm" then
+    if not a.result or a.result.outcome ~= "renewed" or a.confirm then
+      return "confirm for attempt " .. e.attempt .. " does not follow exactly one renewed result"
+    end
+  elseif not M.unsettled(a) then
+    return "settle for attempt " .. e.attempt .. " follows an outcome that was already certain"
+  elseif e.settled_by == "settle_after" and (e.outcome ~= "failed" or M.effective(a) ~= "unknown") then
+    return "settle_after only turns an unknown attempt into failed"
+  end
+  return nil
+end
+
+local function damaged(path, n, why)
+  return string.format("%s:%d: %s; the log is damaged: fix or move it before renewing again", path, n, why)
+end
+
+-- Parse the whole file. Only a torn write may be dropped: a last line with no
+-- newline that is not complete JSON (the append that wrote it never finished,
+-- so nothing was sent for it). Anything else wrong, on any line, refuses:
+-- guessing could pay twice. Returns the torn tail's length and line number.
+function Log:_load(data)
+  local from, n = 1, 0
+  while true do
+    local nl = data:find("\n", from, true)
+    if not nl then break end
+    n = n + 1
+    local line = data:sub(from, nl - 1)
+    from = nl + 1
+    if line:find("%S") then
+      local e = json.decode(line)
+      local why
+      if type(e) == "table" then why = check(e) else why = "not an audit entry (" .. line:sub(1, 60) .. ")" end
+      if why then return nil, damaged(self.path, n, why) end
+      local ok, cerr = self:_add(e)
+      if not ok then return nil, damaged(self.path, n, cerr) end
+    end
+  end
+  local tail = data:sub(from)
+  if tail:find("%S") and json.decode(tail) ~= nil then
+    return nil, damaged(self.path, n + 1, "a complete line without its final newline is not a torn write"
+      .. " (a hand edit?): add the newline to keep it, or delete it")
+  end
+  return #tail, n + 1
+end
+
+-- Open (or prepare to create) the log at path. opts.lock: take the log's lock
+-- first (one run at a time per log: two overlapping cron runs would both see
+-- "not renewed yet" and both pay); only then is a torn last line cut off.
+function M.open(path, opts)
+  local log = setmetatable({ path = path, warnings = {}, attempts = {}, by_key = {} }, Log)
+  if opts and opts.lock then
+    local lock, err, busy = core.lock(path)
+    if not lock then
+      return nil, busy and (err .. ": another run is using this log; let it finish, then run again") or err
+    end
+    log.lock_handle = lock
+  end
+  local f, ferr, errno = io.open(path, "rb")
+  if not f and errno ~= 2 then   -- anything but "no such file": history we cannot read
+    log:close()
+    return nil, "cannot read audit log " .. tostring(ferr)
+  end
+  if f then
+    local data = f:read("*a")
+    f:close()
+    local torn, n = log:_load(data)
+    if not torn then log:close(); return nil, n end
+    if torn > 0 then
+      if log.lock_handle then
+        local ok, terr = core.truncate_tail(path, #data, #data - torn)
+        if not ok then log:close(); return nil, terr end
+        log.warnings[#log.warnings + 1] = string.format("%s:%d: cut off a torn last line (%d bytes; "
+          .. "its append never finished, so nothing was sent for it)", path, n, torn)
+      else
+        log.torn = string.format("%s:%d: a torn last line (%d bytes) is ignored; a run that locks the log "
+          .. "cuts it off", path, n, torn)
+        log.warnings[#log.warnings + 1] = log.torn
+      end
+    end
+  end
+  return log
+end
+
+-- What the log says about this resource in this run: "renewed" or "unknown"
+-- (plus the intent and result entries) when any attempt renewed it or may
+-- have, whatever its period; nil when never tried, or only tried and refused.
+function Log:status(cloud, product, id, run_id)
+  local list = self.by_key[key(cloud, product, id, run_id)]
+  if not list then return nil end
+  local best, rank = list[#list], 0
+  for _, a in ipairs(list) do
+    local o = M.effective(a)
+    local r = (o == "renewed" and 2) or (o == "unknown" and 1) or 0
+    if r >= rank then best, rank = a, r end
+  end
+  if rank == 2 then return "renewed", best.intent, best.result, best end
+  if rank == 1 then return "unknown", best.intent, best.result, best end
+  return nil, best.intent, best.result, best
+end
+
+-- Every attempt on one resource across run_ids, oldest first: { intent,
+-- result, confirm, settle } (read them with M.effective / M.unsettled).
+function Log:history(cloud, product, id)
+  local list = self.by_resource and self.by_resource[key(cloud, product, id, nil)] or {}
+  local out = {}
+  for i, a in ipairs(list) do out[i] = a end
+  return out
+end
+
+-- One line, only if the reader would accept it back. After any failed write
+-- the log takes no more intents: nothing more is sent in this run.
+function Log:append(entry)
+  if self.torn then return nil, self.torn .. ": open the log with its lock to append" end
+  entry.time = iso_now()
+  local why = check(entry)
+  if why then return nil, "cannot record " .. tostring(entry.id) .. ": " .. why end
+  local line, err = json.encode(entry)
+  if not line then return nil, "cannot encode audit entry: " .. tostring(err) end
+  local ok, werr = core.append_durable(self.path, line .. "\n")
+  if not ok then
+    if not self.failed then
+      self.failed = werr
+      self.warnings[#self.warnings + 1] = "audit log write failed: " .. werr .. "; renewals stopped for the rest of"
+        .. " this run (nothing more sent; a re-run with room renews the rest, none twice)"
+    end
+    return nil, werr
+  end
+  return true
+end
+
+-- A server's answer may put anything in a request id or order: the log keeps
+-- strings only (numbers in canonical form), so it can always be read back.
+local function text(v)
+  if v == nil or type(v) == "string" then return v ~= "" and v or nil end
+  return canon(v)
+end
+
+-- Before sending: returns the attempt id, or nil, err (then nothing may be sent).
+function Log:intent(fields)
+  if self.failed then return nil, "an earlier audit log write failed in this run (" .. self.failed .. ")" end
+  local e = { event = "intent", attempt = core.random_hex(8) }
+  for k, v in pairs(fields) do e[k] = v end
+  local ok, err = self:append(e)
+  if not ok then return nil, err end
+  assert(self:_add(e))
+  return e.attempt
+end
+
+function Log:result(attempt, fields)
+  local e = { event = "result", attempt = attempt }
+  for k, v in pairs(fields) do e[k] = v end
+  e.request_id, e.order = text(e.request_id), text(e.order)
+  if e.error ~= nil then e.error = { code = text(e.error.code), message = text(e.error.message) } end
+  local ok, err = self:append(e)
+  if not ok then return nil, err end
+  assert(self:_add(e))
+  return true
+end
+
+-- After a result: what the read API confirmed (cloudrenew.confirm), or how an
+-- unknown or unconfirmed attempt was settled (cloudrenew.settle). Refused,
+-- nothing written, when the line would contradict the attempt's history.
+local function follow(self, event, attempt, fields)
+  local e = { event = event, attempt = attempt }
+  for k, v in pairs(fields) do e[k] = v end
+  e.request_id, e.order = text(e.request_id), text(e.order)
+  if e.error ~= nil then e.error = { code = text(e.error.code), message = text(e.error.message) } end
+  local why = self:_follow_why(e)
+  if why then return nil, why end
+  local ok, err = self:append(e)
+  if not ok then return nil, err end
+  assert(self:_add(e))
+  return true
+end
+
+function Log:confirm(attempt, fields) return follow(self, "confirm", attempt, fields) end
+function Log:settle(attempt, fields) return follow(self, "settle", attempt, fields) end
+
+-- Is v a log returned by open()?
+function M.is(v)
+  return getmetatable(v) == Log
+end
+
+function Log:close()
+  if self.lock_handle then self.lock_handle:release(); self.lock_handle = nil end
+end
+
+return M

@@ -1,0 +1,134 @@
+-- Settling unknown outcomes without guessing. An attempt the audit log leaves
+-- unknown (the answer was lost, or the process died while it was in flight),
+-- or an accepted renewal no read has confirmed yet, becomes renewed or failed
+-- only on proof, written as a "settle" line with settled_by:
+--   expiry            the resource's expiry is past the one the intent recorded
+--   latest_operation  CVM: LatestOperationRequestId is the attempt's RequestId
+--                     and LatestOperationState SUCCESS (renewed) or FAILED (failed)
+--   client_token      Volcengine: RenewInstance re-sent with the SAME ClientToken
+--                     and parameters (idempotent by the cloud's contract: it
+--                     answers the first order, or executes once if the first
+--                     never arrived; a refusal means nothing was executed)
+--   settle_after      opt-in: settle_after seconds have passed since the intent
+--                     and the expiry has still not moved -> failed
+-- Anything less certain stays unknown, and an unknown is never sent again.
+local audit = require("cloudrenew.workflow.audit")
+local confirm = require("cloudrenew.workflow.confirm")
+local core = require("cloudrenew.core")
+local errors = require("cloudrenew.client.errors")
+local num = require("cloudrenew.client.num")
+
+local M = {}
+
+M.MAX_SETTLE_AFTER = 366 * 86400
+
+-- settle_after option -> seconds, nil (not given), or false, message.
+function M.settle_after(v)
+  if v == nil then return nil end
+  v = num.canon(v)
+  if not num.finite(v) or v < 0 or v > M.MAX_SETTLE_AFTER then
+    return false, "settle_after must be a number of seconds from 0 to " .. M.MAX_SETTLE_AFTER .. ", got " .. num.show(v)
+  end
+  return v
+end
+
+-- Same token, same parameters: the cloud answers the first order or runs it once.
+local function resend(client, intent)
+  local res, err = client.ecs:RenewInstance{ InstanceId = intent.id, Period = intent.period,
+    PeriodUnit = "Month", ClientToken = intent.client_token }
+  if res then
+    return { outcome = "renewed", by = "client_token", request_id = res.RequestId, order = res.OrderId }
+  end
+  -- Still processing, a parameter mismatch (the log or the cloud is not what we
+  -- think) or no answer: nothing proven.
+  if err.code == "IdempotentProcessing" or err.code == "IdempotentParameterMismatch"
+      or err.outcome ~= "rejected" then
+    return nil, "re-sent with its ClientToken: " .. tostring(err)
+  end
+  return { outcome = "failed", by = "client_token", request_id = err.request_id,
+           error = { code = err.code, message = err.message } }
+end
+
+-- Settle one attempt (an entry of log:history). opts: { settle_after = s }.
+-- Returns { id, attempt, run_id, before (outcome), outcome, settled_by,
+-- expires_after, message }; outcome is "unknown" when nothing was proven.
+function M.attempt(log, client, a, opts)
+  opts = opts or {}
+  local intent = a.intent
+  local was = audit.effective(a)
+  local out = { id = intent.id, attempt = intent.attempt, run_id = intent.run_id, before = was, outcome = was }
+  if not audit.unsettled(a) then return out end
+  local product = intent.product
+  local before = confirm.parse_time(intent.expires_before)
+  local rid = (a.result and a.result.request_id) or nil
+  local verdict, why
+  local st, rerr = confirm.read(client, product, intent.id)
+  if st and st.found then
+    out.expires_after = st.expires_at
+    local v = confirm.verdict(product, st, before, rid)
+    if v then verdict = { outcome = v.outcome, by = v.by, error = v.message and { code = "RenewInstances.FAILED", message = v.message } } end
+    if not verdict and not before then why = "the intent recorded no expiry to compare with" end
+  elseif st then
+    why = "the read API does not list " .. intent.id
+  else
+    why = "read failed: " .. tostring(rerr)
+  end
+  -- Volcengine: a lost answer is settled by asking again with the same token.
+  if not verdict and was == "unknown" and product == "ecs" and intent.client_token and intent.period then
+    local r, e = resend(client, intent)
+    if r then
+      verdict = r
+      -- the expiry read before the re-send is stale now: report what it is after
+      local st2 = confirm.read(client, product, intent.id)
+      out.expires_after = st2 and st2.found and st2.expires_at or nil
+    else
+      why = e
+    end
+  end
+  -- Opt-in: the expiry provably did not move within settle_after seconds.
+  if not verdict and was == "unknown" and opts.settle_after and st and st.found and before and st.expires
+      and st.expires <= before then
+    local sent = confirm.parse_time(intent.time)
+    local age = sent and (core.time() - sent)
+    if age and age >= opts.settle_after then
+      verdict = { outcome = "failed", by = "settle_after", error = { code = "ClientError.Settled",
+        message = string.format("the expiry has not moved %d s after the attempt (settle_after %d s)",
+          math.floor(age), opts.settle_after) } }
+    elseif age then
+      why = string.format("the expiry has not moved yet; settle_after (%d s) has not passed (%d s so far)",
+        opts.settle_after, math.floor(age))
+    end
+  end
+  if not verdict then
+    out.message = why or (was == "unknown" and "nothing proves either outcome yet" or "not confirmed yet")
+    return out
+  end
+  local ok, werr = log:settle(intent.attempt, { cloud = intent.cloud, product = product, id = intent.id,
+    run_id = intent.run_id, outcome = verdict.outcome, settled_by = verdict.by,
+    expires_after = out.expires_after, request_id = verdict.request_id, order = verdict.order,
+    error = verdict.error })
+  if not ok then
+    out.message = "settled as " .. verdict.outcome .. " but not recorded: " .. tostring(werr)
+    out.error = errors.client("AuditLog", out.message, { outcome = "unknown" })
+    return out
+  end
+  out.outcome, out.settled_by, out.order, out.request_id = verdict.outcome, verdict.by, verdict.order, verdict.request_id
+  out.error = verdict.error
+  out.message = "settled by " .. verdict.by
+  return out
+end
+
+-- Settle every unsettled attempt on one resource (when opts.same_run, only
+-- those of opts.run_id, nil included). Returns the list of M.attempt answers.
+function M.resource(log, client, product, id, opts)
+  opts = opts or {}
+  local out = {}
+  for _, a in ipairs(log:history(client.cloud, product, id)) do
+    if audit.unsettled(a) and (not opts.same_run or a.intent.run_id == opts.run_id) then
+      out[#out + 1] = M.attempt(log, client, a, opts)
+    end
+  end
+  return out
+end
+
+return M
