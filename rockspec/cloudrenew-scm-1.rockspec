@@ -41,6 +41,7 @@ build = {
     ["cloudrenew.client.json"] = "lua/cloudrenew/client/json.lua",
     ["cloudrenew.client.num"] = "lua/cloudrenew/client/num.lua",
     ["cloudrenew.client.observe"] = "lua/cloudrenew/client/observe.lua",
+    ["cloudrenew.client.options"] = "lua/cloudrenew/client/options.lua",
     ["cloudrenew.client.pages"] = "lua/cloudrenew/client/pages.lua",
     ["cloudrenew.client.policy"] = "lua/cloudrenew/client/policy.lua",
     ["cloudrenew.client.tencent"] = "lua/cloudrenew/client/tencent.lua",
