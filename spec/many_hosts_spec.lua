@@ -104,7 +104,7 @@ describe("many hosts: pacing shared through Redis", function()
     assert.are.equal(80, #fake:requests_for("RenewPlan"))
     -- The restart forgets slots handed out before it: for as long as the hosts'
     -- queues were (here under 2 s), the combined rate may exceed the limit
-    -- (README "Many hosts"); before it and after that it holds.
+    -- (docs/many-hosts.md); before it and after that it holds.
     local before, after = {}, {}
     for _, t in ipairs(sends) do
       if t < down then before[#before + 1] = t elseif t > up + 2 then after[#after + 1] = t end
