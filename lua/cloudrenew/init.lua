@@ -1,5 +1,5 @@
 -- cloudrenew: inquire renewal prices and renew prepaid resources on Tencent
--- Cloud and Volcengine. See README.md for the API.
+-- Cloud and Volcengine. README.md is the tour, docs/ the reference.
 local M = {}
 
 M.VERSION = require("cloudrenew.core").version

@@ -22,7 +22,7 @@ M.DEFAULT_AUDIT_LOG = "renewals-%Y-%m.jsonl"
 function M.parser()
   local p = argparse("cloudrenew", "Renew prepaid cloud resources that fit a price cap and a budget.")
     :epilog("Exit status: 0 all done, 1 some failed or had no price, 2 bad input, "
-      .. "3 unknown outcomes to check in the console (reconcile: some remain unknown).\nSee README.md, section CLI.")
+      .. "3 unknown outcomes to check in the console (reconcile: some remain unknown).\nSee docs/cli.md.")
   p:command_target("command")
   p:require_command(false)
   p:flag("--version", "Print the version and exit.")

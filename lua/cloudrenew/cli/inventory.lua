@@ -21,8 +21,8 @@ local M = {}
 -- ("region" may also be set per group; "profile" names a Tencent profile).
 local COMMON = { "region", "endpoint", "connect_to", "ca_file", "proxy", "timeout", "connect_timeout",
                  "rate_limit_file",
-                 "redis",   -- many hosts (README "Many hosts"); checked when the client is made
-                 -- credentials without keys (README "Credentials"); checked when the client is made
+                 "redis",   -- many hosts (docs/many-hosts.md); checked when the client is made
+                 -- credentials without keys (docs/clients.md, Credentials); checked when the client is made
                  "credentials", "role_session_name", "role_name", "duration", "metadata_endpoint",
                  "sts_endpoint", "user_agent" }
 M.CLOUDS = {

@@ -50,7 +50,7 @@ function M.insecure(u, o)
   return M.INSECURE
 end
 
--- Bounds of numeric options (README "Bounds"): finite, inside [lo, hi] (lo itself
+-- Bounds of numeric options (docs/clients.md, Bounds): finite, inside [lo, hi] (lo itself
 -- excluded when open), whole where int. The C core checks again before any cast.
 M.BOUNDS = {
   timeout = { 0, 3600, open = true }, connect_timeout = { 0, 600, open = true },
@@ -241,7 +241,7 @@ function M.check_options(opts, defaults)
       or opts.rate_limit_file:find("%c")) then
     return invalid("rate_limit_file must be a path (a string without control characters)")
   end
-  if opts.redis ~= nil then   -- many hosts (README "Many hosts")
+  if opts.redis ~= nil then   -- many hosts (docs/many-hosts.md)
     local rc, rcerr = require("cloudrenew.redis").check(opts.redis)
     if not rc then return invalid(rcerr) end
     o.redis = rc

@@ -12,7 +12,7 @@ local M = {}
 
 M.defaults = { max_attempts = 4, base_delay = 1, max_delay = 20, deadline = 300 }
 
--- The most a server's Date may move our clock (README "Bounds").
+-- The most a server's Date may move our clock (docs/clients.md, Bounds).
 M.MAX_CLOCK_OFFSET = 3600
 
 local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8,

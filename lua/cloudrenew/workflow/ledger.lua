@@ -1,4 +1,4 @@
--- The renewal ledger in Redis (README "Many hosts"): a fenced lease per
+-- The renewal ledger in Redis (docs/many-hosts.md): a fenced lease per
 -- (cloud, account, product, run_id) so one host at a time renews a run, and
 -- every intent and result mirrored next to the local audit log, so a run on
 -- host B sees what host A renewed or may have renewed and never sends it
