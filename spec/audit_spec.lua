@@ -10,17 +10,14 @@ local json = require("cloudrenew.client.json")
 local audit = require("cloudrenew.workflow.audit")
 local workflow = require("cloudrenew.workflow")
 local fakecloud = require("support.fake")
+local fixture = require("support.fixture")
 
 local FAST = { base_delay = 0.01, max_delay = 0.05 }
 local LP = "LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;' LUA_CPATH='build/?.so;;' "
 
 local function read_file(path) return fakecloud.read_file(path) or "" end
 
-local function write_file(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local write_file = fixture.write
 
 local function lines_of(s)
   local out = {}
@@ -37,10 +34,7 @@ local function assert_clean(path)
   return out
 end
 
-local function sh(cmd)
-  local ok = os.execute(cmd)
-  return ok == true or ok == 0
-end
+local sh = fixture.sh
 
 local function capture(cmd)
   local p = io.popen(cmd)
@@ -66,21 +60,10 @@ end
 
 describe("audit log", function()
   local fake, tc, log
+  local fx = fixture.new()
 
-  setup(function()
-    fake = fakecloud.start()
-    tc = assert(cloudrenew.tencent(fake:tencent_opts{ retry = FAST }))
-  end)
-  teardown(function()
-    tc:close()
-    fake:stop()
-  end)
-  before_each(function()
-    fake:reset()
-    log = os.tmpname()
-    os.remove(log)
-  end)
-  after_each(function() os.remove(log) end)
+  setup(function() fake, tc = fx.fake, fx:tencent{ retry = FAST } end)
+  before_each(function() log = fx:log() end)
 
   local function run(ids, extra)
     -- intent/result pairs only: confirm lines are confirm_spec's (confirm = false)

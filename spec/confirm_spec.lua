@@ -8,24 +8,11 @@ local confirm = require("cloudrenew.workflow.confirm")
 local core = require("cloudrenew.core")
 local json = require("cloudrenew.client.json")
 local workflow = require("cloudrenew.workflow")
-local fakecloud = require("support.fake")
+local fixture = require("support.fixture")
 
 local FAST = { base_delay = 0.01, max_delay = 0.05 }
 
-local function entries(path)
-  local out = {}
-  local f = io.open(path, "rb")
-  if not f then return out end
-  for line in f:lines() do out[#out + 1] = assert(json.decode(line)) end
-  f:close()
-  return out
-end
-
-local function events(path, name)
-  local out = {}
-  for _, e in ipairs(entries(path)) do if e.event == name then out[#out + 1] = e end end
-  return out
-end
+local entries, events = fixture.entries, fixture.events
 
 describe("confirm.parse_time", function()
   it("reads the clouds' time formats as the same instant", function()
@@ -58,22 +45,10 @@ end)
 
 describe("workflow confirmation", function()
   local fake, tc, volc, log
+  local fx = fixture.new()
 
-  setup(function()
-    fake = fakecloud.start()
-    tc = assert(cloudrenew.tencent(fake:tencent_opts{ retry = FAST }))
-    volc = assert(cloudrenew.volcengine(fake:volc_opts{ retry = FAST }))
-  end)
-  teardown(function()
-    tc:close(); volc:close()
-    fake:stop()
-  end)
-  before_each(function()
-    fake:reset()
-    log = os.tmpname()
-    os.remove(log)
-  end)
-  after_each(function() os.remove(log) end)
+  setup(function() fake, tc, volc = fx.fake, fx:tencent{ retry = FAST }, fx:volcengine{ retry = FAST } end)
+  before_each(function() log = fx:log() end)
 
   it("confirm.read: expiry, auto-renew flag and charge type per product (false stays false, unknown is nil)", function()
     fake:resources{ { id = "ins-cf000009", auto_renew = true, expires_in_days = 3 }, { id = "ins-cf00000a", prepaid = false },

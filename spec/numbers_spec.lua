@@ -9,13 +9,12 @@ local json = require("cloudrenew.client.json")
 local num = require("cloudrenew.client.num")
 local workflow = require("cloudrenew.workflow")
 local fakecloud = require("support.fake")
+local fixture = require("support.fixture")
 
 local FAST = { base_delay = 0.01, max_delay = 0.05 }
 local mtype = math.type or function() return nil end   -- nil on LuaJIT: nothing to check
 
-local function has(s, part) return type(s) == "string" and s:find(part, 1, true) ~= nil end
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local has, q = fixture.has, fixture.q
 
 describe("num", function()
   it("canon turns integral finite floats into integers and leaves the rest", function()
@@ -63,22 +62,10 @@ end)
 
 describe("numbers decoded by lua-cjson", function()
   local fake, tc, volc, log
+  local fx = fixture.new{ tls = false }
 
-  setup(function()
-    fake = fakecloud.start{ tls = false }
-    tc = assert(cloudrenew.tencent(fake:tencent_opts{ retry = FAST }))
-    volc = assert(cloudrenew.volcengine(fake:volc_opts{ retry = FAST }))
-  end)
-  teardown(function()
-    tc:close(); volc:close()
-    fake:stop()
-  end)
-  before_each(function()
-    fake:reset()
-    log = os.tmpname()
-    os.remove(log)
-  end)
-  after_each(function() os.remove(log) end)
+  setup(function() fake, tc, volc = fx.fake, fx:tencent{ retry = FAST }, fx:volcengine{ retry = FAST } end)
+  before_each(function() log = fx:log() end)
 
   local IDS = { "ins-numb0001", "ins-numb0002" }
 
@@ -310,12 +297,9 @@ describe("numbers decoded by lua-cjson", function()
     local dir, creds
 
     before_each(function()
-      dir = os.tmpname()
-      os.remove(dir)
-      assert(os.execute("mkdir -p " .. dir))
+      dir = fx:dir()
       creds = fakecloud.credentials()
     end)
-    after_each(function() os.execute("rm -rf " .. q(dir)) end)
 
     local function cli(args)
       local env = { "PATH=" .. q(os.getenv("PATH")), "HOME=" .. q(dir),

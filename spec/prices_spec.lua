@@ -8,17 +8,11 @@ local inventory = require("cloudrenew.cli.inventory")
 local json = require("cloudrenew.client.json")
 local money = require("cloudrenew.workflow.money")
 local workflow = require("cloudrenew.workflow")
-local fakecloud = require("support.fake")
+local fixture = require("support.fixture")
 
 local FAST = { base_delay = 0.01, max_delay = 0.05 }
 
-local function by_id(report)
-  local t = {}
-  for _, it in ipairs(report.items) do t[it.id] = it end
-  return t
-end
-
-local function has(s, part) return type(s) == "string" and s:find(part, 1, true) ~= nil end
+local by_id, has = fixture.by_id, fixture.has
 
 describe("money.cents", function()
   it("refuses what is not an exact, finite, non-negative decimal amount up to 10^12", function()
@@ -47,17 +41,9 @@ end)
 
 describe("hostile price quotes", function()
   local fake, tc, volc
+  local fx = fixture.new{ tls = false }
 
-  setup(function()
-    fake = fakecloud.start{ tls = false }
-    tc = assert(cloudrenew.tencent(fake:tencent_opts{ retry = FAST }))
-    volc = assert(cloudrenew.volcengine(fake:volc_opts{ retry = FAST }))
-  end)
-  teardown(function()
-    tc:close(); volc:close()
-    fake:stop()
-  end)
-  before_each(function() fake:reset() end)
+  setup(function() fake, tc, volc = fx.fake, fx:tencent{ retry = FAST }, fx:volcengine{ retry = FAST } end)
 
   -- Every bad one is no_price, BadResponse, its value named; nothing of it renewed.
   local function assert_refused(r, bad)

@@ -6,25 +6,12 @@ local cloudrenew = require("cloudrenew")
 local json = require("cloudrenew.client.json")
 local settle = require("cloudrenew.workflow.settle")
 local workflow = require("cloudrenew.workflow")
-local fakecloud = require("support.fake")
+local fixture = require("support.fixture")
 
 -- Two attempts per call: a lost answer stays lost after the client's retries.
 local TWO = { max_attempts = 2, base_delay = 0.01, max_delay = 0.05 }
 
-local function entries(path)
-  local out = {}
-  local f = io.open(path, "rb")
-  if not f then return out end
-  for line in f:lines() do out[#out + 1] = assert(json.decode(line)) end
-  f:close()
-  return out
-end
-
-local function events(path, name)
-  local out = {}
-  for _, e in ipairs(entries(path)) do if e.event == name then out[#out + 1] = e end end
-  return out
-end
+local entries, events = fixture.entries, fixture.events
 
 -- A gateway's garbage instead of the cloud's answer: the outcome is lost.
 -- (A dropped connection would not do: a token-bearing request may be re-sent
@@ -42,22 +29,10 @@ end
 
 describe("settling unknown outcomes", function()
   local fake, tc, volc, log
+  local fx = fixture.new()
 
-  setup(function()
-    fake = fakecloud.start()
-    tc = assert(cloudrenew.tencent(fake:tencent_opts{ retry = TWO }))
-    volc = assert(cloudrenew.volcengine(fake:volc_opts{ retry = TWO }))
-  end)
-  teardown(function()
-    tc:close(); volc:close()
-    fake:stop()
-  end)
-  before_each(function()
-    fake:reset()
-    log = os.tmpname()
-    os.remove(log)
-  end)
-  after_each(function() os.remove(log) end)
+  setup(function() fake, tc, volc = fx.fake, fx:tencent{ retry = TWO }, fx:volcengine{ retry = TWO } end)
+  before_each(function() log = fx:log() end)
 
   local function run(o)
     o.audit_log = o.audit_log or log

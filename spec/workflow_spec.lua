@@ -5,7 +5,7 @@ local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
 local json = require("cloudrenew.client.json")
 local workflow = require("cloudrenew.workflow")
-local fakecloud = require("support.fake")
+local fixture = require("support.fixture")
 
 local FAST = { base_delay = 0.01, max_delay = 0.05 }
 
@@ -18,42 +18,14 @@ local function read_lines(path)
   return out
 end
 
-local function entries(path)
-  local out = {}
-  for _, l in ipairs(read_lines(path)) do out[#out + 1] = assert(json.decode(l)) end
-  return out
-end
-
-local function by_id(report)
-  local t = {}
-  for _, it in ipairs(report.items) do t[it.id] = it end
-  return t
-end
-
-local function count(t)
-  local n = 0
-  for _ in pairs(t) do n = n + 1 end
-  return n
-end
+local entries, by_id, count = fixture.entries, fixture.by_id, fixture.count
 
 describe("workflow.renew_if_under_budget", function()
   local fake, tc, volc, log
+  local fx = fixture.new()
 
-  setup(function()
-    fake = fakecloud.start()
-    tc = assert(cloudrenew.tencent(fake:tencent_opts{ retry = FAST }))
-    volc = assert(cloudrenew.volcengine(fake:volc_opts{ retry = FAST }))
-  end)
-  teardown(function()
-    tc:close(); volc:close()
-    fake:stop()
-  end)
-  before_each(function()
-    fake:reset()
-    log = os.tmpname()
-    os.remove(log)
-  end)
-  after_each(function() os.remove(log) end)
+  setup(function() fake, tc, volc = fx.fake, fx:tencent{ retry = FAST }, fx:volcengine{ retry = FAST } end)
+  before_each(function() log = fx:log() end)
 
   describe("decisions", function()
     -- CVM inquiries answer 80% of the monthly price set at the fake.
