@@ -5,14 +5,11 @@ local core = require("cloudrenew.core")
 local dates = require("cloudrenew.workflow.dates")
 local workflow = require("cloudrenew.workflow")
 local fakecloud = require("support.fake")
+local fixture = require("support.fixture")
 
 local DAY = 86400
 
-local function by_id(report)
-  local t = {}
-  for _, it in ipairs(report.items) do t[it.id] = it end
-  return t
-end
+local by_id = fixture.by_id
 
 local function count(list, pred)
   local n = 0
@@ -57,18 +54,9 @@ end)
 
 describe("discovery", function()
   local fake, tc, volc
+  local fx = fixture.new()
 
-  setup(function()
-    fake = fakecloud.start()
-    tc = assert(cloudrenew.tencent(fake:tencent_opts()))
-    volc = assert(cloudrenew.volcengine(fake:volc_opts()))
-  end)
-  teardown(function()
-    if tc then tc:close() end
-    if volc then volc:close() end
-    if fake then fake:stop() end
-  end)
-  before_each(function() fake:reset() end)
+  setup(function() fake, tc, volc = fx.fake, fx:tencent(), fx:volcengine() end)
 
   -- 250 CVM instances: 244 expire in 100+ days; the rest are each kind of case.
   local function cvm_fleet()

@@ -3,6 +3,7 @@
 local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
 local fakecloud = require("support.fake")
+local fixture = require("support.fixture")
 
 local function plans(prefix, n)
   local ids = {}
@@ -150,7 +151,7 @@ describe("the shared pacing file", function()
   teardown(function() fake:stop() end)
   before_each(function() fake:reset() end)
 
-  local function sh(cmd) local ok = os.execute(cmd); return ok == true or ok == 0 end
+  local sh = fixture.sh
   local function size(path)
     local f = assert(io.open(path, "rb")); local n = f:seek("end"); f:close(); return n
   end
@@ -259,12 +260,8 @@ end)
 
 describe("cloudrenew.net.map", function()
   local fake, tc
-  setup(function()
-    fake = fakecloud.start()
-    tc = assert(cloudrenew.tencent(fake:tencent_opts{ rate_limits = false, retry = false }))
-  end)
-  teardown(function() tc:close(); fake:stop() end)
-  before_each(function() fake:reset() end)
+  local fx = fixture.new()
+  setup(function() fake, tc = fx.fake, fx:tencent{ rate_limits = false, retry = false } end)
 
   it("returns results and errors in list order, and catches what fn raises", function()
     fake:config{ missing = { "edgeone-missing00000" } }

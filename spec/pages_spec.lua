@@ -4,6 +4,7 @@ local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
 local pages = require("cloudrenew.client.pages")
 local fakecloud = require("support.fake")
+local fixture = require("support.fixture")
 
 local function fleet(prefix, n, width, extra)
   local out = {}
@@ -17,18 +18,9 @@ end
 
 describe("read actions and pages", function()
   local fake, tc, volc
+  local fx = fixture.new()
 
-  setup(function()
-    fake = fakecloud.start()
-    tc = assert(cloudrenew.tencent(fake:tencent_opts()))
-    volc = assert(cloudrenew.volcengine(fake:volc_opts()))
-  end)
-  teardown(function()
-    if tc then tc:close() end
-    if volc then volc:close() end
-    if fake then fake:stop() end
-  end)
-  before_each(function() fake:reset() end)
+  setup(function() fake, tc, volc = fx.fake, fx:tencent(), fx:volcengine() end)
 
   it("walks 250 CVM instances in pages of 100 (Offset/Limit), one request per page", function()
     fake:resources(fleet("ins-p", 250, 7))

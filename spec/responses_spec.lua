@@ -7,6 +7,7 @@ local cloudrenew = require("cloudrenew")
 local json = require("cloudrenew.client.json")
 local workflow = require("cloudrenew.workflow")
 local fakecloud = require("support.fake")
+local fixture = require("support.fixture")
 
 local CVM = { InstanceIds = { "ins-aaaaaaaa" }, InstanceChargePrepaid = { Period = 1 } }
 local ECS = { InstanceId = "i-aaaaaaaa", Period = 1, PeriodUnit = "Month" }
@@ -90,18 +91,9 @@ local VOLC = {
 
 describe("answers of any shape", function()
   local fake, tc, volc
+  local fx = fixture.new{ tls = false }
 
-  setup(function()
-    fake = fakecloud.start{ tls = false }
-    tc = assert(cloudrenew.tencent(fake:tencent_opts{ retry = FAST }))
-    volc = assert(cloudrenew.volcengine(fake:volc_opts{ retry = FAST }))
-  end)
-  teardown(function()
-    if tc then tc:close() end
-    if volc then volc:close() end
-    if fake then fake:stop() end
-  end)
-  before_each(function() fake:reset() end)
+  setup(function() fake, tc, volc = fx.fake, fx:tencent{ retry = FAST }, fx:volcengine{ retry = FAST } end)
 
   describe("Tencent", function()
     for _, case in ipairs(TENCENT) do

@@ -4,23 +4,18 @@
 local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
 local fakecloud = require("support.fake")
+local fixture = require("support.fixture")
 
 local FAST = { base_delay = 0.05, max_delay = 0.2, max_attempts = 4 }
 local CVM_Q = { InstanceIds = { "ins-2zvpghhc" }, InstanceChargePrepaid = { Period = 1 } }
 
 describe("retries", function()
   local fake, tc, volc
+  local fx = fixture.new()
 
   setup(function()
-    fake = fakecloud.start()
-    tc = assert(cloudrenew.tencent(fake:tencent_opts{ retry = FAST, timeout = 1 }))
-    volc = assert(cloudrenew.volcengine(fake:volc_opts{ retry = FAST, timeout = 1 }))
+    fake, tc, volc = fx.fake, fx:tencent{ retry = FAST, timeout = 1 }, fx:volcengine{ retry = FAST, timeout = 1 }
   end)
-  teardown(function()
-    tc:close(); volc:close()
-    fake:stop()
-  end)
-  before_each(function() fake:reset() end)
 
   it("absorbs throttling of a Tencent renewal: the cloud did not act, so it is re-sent", function()
     fake:faults{ { action = "RenewInstances", kind = "throttle", count = 2 } }
@@ -123,14 +118,9 @@ end)
 -- report agrees with what the cloud actually did.
 describe("renewals under every fault", function()
   local fake, tc, volc
+  local fx = fixture.new{ reset = false }   -- each spec resets the fake itself
   setup(function()
-    fake = fakecloud.start()
-    tc = assert(cloudrenew.tencent(fake:tencent_opts{ retry = FAST, timeout = 1 }))
-    volc = assert(cloudrenew.volcengine(fake:volc_opts{ retry = FAST, timeout = 1 }))
-  end)
-  teardown(function()
-    tc:close(); volc:close()
-    fake:stop()
+    fake, tc, volc = fx.fake, fx:tencent{ retry = FAST, timeout = 1 }, fx:volcengine{ retry = FAST, timeout = 1 }
   end)
 
   local renewals = {

@@ -2,19 +2,13 @@
 -- verifies every signature independently.
 local cloudrenew = require("cloudrenew")
 local fakecloud = require("support.fake")
+local fixture = require("support.fixture")
 
 describe("tencent client", function()
   local fake, tc
+  local fx = fixture.new()
 
-  setup(function()
-    fake = fakecloud.start()
-    tc = assert(cloudrenew.tencent(fake:tencent_opts()))
-  end)
-  teardown(function()
-    if tc then tc:close() end
-    if fake then fake:stop() end
-  end)
-  before_each(function() fake:reset() end)
+  setup(function() fake, tc = fx.fake, fx:tencent() end)
 
   it("inquires a CVM renewal price", function()
     fake:config{ prices = { ["ins-2zvpghhc"] = 100, ["ins-7xk3m9qa"] = 50.5 } }

@@ -1,6 +1,7 @@
 -- Volcengine actions end to end against the fake cloud.
 local cloudrenew = require("cloudrenew")
 local fakecloud = require("support.fake")
+local fixture = require("support.fixture")
 
 local function query_param(raw, name)
   for k, v in raw:gmatch("([^&=]+)=([^&]*)") do
@@ -10,16 +11,9 @@ end
 
 describe("volcengine client", function()
   local fake, volc
+  local fx = fixture.new()
 
-  setup(function()
-    fake = fakecloud.start()
-    volc = assert(cloudrenew.volcengine(fake:volc_opts()))
-  end)
-  teardown(function()
-    if volc then volc:close() end
-    if fake then fake:stop() end
-  end)
-  before_each(function() fake:reset() end)
+  setup(function() fake, volc = fx.fake, fx:volcengine() end)
 
   it("renews an ECS instance by GET with an automatic ClientToken", function()
     local res, err = volc.ecs:RenewInstance{ InstanceId = "i-3tiefmkskq3vj0hx1lt5", Period = 1, PeriodUnit = "Month" }
