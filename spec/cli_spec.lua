@@ -6,16 +6,9 @@
 local core = require("cloudrenew.core")
 local json = require("cloudrenew.client.json")
 local fakecloud = require("support.fake")
+local fixture = require("support.fixture")
 
-local read = fakecloud.read_file
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local read, write, q = fakecloud.read_file, fixture.write, fixture.q
 
 describe("bin/cloudrenew", function()
   local fake, dir, creds
@@ -63,20 +56,13 @@ describe("bin/cloudrenew", function()
     return inv{ tencent = { cvm = g } }
   end
 
-  setup(function()
-    fake = fakecloud.start{ tls = false }
-    creds = fakecloud.credentials()
-  end)
-  teardown(function() fake:stop() end)
+  local fx = fixture.new{ tls = false }
+  setup(function() fake, creds = fx.fake, fakecloud.credentials() end)
   before_each(function()
-    fake:reset()
     -- monthly prices; the fake's inquiry answers 80% of them
     fake:config{ prices = { ["ins-ccccccc1"] = 100, ["ins-ccccccc2"] = 300, ["ins-ccccccc3"] = 50 } }
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. dir))
+    dir = fx:dir()
   end)
-  after_each(function() os.execute("rm -rf " .. q(dir)) end)
 
   it("plan prices and decides, renews nothing, writes no audit log, exits 0", function()
     local log = dir .. "/audit.jsonl"

@@ -6,16 +6,9 @@ local cloudrenew = require("cloudrenew")
 local json = require("cloudrenew.client.json")
 local workflow = require("cloudrenew.workflow")
 local fakecloud = require("support.fake")
+local fixture = require("support.fixture")
 
-local read = fakecloud.read_file
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local read, write, q = fakecloud.read_file, fixture.write, fixture.q
 
 describe("bin/cloudrenew status and reconcile", function()
   local fake, dir, creds, log
@@ -56,19 +49,12 @@ describe("bin/cloudrenew status and reconcile", function()
     return out
   end
 
-  setup(function()
-    fake = fakecloud.start{ tls = false }
-    creds = fakecloud.credentials()
-  end)
-  teardown(function() fake:stop() end)
+  local fx = fixture.new{ tls = false }
+  setup(function() fake, creds = fx.fake, fakecloud.credentials() end)
   before_each(function()
-    fake:reset()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. dir))
+    dir = fx:dir()
     log = dir .. "/audit.jsonl"
   end)
-  after_each(function() os.execute("rm -rf " .. q(dir)) end)
 
   it("status: expiry, auto-renew flag and the log's word per resource; sends and writes nothing; exit 0", function()
     fake:resources{ { id = "ins-rc000001", expires_in_days = 5 }, { id = "ins-rc000002", expires_in_days = 9, auto_renew = true },
