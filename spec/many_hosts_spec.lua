@@ -4,6 +4,7 @@
 local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
 local fakecloud = require("support.fake")
+local fixture = require("support.fixture")
 local redis_server = require("support.redis_server")
 
 local ENV = "LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;' LUA_CPATH='build/?.so;;' "
@@ -200,10 +201,7 @@ describe("many hosts: the renewal ledger and run lock in Redis", function()
     rs:command("FLUSHALL")
   end)
 
-  local function sh(cmd)
-    local ok = os.execute(cmd)
-    return ok == true or ok == 0
-  end
+  local sh = fixture.sh
 
   -- Start n hosts on the same ids and run_id, each with its own audit log.
   local function start_hosts(n, ttl, ids)
@@ -250,11 +248,7 @@ describe("many hosts: the renewal ledger and run lock in Redis", function()
     return by
   end
 
-  local function count(t)
-    local n = 0
-    for _ in pairs(t) do n = n + 1 end
-    return n
-  end
+  local count = fixture.count
 
   it("4 hosts on the same run: one holds the lease, every resource is renewed exactly once", function()
     local hosts, dir = start_hosts(4, 5)

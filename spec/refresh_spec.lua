@@ -6,6 +6,7 @@ local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
 local json = require("cloudrenew.client.json")
 local fakecloud = require("support.fake")
+local fixture = require("support.fixture")
 
 local U = fakecloud.UNSET
 local CVM = { InstanceIds = { "ins-aaaaaaaa" }, InstanceChargePrepaid = { Period = 1 } }
@@ -20,7 +21,7 @@ local function ids_of(reqs)
   return out
 end
 
-local function count(t) local n = 0 for _ in pairs(t) do n = n + 1 end return n end
+local count = fixture.count
 
 describe("temporary credentials", function()
   local fake

@@ -5,6 +5,7 @@
 local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
 local fakecloud = require("support.fake")
+local fixture = require("support.fixture")
 
 local U = fakecloud.UNSET
 local CVM = { InstanceIds = { "ins-aaaaaaaa" }, InstanceChargePrepaid = { Period = 1 } }
@@ -12,7 +13,7 @@ local ECS = { InstanceId = "i-aaaaaaaa", Period = 1, PeriodUnit = "Month" }
 local ARN = "qcs::cam::uin/100000000001:roleName/ops-renew"
 local TRN = "trn:iam::2100000001:role/ops-renew"
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local q = fixture.q
 
 describe("role credentials", function()
   local fake, creds
