@@ -13,16 +13,10 @@ local busiest = fakecloud.busiest
 
 describe("many hosts: pacing shared through Redis", function()
   local fake, rs
-  setup(function()
-    fake = fakecloud.start{ tls = false }
-    rs = redis_server.start()
-  end)
-  teardown(function()
-    if fake then fake:stop() end
-    if rs then rs:stop() end
-  end)
+  local fx = fixture.new{ tls = false }
+  setup(function() fake, rs = fx.fake, redis_server.start() end)
+  teardown(function() if rs then rs:stop() end end)   -- after fx's: the fake stops first
   before_each(function()
-    fake:reset()
     rs:command("FLUSHALL")
   end)
 
@@ -187,16 +181,10 @@ describe("many hosts: the renewal ledger and run lock in Redis", function()
   local fake, rs
   local IDS = {}
   for i = 1, 30 do IDS[i] = string.format("ins-l%07d", i) end
-  setup(function()
-    fake = fakecloud.start{ tls = false }
-    rs = redis_server.start()
-  end)
-  teardown(function()
-    if fake then fake:stop() end
-    if rs then rs:stop() end
-  end)
+  local fx = fixture.new{ tls = false }
+  setup(function() fake, rs = fx.fake, redis_server.start() end)
+  teardown(function() if rs then rs:stop() end end)   -- after fx's: the fake stops first
   before_each(function()
-    fake:reset()
     fake:config{ latency = 0.05 }
     rs:command("FLUSHALL")
   end)

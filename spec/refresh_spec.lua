@@ -25,13 +25,10 @@ local count = fixture.count
 
 describe("temporary credentials", function()
   local fake
+  local fx = fixture.new{ tls = false }
 
-  setup(function() fake = fakecloud.start{ tls = false } end)
-  teardown(function() if fake then fake:stop() end end)
-  before_each(function()
-    fake:reset()
-    fake:_req("POST", "iam", {})
-  end)
+  setup(function() fake = fx.fake end)
+  before_each(function() fake:_req("POST", "iam", {}) end)
 
   local function iam(cfg) return fake:_req("POST", "iam", cfg) end
   local function issued(k) return fake:_req("GET", "iam").issued[k] or 0 end

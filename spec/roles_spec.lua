@@ -17,16 +17,10 @@ local q = fixture.q
 
 describe("role credentials", function()
   local fake, creds
+  local fx = fixture.new{ tls = false }
 
-  setup(function()
-    fake = fakecloud.start{ tls = false }
-    creds = fakecloud.credentials()
-  end)
-  teardown(function() if fake then fake:stop() end end)
-  before_each(function()
-    fake:reset()
-    fake:_req("POST", "iam", {})
-  end)
+  setup(function() fake, creds = fx.fake, fakecloud.credentials() end)
+  before_each(function() fake:_req("POST", "iam", {}) end)
 
   local function iam(cfg) return fake:_req("POST", "iam", cfg) end
   local function issued() return fake:_req("GET", "iam").issued end
