@@ -4,7 +4,7 @@
 -- clients and stops the fake in teardown. Below: small helpers specs used to copy.
 local busted = require("busted")
 local cloudrenew = require("cloudrenew")
-local json = require("cloudrenew.json")
+local json = require("cloudrenew.client.json")
 local fakecloud = require("support.fake")
 
 local M = {}
