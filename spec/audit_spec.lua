@@ -4,7 +4,6 @@
 -- writer, hand edits and wrong field types. Everything runs through
 -- workflow.renew_if_under_budget against the fake cloud, and every spec
 -- counts renewals at the fake: at most one per resource across all runs.
-local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
 local json = require("cloudrenew.client.json")
 local audit = require("cloudrenew.workflow.audit")

@@ -6,7 +6,6 @@
 local cloudrenew = require("cloudrenew")
 local confirm = require("cloudrenew.workflow.confirm")
 local core = require("cloudrenew.core")
-local json = require("cloudrenew.client.json")
 local workflow = require("cloudrenew.workflow")
 local fixture = require("support.fixture")
 

@@ -3,7 +3,6 @@
 local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
 local pages = require("cloudrenew.client.pages")
-local fakecloud = require("support.fake")
 local fixture = require("support.fixture")
 
 local function fleet(prefix, n, width, extra)

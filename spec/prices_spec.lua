@@ -3,7 +3,6 @@
 -- error naming the value, and never moves the running total: spend stays within
 -- the budget. Quotes come from the fake cloud's raw_quotes (answered verbatim),
 -- next to honest ones; teo prices come from the caller and the inventory.
-local cloudrenew = require("cloudrenew")
 local inventory = require("cloudrenew.cli.inventory")
 local json = require("cloudrenew.client.json")
 local money = require("cloudrenew.workflow.money")

@@ -3,7 +3,6 @@
 -- every renewal action is checked against what the fake actually executed.
 local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
-local fakecloud = require("support.fake")
 local fixture = require("support.fixture")
 
 local FAST = { base_delay = 0.05, max_delay = 0.2, max_attempts = 4 }

@@ -2,7 +2,6 @@
 -- renewals counted there: never more than one execution per resource (the
 -- Volcengine re-send with the same ClientToken is answered, not executed).
 local audit = require("cloudrenew.workflow.audit")
-local cloudrenew = require("cloudrenew")
 local json = require("cloudrenew.client.json")
 local settle = require("cloudrenew.workflow.settle")
 local workflow = require("cloudrenew.workflow")

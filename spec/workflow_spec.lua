@@ -1,7 +1,6 @@
 -- cloudrenew.workflow.renew_if_under_budget against the fake cloud: every
 -- decision path, each product, exact money, the audit log and resuming after a
 -- crash, and faults in the middle of a run.
-local cloudrenew = require("cloudrenew")
 local core = require("cloudrenew.core")
 local json = require("cloudrenew.client.json")
 local workflow = require("cloudrenew.workflow")
