@@ -1,5 +1,7 @@
 /* Lua 5.1 / LuaJIT 2.1 / 5.3 / 5.4 shims. Renamed symbols only: LuaJIT 2.1
- * already exports luaL_setfuncs, so redefining it under that name breaks there. */
+ * already exports luaL_setfuncs, so redefining it under that name breaks there.
+ * Included by every lua_*.c (through lua_util.h), so the one function is
+ * static inline: a file that does not call it compiles without a warning. */
 #ifndef CR_COMPAT_H
 #define CR_COMPAT_H
 
@@ -7,7 +9,7 @@
 #include <lauxlib.h>
 
 #if LUA_VERSION_NUM < 502
-static void cr_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
+static inline void cr_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
   luaL_checkstack(L, nup + 1, "too many upvalues");
   for (; l->name; l++) {
     int i;

@@ -1,7 +1,5 @@
-/* cloudrenew.core: the only file that knows Lua. Arguments are read into C
- * structs first, then sign.c / http.c run with no Lua call in between, so no
- * Lua error can unwind through an OpenSSL or libcurl frame. Every C allocation
- * is owned by a userdata with __gc, so a raised error cannot leak it. */
+/* cloudrenew.core: luaopen_cloudrenew_core and the bindings not yet in a file
+ * of their own. lua_util.h says what every lua_*.c keeps to. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
@@ -12,9 +10,9 @@
 
 #include <openssl/rand.h>
 
-#include "compat.h"
 #include "fileio.h"
 #include "http.h"
+#include "lua_util.h"
 #include "ratelimit.h"
 #include "redis.h"
 #include "sign.h"
@@ -27,70 +25,6 @@
 #define MULTI_MT   "cloudrenew.core.multi"
 #define RL_MT      "cloudrenew.core.limiter"
 
-/* ---- small helpers ------------------------------------------------------ */
-/* A userdata class: metatable `name` with __gc (and __close on 5.4) = release,
- * methods as __index, optional __tostring. Leaves the stack as it found it. */
-static void new_class(lua_State *L, const char *name, lua_CFunction release,
-                      const luaL_Reg *methods, lua_CFunction tostring) {
-  luaL_newmetatable(L, name);
-  lua_pushcfunction(L, release); lua_setfield(L, -2, "__gc");
-#if LUA_VERSION_NUM >= 504
-  lua_pushcfunction(L, release); lua_setfield(L, -2, "__close");
-#endif
-  if (tostring) { lua_pushcfunction(L, tostring); lua_setfield(L, -2, "__tostring"); }
-  cr_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-}
-
-/* Argument readers never raise: a bad field records the first problem in *e and
- * reads as absent, so a binding answers nil, message. Whatever Lua hands over,
- * no Lua error starts here, and a C string never silently loses a tail to a NUL. */
-typedef struct { char msg[160]; } rd_err;
-
-static void rd_fail(rd_err *e, const char *what, const char *k) {
-  if (!e->msg[0]) snprintf(e->msg, sizeof e->msg, "cloudrenew.core: %s %s", k, what);
-}
-
-static int rd_push(lua_State *L, const rd_err *e) {
-  lua_pushnil(L);
-  lua_pushstring(L, e->msg);
-  return 2;
-}
-
-/* With len == NULL the consumer takes a C string, so an embedded NUL is refused. */
-static const char *field_str(lua_State *L, int t, const char *k, size_t *len, int required, rd_err *e) {
-  const char *s = NULL;
-  size_t n = 0;
-  lua_getfield(L, t, k);
-  if (lua_isnil(L, -1)) {
-    if (required) rd_fail(e, "is required", k);
-  } else if (lua_type(L, -1) != LUA_TSTRING) {
-    rd_fail(e, "must be a string", k);
-  } else {
-    s = lua_tolstring(L, -1, &n);
-    if (!len && strlen(s) != n) { rd_fail(e, "must not contain NUL bytes", k); s = NULL; n = 0; }
-  }
-  lua_pop(L, 1);   /* a string stays referenced by the table, which stays on the stack */
-  if (len) *len = n;
-  return s;
-}
-
-static double field_num(lua_State *L, int t, const char *k, double dflt, rd_err *e) {
-  double v = dflt;
-  lua_getfield(L, t, k);
-  if (!lua_isnil(L, -1)) {
-    if (lua_type(L, -1) != LUA_TNUMBER) rd_fail(e, "must be a number", k);
-    else v = (double)lua_tonumber(L, -1);
-  }
-  lua_pop(L, 1);
-  return v;
-}
-
-/* lo <= v <= hi, false for NaN: the test every double passes before an integer
- * cast, since converting a value the target type cannot hold is undefined. */
-static int in_range(double v, double lo, double hi) { return v >= lo && v <= hi; }
-
 /* Read a {name = "value"} table (values may also be arrays of strings, for
  * repeated query names) into a scratch cr_kv array owned by the Lua stack.
  * Leaves the stack as it found it plus that scratch userdata. */
@@ -99,7 +33,7 @@ static cr_kv *read_pairs(lua_State *L, int t, const char *what, size_t *n, rd_er
   cr_kv *kv;
   *n = 0;
   if (lua_isnil(L, t)) return NULL;
-  if (!lua_istable(L, t)) { rd_fail(e, "must be a table", what); return NULL; }
+  if (!lua_istable(L, t)) { cr_rd_fail(e, "must be a table", what); return NULL; }
   lua_pushnil(L);
   while (lua_next(L, t)) {
     if (lua_type(L, -1) == LUA_TTABLE) count += cr_rawlen(L, -1); else count++;
@@ -108,18 +42,18 @@ static cr_kv *read_pairs(lua_State *L, int t, const char *what, size_t *n, rd_er
   kv = lua_newuserdata(L, (count ? count : 1) * sizeof *kv);
   lua_pushnil(L);
   while (lua_next(L, t)) {
-    if (lua_type(L, -2) != LUA_TSTRING) { rd_fail(e, "names must be strings", what); lua_pop(L, 2); return NULL; }
+    if (lua_type(L, -2) != LUA_TSTRING) { cr_rd_fail(e, "names must be strings", what); lua_pop(L, 2); return NULL; }
     if (lua_type(L, -1) == LUA_TTABLE) {
       size_t j, m = cr_rawlen(L, -1);
       for (j = 1; j <= m && i < count; j++, i++) {
         lua_rawgeti(L, -1, (int)j);
-        if (lua_type(L, -1) != LUA_TSTRING) { rd_fail(e, "values must be strings", what); lua_pop(L, 3); return NULL; }
+        if (lua_type(L, -1) != LUA_TSTRING) { cr_rd_fail(e, "values must be strings", what); lua_pop(L, 3); return NULL; }
         kv[i].value = lua_tolstring(L, -1, &kv[i].value_len);  /* anchored in the inner table */
         kv[i].name = lua_tolstring(L, -3, &kv[i].name_len);
         lua_pop(L, 1);
       }
     } else if (lua_type(L, -1) != LUA_TSTRING || i >= count) {
-      rd_fail(e, "values must be strings", what); lua_pop(L, 2); return NULL;
+      cr_rd_fail(e, "values must be strings", what); lua_pop(L, 2); return NULL;
     } else {
       kv[i].name = lua_tolstring(L, -2, &kv[i].name_len);
       kv[i].value = lua_tolstring(L, -1, &kv[i].value_len);
@@ -651,7 +585,7 @@ static int tc3_pass(lua_State *L, l_signer *u, int strict, rd_err *e) {
   lua_pushvalue(L, KEY(K_TIMESTAMP));
   lua_gettable(L, 1);
   ts = lua_type(L, -1) == LUA_TNUMBER ? (double)lua_tonumber(L, -1) : -1;
-  if (!in_range(ts, 0, (double)CR_SIGN_MAX_TIMESTAMP) || ts != (double)(long long)ts) {
+  if (!cr_in_range(ts, 0, (double)CR_SIGN_MAX_TIMESTAMP) || ts != (double)(long long)ts) {
     pub_fail(e, "timestamp must be unix seconds (an integer from 0 to 253402300799)", NULL);
     return CR_SIGN_EINVAL;
   }
@@ -755,24 +689,24 @@ static int l_tc3_sign(lua_State *L) {
   rd_err e = {{0}};
   double ts;
   lua_settop(L, 1);
-  if (!lua_istable(L, 1)) { rd_fail(&e, "must be a table", "argument"); return rd_push(L, &e); }
+  if (!lua_istable(L, 1)) { cr_rd_fail(&e, "must be a table", "argument"); return cr_rd_push(L, &e); }
   memset(&in, 0, sizeof in);
-  in.secret_id = field_str(L, 1, "secret_id", NULL, 1, &e);
-  in.secret_key = field_str(L, 1, "secret_key", &in.secret_key_len, 1, &e);
-  in.service = field_str(L, 1, "service", NULL, 1, &e);
-  in.method = field_str(L, 1, "method", NULL, 1, &e);
-  in.query = field_str(L, 1, "query", &in.query_len, 0, &e);
+  in.secret_id = cr_field_str(L, 1, "secret_id", NULL, 1, &e);
+  in.secret_key = cr_field_str(L, 1, "secret_key", &in.secret_key_len, 1, &e);
+  in.service = cr_field_str(L, 1, "service", NULL, 1, &e);
+  in.method = cr_field_str(L, 1, "method", NULL, 1, &e);
+  in.query = cr_field_str(L, 1, "query", &in.query_len, 0, &e);
   if (!in.query) in.query = "";
-  in.payload = field_str(L, 1, "payload", &in.payload_len, 0, &e);
+  in.payload = cr_field_str(L, 1, "payload", &in.payload_len, 0, &e);
   if (!in.payload) in.payload = "";
-  ts = field_num(L, 1, "timestamp", -1, &e);
-  if (!in_range(ts, 0, (double)CR_SIGN_MAX_TIMESTAMP) || ts != (double)(long long)ts)
-    rd_fail(&e, "must be whole unix seconds up to year 9999", "timestamp");
+  ts = cr_field_num(L, 1, "timestamp", -1, &e);
+  if (!cr_in_range(ts, 0, (double)CR_SIGN_MAX_TIMESTAMP) || ts != (double)(long long)ts)
+    cr_rd_fail(&e, "must be whole unix seconds up to year 9999", "timestamp");
   else
     in.timestamp = (long long)ts;
   lua_getfield(L, 1, "headers");                       /* index 2 */
   in.headers = read_pairs(L, 2, "headers", &in.nheaders, &e);
-  if (e.msg[0]) return rd_push(L, &e);
+  if (e.msg[0]) return cr_rd_push(L, &e);
   return push_signout(L, &u->out, cr_tc3_sign_with(u->s, &in, &u->out));
 }
 
@@ -783,23 +717,23 @@ static int l_volc_sign(lua_State *L) {
   l_signer *u = state_signer(L);
   rd_err e = {{0}};
   lua_settop(L, 1);
-  if (!lua_istable(L, 1)) { rd_fail(&e, "must be a table", "argument"); return rd_push(L, &e); }
+  if (!lua_istable(L, 1)) { cr_rd_fail(&e, "must be a table", "argument"); return cr_rd_push(L, &e); }
   memset(&in, 0, sizeof in);
-  in.access_key = field_str(L, 1, "access_key", NULL, 1, &e);
-  in.secret_key = field_str(L, 1, "secret_key", &in.secret_key_len, 1, &e);
-  in.service = field_str(L, 1, "service", NULL, 1, &e);
-  in.region = field_str(L, 1, "region", NULL, 1, &e);
-  in.date = field_str(L, 1, "date", NULL, 1, &e);
-  in.method = field_str(L, 1, "method", NULL, 1, &e);
-  in.path = field_str(L, 1, "path", NULL, 0, &e);
+  in.access_key = cr_field_str(L, 1, "access_key", NULL, 1, &e);
+  in.secret_key = cr_field_str(L, 1, "secret_key", &in.secret_key_len, 1, &e);
+  in.service = cr_field_str(L, 1, "service", NULL, 1, &e);
+  in.region = cr_field_str(L, 1, "region", NULL, 1, &e);
+  in.date = cr_field_str(L, 1, "date", NULL, 1, &e);
+  in.method = cr_field_str(L, 1, "method", NULL, 1, &e);
+  in.path = cr_field_str(L, 1, "path", NULL, 0, &e);
   if (!in.path) in.path = "/";
-  in.body = field_str(L, 1, "body", &in.body_len, 0, &e);
+  in.body = cr_field_str(L, 1, "body", &in.body_len, 0, &e);
   if (!in.body) in.body = "";
   lua_getfield(L, 1, "query");                         /* index 2 */
   in.query = read_pairs(L, 2, "query", &in.nquery, &e);
   lua_getfield(L, 1, "headers");                       /* index 3 or 4 */
   in.headers = read_pairs(L, lua_gettop(L), "headers", &in.nheaders, &e);
-  if (e.msg[0]) return rd_push(L, &e);
+  if (e.msg[0]) return cr_rd_push(L, &e);
   return push_signout(L, &u->out, cr_volc_sign_with(u->s, &in, &u->out));
 }
 
@@ -907,21 +841,21 @@ static int l_http_new(lua_State *L) {
   rd_err e = {{0}};
   double timeout, connect_timeout, max_response;
   lua_settop(L, 1);
-  if (!lua_istable(L, 1)) { rd_fail(&e, "must be a table", "argument"); return rd_push(L, &e); }
+  if (!lua_istable(L, 1)) { cr_rd_fail(&e, "must be a table", "argument"); return cr_rd_push(L, &e); }
   memset(&o, 0, sizeof o);
-  o.ca_file = field_str(L, 1, "ca_file", NULL, 0, &e);
-  o.proxy = field_str(L, 1, "proxy", NULL, 0, &e);
-  o.connect_to = field_str(L, 1, "connect_to", NULL, 0, &e);
-  o.user_agent = field_str(L, 1, "user_agent", NULL, 0, &e);
-  timeout = field_num(L, 1, "timeout", 60, &e);
-  connect_timeout = field_num(L, 1, "connect_timeout", 10, &e);
-  max_response = field_num(L, 1, "max_response", 8 * 1024 * 1024, &e);
-  if (!(timeout > 0 && timeout <= MAX_TIMEOUT_S)) rd_fail(&e, "must be seconds in (0, 3600]", "timeout");
+  o.ca_file = cr_field_str(L, 1, "ca_file", NULL, 0, &e);
+  o.proxy = cr_field_str(L, 1, "proxy", NULL, 0, &e);
+  o.connect_to = cr_field_str(L, 1, "connect_to", NULL, 0, &e);
+  o.user_agent = cr_field_str(L, 1, "user_agent", NULL, 0, &e);
+  timeout = cr_field_num(L, 1, "timeout", 60, &e);
+  connect_timeout = cr_field_num(L, 1, "connect_timeout", 10, &e);
+  max_response = cr_field_num(L, 1, "max_response", 8 * 1024 * 1024, &e);
+  if (!(timeout > 0 && timeout <= MAX_TIMEOUT_S)) cr_rd_fail(&e, "must be seconds in (0, 3600]", "timeout");
   if (!(connect_timeout > 0 && connect_timeout <= MAX_CONNECT_TIMEOUT_S))
-    rd_fail(&e, "must be seconds in (0, 600]", "connect_timeout");
-  if (!in_range(max_response, 1024, MAX_RESPONSE_BYTES))
-    rd_fail(&e, "must be bytes in [1024, 1 GiB]", "max_response");
-  if (e.msg[0]) return rd_push(L, &e);
+    cr_rd_fail(&e, "must be seconds in (0, 600]", "connect_timeout");
+  if (!cr_in_range(max_response, 1024, MAX_RESPONSE_BYTES))
+    cr_rd_fail(&e, "must be bytes in [1024, 1 GiB]", "max_response");
+  if (e.msg[0]) return cr_rd_push(L, &e);
   o.timeout_ms = secs_to_ms(timeout);
   o.connect_timeout_ms = secs_to_ms(connect_timeout);
   o.max_response = (size_t)max_response;
@@ -980,9 +914,9 @@ static void read_request(lua_State *L, int t, cr_http_request *req) {
   const char **lines;
   memset(req, 0, sizeof *req);
   rd_err e = {{0}};
-  req->method = field_str(L, t, "method", NULL, 1, &e);
-  req->url = field_str(L, t, "url", NULL, 1, &e);
-  req->body = field_str(L, t, "body", &req->body_len, 0, &e);
+  req->method = cr_field_str(L, t, "method", NULL, 1, &e);
+  req->url = cr_field_str(L, t, "url", NULL, 1, &e);
+  req->body = cr_field_str(L, t, "body", &req->body_len, 0, &e);
   /* Built by transport.lua, never by a caller: a bad one is a bug, raised here
    * before libcurl is involved. */
   if (e.msg[0]) luaL_error(L, "%s", e.msg);
@@ -1410,7 +1344,7 @@ static void redis_open(lua_State *L) {
   luaL_newmetatable(L, REDISREPLY_MT);
   lua_pushcfunction(L, redisreply_gc); lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
-  new_class(L, REDIS_MT, redis_close, redis_methods, NULL);
+  cr_new_class(L, REDIS_MT, redis_close, redis_methods, NULL);
   lua_pushcfunction(L, l_redis_new);
   lua_setfield(L, -2, "redis");
 }
@@ -1433,7 +1367,8 @@ static const luaL_Reg rl_methods[] = {
 static const luaL_Reg funcs[] = {
   {"sha256_hex", l_sha256_hex}, {"hmac_sha256_hex", l_hmac_sha256_hex},
   {"uri_encode", l_uri_encode}, {"sign_key_derivations", l_sign_key_derivations},
-  {"http", l_http_new}, {"multi", l_multi_new}, {"limiter", l_limiter}, {"monotonic", l_monotonic}, {"time", l_time}, {"getpid", l_getpid},
+  {"http", l_http_new}, {"multi", l_multi_new},
+  {"limiter", l_limiter}, {"monotonic", l_monotonic}, {"time", l_time}, {"getpid", l_getpid},
   {"sleep", l_sleep}, {"random_hex", l_random_hex},
   {"append_durable", l_append_durable}, {"truncate_tail", l_truncate_tail}, {"lock", l_lock}, {"isatty", l_isatty}, {NULL, NULL}
 };
@@ -1441,10 +1376,10 @@ static const luaL_Reg funcs[] = {
 int luaopen_cloudrenew_core(lua_State *L) {
   static const luaL_Reg lock_methods[] = { {"release", lock_release}, {NULL, NULL} };
   if (cr_http_global_init() != 0) return luaL_error(L, "cloudrenew.core: curl_global_init failed");
-  new_class(L, LOCK_MT, lock_release, lock_methods, NULL);
-  new_class(L, HTTP_MT, http_close, http_methods, http_tostring);
-  new_class(L, MULTI_MT, multi_close, multi_methods, NULL);
-  new_class(L, RL_MT, rl_close, rl_methods, NULL);
+  cr_new_class(L, LOCK_MT, lock_release, lock_methods, NULL);
+  cr_new_class(L, HTTP_MT, http_close, http_methods, http_tostring);
+  cr_new_class(L, MULTI_MT, multi_close, multi_methods, NULL);
+  cr_new_class(L, RL_MT, rl_close, rl_methods, NULL);
   cr_newlib(L, funcs);
   open_signers(L);   /* tc3_sign, volc_sign, sign_tc3, sign_volc */
   lua_pushstring(L, CLOUDRENEW_VERSION); lua_setfield(L, -2, "version");

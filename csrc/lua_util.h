@@ -1,0 +1,37 @@
+/* What every lua_*.c binding shares: the argument readers, the userdata class helper, the compat shims. */
+#ifndef CR_LUA_UTIL_H
+#define CR_LUA_UTIL_H
+
+/* Only the lua_*.c files know Lua. Each reads its arguments into C structs
+ * first, then sign.c / http.c / ratelimit.c / fileio.c / redis.c run with no
+ * Lua call in between, so no Lua error can unwind through an OpenSSL, libcurl
+ * or hiredis frame. Every C allocation is owned by a userdata with __gc, so a
+ * raised error cannot leak it. Symbols shared between the binding files are
+ * named cr_* and declared here, never under a Lua or libcurl name. */
+
+#include <stddef.h>
+
+#include "compat.h"
+
+/* A userdata class: metatable `name` with __gc (and __close on 5.4) = release,
+ * methods as __index, optional __tostring. Leaves the stack as it found it. */
+void cr_new_class(lua_State *L, const char *name, lua_CFunction release,
+                  const luaL_Reg *methods, lua_CFunction tostring);
+
+/* Argument readers never raise: a bad field records the first problem in *e and
+ * reads as absent, so a binding answers nil, message. Whatever Lua hands over,
+ * no Lua error starts here, and a C string never silently loses a tail to a NUL. */
+typedef struct { char msg[160]; } rd_err;
+
+void cr_rd_fail(rd_err *e, const char *what, const char *k);
+int cr_rd_push(lua_State *L, const rd_err *e);
+
+/* With len == NULL the consumer takes a C string, so an embedded NUL is refused. */
+const char *cr_field_str(lua_State *L, int t, const char *k, size_t *len, int required, rd_err *e);
+double cr_field_num(lua_State *L, int t, const char *k, double dflt, rd_err *e);
+
+/* lo <= v <= hi, false for NaN: the test every double passes before an integer
+ * cast, since converting a value the target type cannot hold is undefined. */
+static inline int cr_in_range(double v, double lo, double hi) { return v >= lo && v <= hi; }
+
+#endif
