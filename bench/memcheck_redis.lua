@@ -1,4 +1,4 @@
--- Every C path of the Redis binding (csrc/redis.c, lua_core.c's redis section)
+-- Every C path of the Redis binding (csrc/redis.c, csrc/lua_redis.c)
 -- once, for valgrind (`make memcheck` runs it after bench/memcheck.lua):
 -- refused connect, every reply type, long argument lists, an error reply, a
 -- raised argument error with a reply holder alive, a server gone mid-session

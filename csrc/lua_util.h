@@ -34,4 +34,8 @@ double cr_field_num(lua_State *L, int t, const char *k, double dflt, rd_err *e);
  * cast, since converting a value the target type cannot hold is undefined. */
 static inline int cr_in_range(double v, double lo, double hi) { return v >= lo && v <= hi; }
 
+/* The module's pieces. Each sets its functions on the module table on top of
+ * the stack (registering its metatables first) and leaves the stack as it found it. */
+void cr_open_redis(lua_State *L);     /* lua_redis.c: redis */
+
 #endif

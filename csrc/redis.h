@@ -1,5 +1,5 @@
 /* A blocking Redis connection (hiredis) for the pacing and ledger back-ends.
- * No Lua here: lua_core.c reads the arguments into C arrays first and turns
+ * No Lua here: lua_redis.c reads the arguments into C arrays first and turns
  * the reply into Lua values after the call, from a reply it owns. */
 #ifndef CR_REDIS_H
 #define CR_REDIS_H
