@@ -36,6 +36,7 @@ static inline int cr_in_range(double v, double lo, double hi) { return v >= lo &
 
 /* The module's pieces. Each sets its functions on the module table on top of
  * the stack (registering its metatables first) and leaves the stack as it found it. */
+void cr_open_http(lua_State *L);      /* lua_http.c: http, multi */
 void cr_open_pace(lua_State *L);      /* lua_pace.c: limiter, clocks, sleep, random_hex */
 void cr_open_fileio(lua_State *L);    /* lua_fileio.c: append_durable, truncate_tail, lock, isatty */
 void cr_open_redis(lua_State *L);     /* lua_redis.c: redis */
