@@ -17,8 +17,8 @@ WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 ALL_CFLAGS = $(CFLAGS) $(WARN) -fPIC -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
              -DCLOUDRENEW_VERSION='"$(VERSION)"' $(LUA_CFLAGS) $(DEP_CFLAGS)
 SRCS     := csrc/sign.c csrc/sign_args.c csrc/http.c csrc/ratelimit.c csrc/fileio.c csrc/redis.c \
-            csrc/lua_util.c csrc/lua_http.c csrc/lua_pace.c csrc/lua_fileio.c csrc/lua_redis.c \
-            csrc/lua_core.c
+            csrc/lua_util.c csrc/lua_sign.c csrc/lua_sign_pub.c csrc/lua_sign_detail.c csrc/lua_http.c \
+            csrc/lua_pace.c csrc/lua_fileio.c csrc/lua_redis.c csrc/lua_core.c
 SRCS     := $(wildcard $(SRCS))
 OBJS     := $(patsubst csrc/%.c,$(OUTDIR)/obj/%.o,$(SRCS))
 MODULE   := $(OUTDIR)/cloudrenew/core.so

@@ -7,7 +7,7 @@
  * Lua call in between, so no Lua error can unwind through an OpenSSL, libcurl
  * or hiredis frame. Every C allocation is owned by a userdata with __gc, so a
  * raised error cannot leak it. Symbols shared between the binding files are
- * named cr_* and declared here, never under a Lua or libcurl name. */
+ * named cr_* and declared here (or in lua_sign.h), never under a Lua or libcurl name. */
 
 #include <stddef.h>
 
@@ -36,6 +36,8 @@ static inline int cr_in_range(double v, double lo, double hi) { return v >= lo &
 
 /* The module's pieces. Each sets its functions on the module table on top of
  * the stack (registering its metatables first) and leaves the stack as it found it. */
+void cr_open_sign(lua_State *L);      /* lua_sign.c: hashes, uri_encode, sign_key_derivations */
+void cr_open_signers(lua_State *L);   /* lua_sign.c: tc3_sign, volc_sign, sign_tc3, sign_volc, ... */
 void cr_open_http(lua_State *L);      /* lua_http.c: http, multi */
 void cr_open_pace(lua_State *L);      /* lua_pace.c: limiter, clocks, sleep, random_hex */
 void cr_open_fileio(lua_State *L);    /* lua_fileio.c: append_durable, truncate_tail, lock, isatty */

@@ -1,6 +1,6 @@
 /* The public signers' argument checks (cloudrenew.sign.tc3 / .volc) over
  * (pointer, length) fields: the shapes the Lua binding's fast pass refuses
- * before sign.c sees a byte, shared by that binding (lua_core.c) and by the
+ * before sign.c sees a byte, shared by that binding (lua_sign_pub.c) and by the
  * LuaJIT FFI path (lua/cloudrenew/sign_ffi.lua), which reads the arguments in
  * compiled Lua and hands them over here without a Lua API call. Whatever this
  * refuses, the FFI path passes to the binding, which names the field; so this

@@ -88,8 +88,9 @@ build = {
     ["cloudrenew.workflow.settle"] = "lua/cloudrenew/workflow/settle.lua",
     ["cloudrenew.core"] = {
       sources = { "csrc/sign.c", "csrc/sign_args.c", "csrc/http.c", "csrc/ratelimit.c", "csrc/fileio.c",
-                   "csrc/redis.c", "csrc/lua_util.c", "csrc/lua_http.c", "csrc/lua_pace.c",
-                   "csrc/lua_fileio.c", "csrc/lua_redis.c", "csrc/lua_core.c" },
+                   "csrc/redis.c", "csrc/lua_util.c", "csrc/lua_sign.c", "csrc/lua_sign_pub.c",
+                   "csrc/lua_sign_detail.c", "csrc/lua_http.c", "csrc/lua_pace.c", "csrc/lua_fileio.c",
+                   "csrc/lua_redis.c", "csrc/lua_core.c" },
       libraries = { "curl", "ssl", "crypto", "hiredis", "pthread" },
       defines = { "CLOUDRENEW_VERSION=\"0.1.0\"", "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
       incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)", "$(HIREDIS_INCDIR)" },
