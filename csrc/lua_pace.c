@@ -1,4 +1,4 @@
-/* core.limiter (token buckets, process-wide or in a shared file), clocks, sleep, getpid, random_hex: what pacing waits with. */
+/* core.limiter (ratelimit.c's token buckets) and the process primitives pacing runs on (clocks, sleep, getpid, random_hex): apart from the wire and the files. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
