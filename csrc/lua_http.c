@@ -34,7 +34,7 @@ static int http_tostring(lua_State *L) {
   return 1;
 }
 
-/* Bounds of the transport settings (README "Bounds"; client.check_options
+/* Bounds of the transport settings (docs/clients.md, Bounds; client.options.check_options
  * enforces the same ranges with clearer messages). */
 #define MAX_TIMEOUT_S 3600.0
 #define MAX_CONNECT_TIMEOUT_S 600.0

@@ -41,6 +41,24 @@ describe("layout", function()
     assert.are.equal(n, #seen)
   end)
 
+  it("only the csrc/lua_*.c binding files know Lua; the rest of the C core stays pure C", function()
+    local pure, bindings = 0, 0
+    for path in io.popen("ls csrc/*.c csrc/*.h"):lines() do
+      local f = assert(io.open(path, "rb"))
+      local text = f:read("*a")
+      f:close()
+      local knows = text:find('#include%s*[<"]lua%.h[>"]') or text:find('#include%s*[<"]lauxlib%.h[>"]')
+        or text:find('#include%s*"lua_[%w_]+%.h"') or text:find('#include%s*"compat%.h"')
+      if path:find("^csrc/lua_") or path == "csrc/compat.h" then
+        bindings = bindings + 1
+      else
+        pure = pure + 1
+        assert.is_nil(knows, path .. " includes Lua")
+      end
+    end
+    assert.is_true(pure >= 10 and bindings >= 8, pure .. " pure, " .. bindings .. " binding files")
+  end)
+
   it("the public entry points load under their documented names", function()
     for _, name in ipairs{ "cloudrenew", "cloudrenew.sign", "cloudrenew.workflow", "cloudrenew.cli",
                            "cloudrenew.credentials", "cloudrenew.redis", "cloudrenew.core" } do
