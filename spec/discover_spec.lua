@@ -194,6 +194,37 @@ describe("discovery", function()
     assert.are.same({ ["i-due0000000000000001"] = 1, ["i-due0000000000000002"] = 1 }, fake:renewals())
   end)
 
+  it("ecs: billing lists the whole account; only what DescribeInstances shows in the client's region is priced or renewed", function()
+    -- billing ListAvailableInstances has no region field (volcengine-go-sdk
+    -- InstanceListForListAvailableInstancesOutput): region is checked through ecs.
+    fake:resources{
+      { id = "i-here000000000000001", expires_in_days = 5, region = "cn-beijing" },
+      { id = "i-there00000000000001", expires_in_days = 6, region = "cn-shanghai" },
+    }
+    local report = assert(workflow.renew_if_under_budget{ client = volc, product = "ecs", period = 1,
+      select = { expires_within_days = 30 } })
+    local items = by_id(report)
+    assert.are.equal("renewed", items["i-here000000000000001"].outcome)
+    assert.is_nil(items["i-there00000000000001"])
+    assert.are.same({ ["i-here000000000000001"] = 1 }, fake:renewals())
+    for _, r in ipairs(fake:requests_for("QueryPriceForRenew")) do
+      assert.falsy(r.body:find("i-there", 1, true), r.body)
+    end
+    assert.are.equal(1, report.discovery.other_region)
+    -- the region read went to the client's region and named the listed ids
+    local reads = fake:requests_for("DescribeInstances")
+    assert.is_true(#reads >= 1)
+    assert.are.equal("cn-beijing", reads[1].region)
+    -- seen from Shanghai, the same account renews only the Shanghai instance
+    local sh = assert(cloudrenew.volcengine(fake:volc_opts{ region = "cn-shanghai" }))
+    report = assert(workflow.renew_if_under_budget{ client = sh, product = "ecs", period = 1,
+      select = { expires_within_days = 30 } })
+    items = by_id(report)
+    assert.are.equal("renewed", items["i-there00000000000001"].outcome)
+    assert.is_nil(items["i-here000000000000001"])
+    assert.are.same({ ["i-here000000000000001"] = 1, ["i-there00000000000001"] = 1 }, fake:renewals())
+  end)
+
   it("ecs: source = \"ecs\" and ids read DescribeInstances (ExpiredAt +08:00) and report postpaid ones", function()
     fake:resources{
       { id = "i-due0000000000000001", expires_in_days = 5 },

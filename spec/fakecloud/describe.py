@@ -276,7 +276,7 @@ def cvm_describe_instances(ctx, p, state):
         for i in ids:
             if not isinstance(i, str) or not re.fullmatch(r"ins-[a-z0-9]{8}", i):
                 raise Invalid("InvalidInstanceId.Malformed", "InstanceIds: malformed id %r" % (i,))
-            if i not in state.missing:
+            if i not in state.missing and not state.elsewhere(i, ctx.region):
                 r = get(state, i)
                 settle(state, r, now)
                 rows.append(r)
@@ -380,7 +380,7 @@ def ecs_describe_instances(req, ctx, q, state):
     if ids:
         rows = []
         for i in ids:
-            if i not in state.missing:
+            if i not in state.missing and not state.elsewhere(i, ctx.region):
                 r = get(state, i)
                 settle(state, r, now)
                 rows.append(r)
@@ -442,7 +442,7 @@ def billing_list_available_instances(req, ctx, q, state):
             and (start is None or r["expires"] >= start) and (end is None or r["expires"] <= end)
             and (p.get("RenewType") is None or _renew_type(r) == p["RenewType"])]
     out = [{"InstanceID": r["id"], "Product": "ECS", "ExpiredTime": _fmt(r["expires"], "Z"),
-            "RenewType": _renew_type(r), "Region": r["region"] or ctx.region,
+            "RenewType": _renew_type(r),
             "Status": "Expired" if r["expires"] <= now else "Normal"} for r in rows[offset:offset + limit]]
     return {"InstanceList": out, "NextToken": _token(offset + limit, len(rows))}
 

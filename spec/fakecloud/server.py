@@ -133,7 +133,8 @@ class Handler(BaseHTTPRequestHandler):
                 if fault is None or fault.kind in EXECUTING_FAULTS or (fault.kind == "body" and fault.execute):
                     with state.lock:
                         reply = cloud.dispatch(req, ctx, state)
-        rec.update(service=ctx.service, action=ctx.action, version=ctx.version)
+        rec.update(service=ctx.service, action=ctx.action, version=ctx.version,
+                   region=getattr(ctx, "region", None))
         if fault is None:
             self._finish(rec, reply)
         else:

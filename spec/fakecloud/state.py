@@ -240,6 +240,12 @@ class State:
 
     # ---- used by the request pipeline ----------------------------------------
 
+    def elsewhere(self, rid, region):
+        """True when the fleet holds rid in another region: a regional API (cvm, ecs)
+        called in `region` does not see it (reads omit it, actions answer NotFound)."""
+        r = self.fleet.get(rid)
+        return bool(r and r.get("region") and region and r["region"] != region)
+
     def now(self):
         """The fake's idea of the current time (tests shift it to fake clock skew)."""
         return time.time() + self.clock_offset

@@ -157,7 +157,7 @@ def _instance_ids(ctx, p, state):
     for i in ids:
         if not isinstance(i, str) or not re.fullmatch(r"ins-[a-z0-9]{8}", i):
             raise Invalid("InvalidInstanceId.Malformed", "InstanceIds: malformed id %r" % (i,))
-    gone = [i for i in ids if i in state.missing]
+    gone = [i for i in ids if i in state.missing or state.elsewhere(i, ctx.region)]
     if gone:
         raise Invalid("InvalidInstanceId.NotFound", "InstanceIds: %s not found" % ", ".join(gone))
     return ids

@@ -169,7 +169,7 @@ def ecs_renew_instance(req, ctx, q, state):
             raise Invalid("IdempotentParameterMismatch",
                           "ClientToken %s was used with different parameters." % token)
         return {"OrderId": order}      # replay: same order, nothing executes again
-    if iid in state.missing:
+    if iid in state.missing or state.elsewhere(iid, ctx.region):
         raise Invalid("InvalidInstance.NotFound", "The specified instance %s is not found." % iid,
                       404)
     if iid in state.locked:

@@ -12,7 +12,9 @@
 -- are only counted. Readers per product:
 --   cvm   DescribeInstances, all pages (no expiry filter exists: filtered here)
 --   teo   DescribePlans, all pages
---   ecs   billing ListAvailableInstances with ExpiredTimeStart/End (31-day spans),
+--   ecs   billing ListAvailableInstances with ExpiredTimeStart/End (31-day spans:
+--         the whole account, every region), then ecs DescribeInstances by those ids
+--         in the client's region: the others are only counted (other_region);
 --         or with source = "ecs" (and always for ids) ecs DescribeInstances plus
 --         billing's RenewType by InstanceIDs
 --   hspro cwp DescribeMachineInfo per Quuid: ids are required (cwp reads one machine
@@ -218,14 +220,33 @@ function READ.ecs(c, sel, copts, now)
       ExpiredTimeStart = dates.format(from), ExpiredTimeEnd = dates.format(stop) }, copts), "InstanceList")
     if not items then return nil, err end
     for _, x in ipairs(items) do
-      if type(x) == "table" and str(x.InstanceID) and not seen[x.InstanceID]
-         and (not sel.region or x.Region == nil or x.Region == sel.region) then
+      if type(x) == "table" and str(x.InstanceID) and not seen[x.InstanceID] then
         seen[x.InstanceID] = true
         out[#out + 1] = { id = x.InstanceID, prepaid = true, charge = "PrePaid", expires = dates.parse(x.ExpiredTime),
           raw_expiry = x.ExpiredTime, auto_renew = x.RenewType == "Automatically", status = str(x.Status) }
       end
     end
     from = stop + 1
+  end
+  -- billing lists the whole account and its answer names no region: only what
+  -- ecs DescribeInstances shows in this region may be priced or renewed here.
+  local ids = {}
+  for i, e in ipairs(out) do ids[i] = e.id end
+  local here = {}
+  for _, ch in ipairs(chunks(ids, 100)) do
+    local res, err = c.ecs:DescribeInstances({ InstanceIds = ch, MaxResults = 100 }, copts)
+    if not res then return nil, err end
+    for _, x in ipairs(type(res.Instances) == "table" and res.Instances or {}) do
+      if type(x) == "table" and str(x.InstanceId) then here[x.InstanceId] = x end
+    end
+  end
+  for _, e in ipairs(out) do
+    local x = here[e.id]
+    if not x then
+      e.elsewhere = true
+    elseif str(x.InstanceChargeType) then   -- ecs's own word on how it is charged
+      e.prepaid, e.charge = x.InstanceChargeType == "PrePaid", x.InstanceChargeType
+    end
   end
   return out
 end
@@ -274,7 +295,9 @@ function M.select(o)
   if not entries then return nil, err end
   local resources, info, skipped, given = {}, {}, {}, {}
   local summary = { expires_within_days = sel.days, listed = #entries, selected = 0, not_due = 0,
-                    include_auto_renew = sel.include_auto_renew, region = sel.region }
+                    include_auto_renew = sel.include_auto_renew, region = sel.region,
+                    -- ecs listed through billing (account-wide): how many live elsewhere
+                    other_region = o.product == "ecs" and not sel.ids and sel.source ~= "ecs" and 0 or nil }
   if type(o.resources) == "table" then
     for i, r in ipairs(o.resources) do
       resources[i] = r
@@ -283,7 +306,9 @@ function M.select(o)
   end
   local found = {}
   for _, e in ipairs(entries) do
-    if not info[e.id] then
+    if e.elsewhere then   -- listed account-wide, not in this region: renewed from its own
+      summary.other_region = summary.other_region + 1
+    elseif not info[e.id] then
       found[e.id] = true
       e.expires_before = e.expires and dates.format(e.expires) or nil
       e.decision = classify(e, sel, now)
