@@ -287,6 +287,8 @@ describe("hardening: clients, calls and map", function()
       end
       refused("volc:call method = " .. h[1], volc.call, volc, "ecs", "2020-04-01", "DescribeInstances", {},
         { method = h[2] })
+      refused("volc:call encoding = " .. h[1], volc.call, volc, "sts", "2018-01-01", "AssumeRole", {},
+        { encoding = h[2] })
       if h[1] ~= "a table" then
         refused("tc:call options = " .. h[1], tc.call, tc, "cvm", "2017-03-12", "DescribeInstances", {}, h[2])
         refused("volc:call options = " .. h[1], volc.call, volc, "ecs", "2020-04-01", "DescribeInstances", {}, h[2])
@@ -295,6 +297,8 @@ describe("hardening: clients, calls and map", function()
         { region = h[2] })
     end
     refused("volc:call method GET\\n", volc.call, volc, "ecs", "2020-04-01", "X", {}, { method = "GET\n" })
+    -- Tencent Cloud API 3.0 POSTs are JSON: a form body is refused, not silently sent as JSON
+    refused("tc:call encoding = form", tc.call, tc, "cvm", "2017-03-12", "DescribeInstances", {}, { encoding = "form" })
     nothing_sent("generic calls")
     tc:close(); volc:close()
   end)

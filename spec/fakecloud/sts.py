@@ -163,15 +163,13 @@ VOLC_TRN = re.compile(r"trn:iam::\d+:role/[\w+=,.@-]+")
 
 
 def _volc_params(req, q):
-    """Query parameters, then a JSON (or form) body on top."""
+    """Query parameters, then a form body on top: Volcengine STS is a query-protocol
+    service (volcengine-go-sdk volcenginequery: a POST carries its parameters as
+    application/x-www-form-urlencoded). A body of any other type is not read."""
     p = dict(q)
-    if req.body:
-        try:
-            body = json.loads(req.body.decode("utf-8"))
-        except ValueError:
-            body = dict(parse_qsl(req.body.decode("utf-8", "replace")))
-        if isinstance(body, dict):
-            p.update(body)
+    ctype = (req.headers.get("content-type") or "").lower()
+    if req.body and ctype.startswith("application/x-www-form-urlencoded"):
+        p.update(parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True))
     return p
 
 

@@ -198,6 +198,7 @@ function M.generic_spec(cloud, service, version, action, call_opts)
   return {
     cloud = cloud, service = service, version = version, action = action,
     method = (call_opts and call_opts.method) or "POST", rate = catalog.default_rate,
+    encoding = call_opts and call_opts.encoding,   -- "form": Volcengine query-protocol POST
     -- Unknown actions may spend money: retried only if marked read-only.
     kind = (call_opts and call_opts.idempotent) and "inquiry" or "call",
   }

@@ -156,6 +156,9 @@ function M.check_call_options(c)
   if c.method ~= nil and c.method ~= "GET" and c.method ~= "POST" then
     return nil, "method must be \"GET\" or \"POST\", got " .. show(c.method)
   end
+  if c.encoding ~= nil and c.encoding ~= "json" and c.encoding ~= "form" then
+    return nil, "encoding must be \"json\" or \"form\", got " .. show(c.encoding)
+  end
   local r, err = M.check_retry(c.retry, "retry")
   if err then return nil, err end
   out.retry = r

@@ -41,6 +41,10 @@ end
 -- token) come from client.attempt only: nothing else can reach them.
 function adapter.build(c, spec, params, opts, creds)
   local region = opts.region or c.options.region
+  if spec.encoding == "form" or opts.encoding == "form" then
+    return nil, { code = "ClientError.InvalidParameter", outcome = "not_executed",
+      message = "encoding = \"form\" is Volcengine's (STS); Tencent Cloud API 3.0 takes a JSON body" }
+  end
   if spec.region == "required" and not region then
     return nil, { code = "ClientError.InvalidParameter", outcome = "not_executed",
       message = spec.service .. " needs a region: pass region = \"ap-guangzhou\" (or another) "

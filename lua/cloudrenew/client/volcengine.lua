@@ -74,8 +74,9 @@ function adapter.build(c, spec, params, opts, creds)
     return nil, { code = "ClientError.InvalidParameter", outcome = "not_executed", message = uerr }
   end
   local method = spec.method or "POST"
+  local form = method == "POST" and spec.encoding == "form"
   local query, body
-  if method == "GET" then
+  if method == "GET" or form then
     local bad
     query, bad = flatten("", params, {}, 1)
     if not query then
@@ -84,6 +85,13 @@ function adapter.build(c, spec, params, opts, creds)
                       .. "(use strings, finite numbers, booleans, lists and tables)" }
     end
     body = ""
+    if form then   -- a query-protocol POST (STS): the parameters as the body
+      local names = {}
+      for k in pairs(query) do names[#names + 1] = k end
+      table.sort(names)
+      for i, k in ipairs(names) do names[i] = core.uri_encode(k) .. "=" .. core.uri_encode(query[k]) end
+      body, query = table.concat(names, "&"), {}
+    end
   else
     local jerr
     query = {}
@@ -95,7 +103,7 @@ function adapter.build(c, spec, params, opts, creds)
   end
   query.Action, query.Version = spec.action, spec.version
   local date = os.date("!%Y%m%dT%H%M%SZ", math.floor(core.time() + (c.clock_offset or 0)))
-  local ctype = method == "GET" and "application/x-www-form-urlencoded; charset=utf-8" or "application/json"
+  local ctype = (method == "GET" or form) and "application/x-www-form-urlencoded; charset=utf-8" or "application/json"
   local body_hash = core.sha256_hex(body)
   local signed = { Host = u.authority, ["X-Date"] = date, ["X-Content-Sha256"] = body_hash,
                    ["Content-Type"] = ctype }

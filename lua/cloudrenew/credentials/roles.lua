@@ -165,7 +165,10 @@ local function sts_call(cloud, get_client, action, params, where, name)
   local c, err = get_client()
   if not c then return nil, where, name .. ": " .. tostring(err and err.message or err) end
   local res
-  res, err = c:call("sts", VERSION[cloud], action, params, { method = "POST" })
+  -- Volcengine STS is a query-protocol service: every official client sends a
+  -- POST with a form body (volcengine-go-sdk volcenginequery), not JSON.
+  res, err = c:call("sts", VERSION[cloud], action, params,
+                    { method = "POST", encoding = cloud == "volcengine" and "form" or nil })
   if not res then return nil, where, name .. ": sts " .. action .. ": " .. tostring(err) end
   local cr = type(res.Credentials) == "table" and res.Credentials or {}
   if cloud == "tencent" then
