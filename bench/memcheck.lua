@@ -10,7 +10,7 @@ local volc = assert(cloudrenew.volcengine(fake:volc_opts()))
 local q = { InstanceIds = { "ins-2zvpghhc" }, InstanceChargePrepaid = { Period = 1 } }
 assert(tc.cvm:InquiryPriceRenewInstances(q))
 assert(tc.cvm:RenewInstances(q))
-assert(volc.ecs:RenewInstance{ InstanceId = "i-abc", Period = 1 })
+assert(volc.ecs:RenewInstance{ InstanceId = "i-abc", Period = 1, PeriodUnit = "Month" })
 assert(volc.billing:QueryPriceForRenew{ Product = "ECS", UseDuration = 1, InstanceIDList = { "i-abc" } })
 fake:faults{ { action = "RenewInstances", kind = "drop_after" }, { action = "RenewInstances", kind = "huge" },
              { action = "RenewInstances", kind = "truncated" } }

@@ -50,7 +50,7 @@ local jobs = {
       Quuid = id, ChargePrepaid = { Period = 1 } } end },
   { name = "ecs RenewInstance", action = "RenewInstance", limit = 10, renew = true,
     ids = ids("i-", RENEWALS, 20, "b"),
-    call = function(id) return volc.ecs:RenewInstance{ InstanceId = id, Period = 1 } end },
+    call = function(id) return volc.ecs:RenewInstance{ InstanceId = id, Period = 1, PeriodUnit = "Month" } end },
   { name = "cvm InquiryPriceRenewInstances", action = "InquiryPriceRenewInstances", limit = 10,
     ids = ids("ins-", INQUIRIES, 8, "q"),
     call = function(id) return tc.cvm:InquiryPriceRenewInstances{

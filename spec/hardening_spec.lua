@@ -228,8 +228,8 @@ describe("hardening: clients, calls and map", function()
         { InstanceIds = { "ins-2zvpghhc" }, InstanceChargePrepaid = { Period = v } })
       refused("cvm InstanceIds " .. h[1], tc.cvm.RenewInstances, tc.cvm,
         { InstanceIds = { v }, InstanceChargePrepaid = { Period = 1 } })
-      refused("ecs Period " .. h[1], volc.ecs.RenewInstance, volc.ecs, { InstanceId = "i-abc", Period = v })
-      refused("ecs InstanceId " .. h[1], volc.ecs.RenewInstance, volc.ecs, { InstanceId = v, Period = 1 })
+      refused("ecs Period " .. h[1], volc.ecs.RenewInstance, volc.ecs, { InstanceId = "i-abc", Period = v, PeriodUnit = "Month" })
+      refused("ecs InstanceId " .. h[1], volc.ecs.RenewInstance, volc.ecs, { InstanceId = v, Period = 1, PeriodUnit = "Month" })
       refused("billing ids " .. h[1], volc.billing.QueryPriceForRenew, volc.billing,
         { Product = "ECS", UseDuration = 1, InstanceIDList = { v } })
       refused("billing UseDuration " .. h[1], volc.billing.QueryPriceForRenew, volc.billing,
@@ -245,14 +245,14 @@ describe("hardening: clients, calls and map", function()
         refused("params = " .. h[1], tc.cvm.InquiryPriceRenewInstances, tc.cvm, v)
         refused("call options = " .. h[1], tc.cvm.InquiryPriceRenewInstances, tc.cvm,
           { InstanceIds = { "ins-2zvpghhc" }, InstanceChargePrepaid = { Period = 1 } }, v)
-        refused("volc call options = " .. h[1], volc.ecs.RenewInstance, volc.ecs, { InstanceId = "i-abc", Period = 1 }, v)
+        refused("volc call options = " .. h[1], volc.ecs.RenewInstance, volc.ecs, { InstanceId = "i-abc", Period = 1, PeriodUnit = "Month" }, v)
       end
       for _, k in ipairs({ "region", "endpoint", "retry" }) do
         if not ((k == "retry" or k == "endpoint") and h[1] == "a table") then
           refused("tc call option " .. k .. " = " .. h[1], tc.cvm.InquiryPriceRenewInstances, tc.cvm,
             { InstanceIds = { "ins-2zvpghhc" }, InstanceChargePrepaid = { Period = 1 } }, { [k] = v })
           refused("volc call option " .. k .. " = " .. h[1], volc.ecs.RenewInstance, volc.ecs,
-            { InstanceId = "i-abc", Period = 1 }, { [k] = v })
+            { InstanceId = "i-abc", Period = 1, PeriodUnit = "Month" }, { [k] = v })
         end
       end
       for _, k in ipairs({ "max_attempts", "base_delay", "max_delay", "deadline" }) do
@@ -371,7 +371,7 @@ describe("hardening: server Date headers", function()
         "AuthFailure.SignatureExpire"
     end
     local c = assert(cloudrenew.volcengine(fake:volc_opts{ retry = FAST }))
-    return c, function() return c.ecs:RenewInstance{ InstanceId = "i-abc", Period = 1 } end, "InvalidTimestamp"
+    return c, function() return c.ecs:RenewInstance{ InstanceId = "i-abc", Period = 1, PeriodUnit = "Month" } end, "InvalidTimestamp"
   end
 
   for _, cloud in ipairs({ "tencent", "volcengine" }) do

@@ -79,7 +79,7 @@ describe("retries", function()
 
   it("re-sends a Volcengine renewal whose answer was lost, with the same ClientToken", function()
     fake:faults{ { action = "RenewInstance", kind = "drop_after" } }
-    local res, err = volc.ecs:RenewInstance{ InstanceId = "i-abc", Period = 1 }
+    local res, err = volc.ecs:RenewInstance{ InstanceId = "i-abc", Period = 1, PeriodUnit = "Month" }
     assert.is_nil(err)
     assert.is_string(res.OrderId)
     local reqs = fake:requests_for("RenewInstance")
@@ -104,7 +104,7 @@ describe("retries", function()
   it("re-signs a Volcengine request after InvalidTimestamp", function()
     fake:config{ clock_offset = -900 }
     local c = assert(cloudrenew.volcengine(fake:volc_opts{ retry = FAST }))
-    local res, err = c.ecs:RenewInstance{ InstanceId = "i-abc", Period = 1 }
+    local res, err = c.ecs:RenewInstance{ InstanceId = "i-abc", Period = 1, PeriodUnit = "Month" }
     c:close()
     assert.is_nil(err)
     assert.is_string(res.OrderId)
@@ -128,7 +128,7 @@ describe("renewals under every fault", function()
     { "RenewPlan", "edgeone-2unuvzjmmn2q", function(id) return tc.teo:RenewPlan{ PlanId = id, Period = 1 } end },
     { "RenewProVersion", "quuid-0001", function(id) return tc.yunjing:RenewProVersion{
         Quuid = id, ChargePrepaid = { Period = 1 } } end },
-    { "RenewInstance", "i-abc", function(id) return volc.ecs:RenewInstance{ InstanceId = id, Period = 1 } end },
+    { "RenewInstance", "i-abc", function(id) return volc.ecs:RenewInstance{ InstanceId = id, Period = 1, PeriodUnit = "Month" } end },
   }
   local kinds = { "drop_before", "drop_after", "status500", "status502_html", "slow", "nonjson",
                   "truncated", "huge", "throttle" }

@@ -88,6 +88,10 @@ describe("tencent client", function()
         "DryRun is not a documented parameter" },
       { "RenewInstances", { InstanceIds = { "ins-2zvpghhc" }, InstanceChargePrepaid = { Period = 1, RenewFlag = "YES" } },
         "InstanceChargePrepaid.RenewFlag must be one of" },
+      -- tccli cvm 2017-03-12 DescribeInstances: InstanceIds and Filters may not be given together
+      { "DescribeInstances", { InstanceIds = { "ins-2zvpghhc" },
+          Filters = { { Name = "instance-charge-type", Values = { "PREPAID" } } } },
+        "InstanceIds and Filters cannot be given together" },
     }
     local ids = {}
     for i = 1, 101 do ids[i] = string.format("ins-%08d", i) end

@@ -29,13 +29,13 @@ describe("volcengine client", function()
   end)
 
   it("a caller's ClientToken makes a repeated renewal return the same order, executed once", function()
-    local p = { InstanceId = "i-3tiefmkskq3vj0hx1lt5", Period = 12, ClientToken = "nightly-2026-11-22-i-3tie" }
+    local p = { InstanceId = "i-3tiefmkskq3vj0hx1lt5", Period = 12, PeriodUnit = "Month", ClientToken = "nightly-2026-11-22-i-3tie" }
     local a = assert(volc.ecs:RenewInstance(p))
     local b = assert(volc.ecs:RenewInstance(p))
     assert.are.equal(a.OrderId, b.OrderId)
     assert.are.equal(1, fake:renewals()["i-3tiefmkskq3vj0hx1lt5"])
     assert.are.equal("nightly-2026-11-22-i-3tie", p.ClientToken)     -- the caller's table is not changed
-    local _, err = volc.ecs:RenewInstance{ InstanceId = "i-3tiefmkskq3vj0hx1lt5", Period = 24,
+    local _, err = volc.ecs:RenewInstance{ InstanceId = "i-3tiefmkskq3vj0hx1lt5", Period = 24, PeriodUnit = "Month",
                                            ClientToken = "nightly-2026-11-22-i-3tie" }
     assert.are.equal("IdempotentParameterMismatch", err.code)
     assert.are.equal(400, err.status)
@@ -74,13 +74,16 @@ describe("volcengine client", function()
     for i = 1, 21 do ids21[i] = "i-" .. i end
     local cases = {
       { "ecs", "RenewInstance", { Period = 1 }, "InstanceId is required" },
-      { "ecs", "RenewInstance", { InstanceId = "i-abc", Period = 10 },
+      { "ecs", "RenewInstance", { InstanceId = "i-abc", Period = 10, PeriodUnit = "Month" },
         "Period must be one of 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 24, 36; got 10" },
+      -- required in the official definition (volcengine-go-sdk RenewInstanceInput)
+      { "ecs", "RenewInstance", { InstanceId = "i-abc", Period = 1 }, "PeriodUnit is required" },
+      { "billing", "ListAvailableInstances", { Product = "ECS" }, "MaxResults is required" },
       { "ecs", "RenewInstance", { InstanceId = "i-abc", Period = 1, PeriodUnit = "Week" },
         'PeriodUnit must be one of Month; got "Week"' },
-      { "ecs", "RenewInstance", { InstanceId = "i-abc", Period = 1, ClientToken = ("x"):rep(65) },
+      { "ecs", "RenewInstance", { InstanceId = "i-abc", Period = 1, PeriodUnit = "Month", ClientToken = ("x"):rep(65) },
         "ClientToken must be at most 64 characters" },
-      { "ecs", "RenewInstance", { InstanceId = "ins-2zvpghhc", Period = 1 }, "does not look like i-" },
+      { "ecs", "RenewInstance", { InstanceId = "ins-2zvpghhc", Period = 1, PeriodUnit = "Month" }, "does not look like i-" },
       { "billing", "QueryPriceForRenew", { Product = "ECS", UseDuration = 1, InstanceIDList = ids21 },
         "InstanceIDList must have at most 20 items, got 21" },
       { "billing", "QueryPriceForRenew", { Product = "ECS", UseDuration = 1, InstanceIDList = { "i-1", "i-1" } },
@@ -103,7 +106,7 @@ describe("volcengine client", function()
   describe("surfaces cloud errors with code, status and RequestId", function()
     it("unknown instance -> 404 InvalidInstance.NotFound", function()
       fake:config{ missing = { "i-gone0000000000000000" } }
-      local res, err = volc.ecs:RenewInstance{ InstanceId = "i-gone0000000000000000", Period = 1 }
+      local res, err = volc.ecs:RenewInstance{ InstanceId = "i-gone0000000000000000", Period = 1, PeriodUnit = "Month" }
       assert.is_nil(res)
       assert.are.equal("InvalidInstance.NotFound", err.code)
       assert.are.equal(404, err.status)
@@ -115,20 +118,20 @@ describe("volcengine client", function()
 
     it("locked instance -> 412 OperationDenied.ResourceLocked", function()
       fake:config{ locked = { "i-locked00000000000000" } }
-      local _, err = volc.ecs:RenewInstance{ InstanceId = "i-locked00000000000000", Period = 1 }
+      local _, err = volc.ecs:RenewInstance{ InstanceId = "i-locked00000000000000", Period = 1, PeriodUnit = "Month" }
       assert.are.equal("OperationDenied.ResourceLocked", err.code)
       assert.are.equal(412, err.status)
     end)
 
     it("wrong secret -> SignatureDoesNotMatch; unknown key -> InvalidAccessKey", function()
       local c = assert(cloudrenew.volcengine(fake:volc_opts{ secret_key = "wrong-secret" }))
-      local _, err = c.ecs:RenewInstance{ InstanceId = "i-abc", Period = 1 }
+      local _, err = c.ecs:RenewInstance{ InstanceId = "i-abc", Period = 1, PeriodUnit = "Month" }
       c:close()
       assert.are.equal("SignatureDoesNotMatch", err.code)
       assert.are.equal(401, err.status)
       assert.is_nil(tostring(err):find("wrong-secret", 1, true))
       c = assert(cloudrenew.volcengine(fake:volc_opts{ access_key = "AKLTnobody" }))
-      _, err = c.ecs:RenewInstance{ InstanceId = "i-abc", Period = 1 }
+      _, err = c.ecs:RenewInstance{ InstanceId = "i-abc", Period = 1, PeriodUnit = "Month" }
       c:close()
       assert.are.equal("InvalidAccessKey", err.code)
     end)
@@ -144,7 +147,7 @@ describe("volcengine client", function()
     local sts = fakecloud.credentials().volcengine[2]
     local c = assert(cloudrenew.volcengine(fake:volc_opts{ access_key = sts.access_key, secret_key = sts.secret_key,
                                                            session_token = sts.session_token }))
-    assert.is_nil(select(2, c.ecs:RenewInstance{ InstanceId = "i-abc", Period = 1 }))
+    assert.is_nil(select(2, c.ecs:RenewInstance{ InstanceId = "i-abc", Period = 1, PeriodUnit = "Month" }))
     local r = fake:requests_for("RenewInstance")[1]
     assert.are.equal(sts.session_token, r.headers["x-security-token"])
     assert.truthy(r.headers["authorization"]:find("x-security-token", 1, true))

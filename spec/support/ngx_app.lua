@@ -56,7 +56,7 @@ function M.volc()
   if ngx.var.arg_tls then o.connect_to = cfg().tls_addr else o.endpoint = cfg().url end
   local v = assert(cloudrenew.volcengine(o))
   local q, qerr = v.billing:QueryPriceForRenew{ Product = "ECS", UseDuration = 1, InstanceIDList = { "i-abc" } }
-  local r, rerr = v.ecs:RenewInstance{ InstanceId = "i-abc", Period = 1 }
+  local r, rerr = v.ecs:RenewInstance{ InstanceId = "i-abc", Period = 1, PeriodUnit = "Month" }
   out{ transport = v.transport:which(), quote = q ~= nil, quote_err = qerr and tostring(qerr),
        renewed = r ~= nil, renew_err = rerr and tostring(rerr) }
   v:close()

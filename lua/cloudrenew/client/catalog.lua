@@ -7,6 +7,7 @@
 --   token     name of the idempotency token parameter, when the cloud has one
 --   region    "required" when the action needs X-TC-Region
 --   params    validation rules (see validate.lua); result documents the answer
+--   exclusive lists of parameters the definition forbids giving together
 local M = {}
 
 local function range(a, b, ...)
@@ -81,7 +82,7 @@ M.actions = {
       InstanceId = { type = "string", required = true, pattern = "^i%-[0-9a-z]+$",
                      example = "i-3tiefmkskq3vj0hx1lt5" },
       Period = { type = "integer", required = true, enum = VOLC_PERIODS },
-      PeriodUnit = { type = "string", enum = { "Month" } },
+      PeriodUnit = { type = "string", required = true, enum = { "Month" } },   -- required officially
       ClientToken = { type = "string", min = 1, max = 64, pattern = "^[\32-\126]+$",
                       example = "at most 64 printable ASCII characters" },
     } },
@@ -113,6 +114,7 @@ local READS = {
     method = "POST", rate = 40, kind = "inquiry", region = "required",
     pages = { style = "offset", offset = "Offset", limit = "Limit", max = 100,
               list = "InstanceSet", total = "TotalCount" },
+    exclusive = { { "InstanceIds", "Filters" } },   -- "不支持同时指定InstanceIds和Filters"
     params = {
       InstanceIds = { type = "array", max = 100, unique = true, items = CVM_IDS(1).items },
       Filters = filters(10, 5), Offset = PAGE,
@@ -153,7 +155,7 @@ local READS = {
       InstanceIDs = { type = "array", max = 100, unique = true, items = { type = "string", min = 1, max = 128 } },
       RenewType = { type = "string", enum = { "Manually", "Automatically", "NoRenew" } },
       ExpiredTimeStart = UTC_TIME, ExpiredTimeEnd = UTC_TIME,
-      MaxResults = { type = "integer", min = 1, max = 100 },
+      MaxResults = { type = "integer", required = true, min = 1, max = 100 },   -- required officially
       NextToken = TOKEN,
     } },
 }

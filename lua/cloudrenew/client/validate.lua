@@ -118,10 +118,20 @@ check = function(rule, v, path)
 end
 
 -- Returns nil when params satisfy the rules, else a message naming the field.
-function M.params(fields, params)
+-- exclusive: lists of top-level names the definition forbids together.
+function M.params(fields, params, exclusive)
   if params == nil then params = {} end
   if type(params) ~= "table" then return "parameters must be a table" end
-  return check({ type = "object", fields = fields }, params, "")
+  local msg = check({ type = "object", fields = fields }, params, "")
+  if msg then return msg end
+  for _, set in ipairs(exclusive or {}) do
+    local given = {}
+    for _, k in ipairs(set) do
+      if params[k] ~= nil then given[#given + 1] = k end
+    end
+    if #given > 1 then return table.concat(given, " and ") .. " cannot be given together" end
+  end
+  return nil
 end
 
 M.check = check
