@@ -176,6 +176,24 @@ describe("role credentials", function()
       v:close()
     end)
 
+    it("an STS expiry that does not parse means short-lived credentials, refreshed early, and a warning", function()
+      for _, cloud in ipairs{ "tencent", "volcengine" } do
+        for _, bad in ipairs{ "not-a-date", "2026-13-45T99:00:00Z", "" } do
+          iam{ sts_expiry = bad }
+          local o = cloud == "tencent" and fake:tencent_opts{ role_arn = ARN, sts_endpoint = fake.url }
+                                        or fake:volc_opts{ role_trn = TRN, sts_endpoint = fake.url }
+          local c = assert(require("cloudrenew.credentials")[cloud](o))
+          local now = core.time()
+          assert.is_number(c.expires_at, cloud .. " " .. bad)
+          assert.truthy(c.expires_at > now and c.expires_at <= now + 900, cloud .. " " .. bad)
+          local client = assert(cloudrenew[cloud](o))
+          assert.truthy(tostring(client.credential_warning):find("expiry that does not parse", 1, true),
+            tostring(client.credential_warning))
+          client:close()
+        end
+      end
+    end)
+
     it("OIDC: AssumeRoleWithOIDC from VOLCENGINE_OIDC_* variables, unsigned", function()
       local out = child({ VOLCENGINE_OIDC_TOKEN_FILE = "HOME/token", VOLCENGINE_OIDC_ROLE_TRN = TRN }, [[
         local f = io.open(os.getenv("HOME") .. "/token", "w"); f:write("fake-oidc-token"); f:close()

@@ -31,6 +31,7 @@ DEFAULTS = {
     "provider_id": "fake-provider",   # Tencent ProviderId accepted
     "account": "100000000001",
     "metadata": "ok",                 # "ok" | "down" (HTTP 500) | "garbage" (non-JSON 200)
+    "sts_expiry": None,               # STS: None = the real expiry; a string = sent as the expiry instead
 }
 
 _lock = threading.Lock()
@@ -57,6 +58,8 @@ def _set_config(state, data, q, stop):
             raise ValueError("%s must be a number of seconds" % k)
     if new["sts_ttl"] is not None and (not isinstance(new["sts_ttl"], (int, float)) or isinstance(new["sts_ttl"], bool)):
         raise ValueError("sts_ttl must be a number of seconds or null")
+    if new["sts_expiry"] is not None and not isinstance(new["sts_expiry"], str):
+        raise ValueError("sts_expiry must be a string or null")
     if new["metadata"] not in ("ok", "down", "garbage"):
         raise ValueError('metadata must be "ok", "down" or "garbage"')
     for k in ("role", "oidc_token", "provider_id", "account"):
@@ -137,7 +140,8 @@ def _tc_credentials(state, p, how):
     e = issue(state, "tencent", how, d if ttl is None else ttl)
     return {"Credentials": {"TmpSecretId": e["secret_id"], "TmpSecretKey": e["secret_key"],
                             "Token": e["token"]},
-            "ExpiredTime": e["expires"], "Expiration": rfc3339(e["expires"])}
+            "ExpiredTime": e["expires"] if config()["sts_expiry"] is None else config()["sts_expiry"],
+            "Expiration": rfc3339(e["expires"]) if config()["sts_expiry"] is None else config()["sts_expiry"]}
 
 
 def tc_assume_role(ctx, p, state):
@@ -182,7 +186,9 @@ def _volc_credentials(state, p, how, expiry_field):
     ttl = config()["sts_ttl"]
     e = issue(state, "volcengine", how, d if ttl is None else ttl)
     return {"Credentials": {"AccessKeyId": e["access_key"], "SecretAccessKey": e["secret_key"],
-                            "SessionToken": e["session_token"], expiry_field: rfc3339(e["expires"]),
+                            "SessionToken": e["session_token"],
+                            expiry_field: (rfc3339(e["expires"]) if config()["sts_expiry"] is None
+                                           else config()["sts_expiry"]),
                             "CurrentTime": rfc3339(state.now())},
             "AssumedRoleUser": {"Trn": trn + "/" + p["RoleSessionName"]}}
 

@@ -144,6 +144,7 @@ function M.new(opts)
   local t, terr = client.new_transport(o)
   if not t then return nil, terr end
   local c = setmetatable({ options = o, secret_id = keeper.current.id, credential_source = keeper.source,
+                           credential_warning = keeper.warning,
                            transport = t, adapter = adapter, cloud = "tencent" }, Client)
   client.set_secrets(c, keeper)
   client.attach_services(c, "tencent")

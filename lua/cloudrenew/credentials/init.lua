@@ -130,6 +130,7 @@ function Keeper:set(client, c)
   if client then
     client.key_id, client[self.id_field] = cur.id, cur.id
     client.credential_source = c.source or self.provider.name
+    client.credential_warning = c.warning
   end
   return cur
 end
@@ -208,7 +209,7 @@ function M.keeper(cloud, label, id_field, opts, o, cloud_list)
       local bad = check_creds(c)
       if bad then return nil, cred_error(p.name .. ": answered credentials without a usable " .. bad) end
       k:set(nil, c)
-      k.source = c.source or p.name
+      k.source, k.warning = c.source or p.name, c.warning
       return k
     end
     if why then return nil, cred_error(why) end
@@ -224,7 +225,8 @@ local function first(cloud, opts)
   local k, err = M.keeper(cloud, mod.CREDENTIALS_LABEL, "key_id", opts or {}, {}, mod.credential_providers)
   if not k then return nil, err end
   local c = k.current
-  return { id = c.id, key = c.key, token = c.token, source = k.source, expires_at = c.expires_at }
+  return { id = c.id, key = c.key, token = c.token, source = k.source, expires_at = c.expires_at,
+           warning = k.warning }
 end
 
 function M.tencent(opts) return first("tencent", opts) end

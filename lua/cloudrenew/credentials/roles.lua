@@ -5,6 +5,7 @@
 -- most two tries; STS calls go through an inner client of the same cloud (its
 -- signer, transport, answer checks and redaction) with a small retry budget.
 local core = require("cloudrenew.core")
+local errors = require("cloudrenew.client.errors")
 local json = require("cloudrenew.client.json")
 local providers = require("cloudrenew.credentials.providers")
 local runtime = require("cloudrenew.net.runtime")
@@ -15,6 +16,16 @@ local M = {}
 M.METADATA = { tencent = "http://metadata.tencentyun.com", volcengine = "http://100.96.0.96" }
 M.STS = { tencent = "https://sts.tencentcloudapi.com", volcengine = "https://sts.volcengineapi.com" }
 M.METADATA_TIMEOUT, M.METADATA_CONNECT_TIMEOUT = 3, 1
+-- Lifetime given to STS credentials whose expiry does not parse (STS's minimum
+-- DurationSeconds is 900; the keeper's early refresh comes 300 s before).
+M.UNPARSED_TTL = 600
+
+-- A unix time as STS sends it (a number or a string of digits), bounded; or nil.
+function M.epoch(v)
+  local n = type(v) == "number" and v or (type(v) == "string" and v:find("^%d+$") and tonumber(v)) or nil
+  if not n or n ~= n or n < 0 or n > 253402300799 then return nil end
+  return math.floor(n)
+end
 
 local function provider(name, fetch)
   return { name = name, fetch = fetch }
@@ -171,12 +182,26 @@ local function sts_call(cloud, get_client, action, params, where, name)
                     { method = "POST", encoding = cloud == "volcengine" and "form" or nil })
   if not res then return nil, where, name .. ": sts " .. action .. ": " .. tostring(err) end
   local cr = type(res.Credentials) == "table" and res.Credentials or {}
-  if cloud == "tencent" then
-    return { id = cr.TmpSecretId, key = cr.TmpSecretKey, token = cr.Token, source = name,
-             expires_at = tonumber(res.ExpiredTime) or M.rfc3339(res.Expiration) }
+  local out, raw
+  if cloud == "tencent" then   -- tccli sts: ExpiredTime (unix s) and Expiration (ISO 8601)
+    out = { id = cr.TmpSecretId, key = cr.TmpSecretKey, token = cr.Token, source = name,
+            expires_at = M.epoch(res.ExpiredTime) or M.rfc3339(res.Expiration) }
+    raw = res.Expiration or res.ExpiredTime
+  else
+    -- AssumeRole: Credentials.ExpiredTime (volcengine-go-sdk); AssumeRoleWithOIDC:
+    -- Credentials.Expiration (volcengine-python-sdk's OIDC provider)
+    raw = action == "AssumeRoleWithOIDC" and cr.Expiration or cr.ExpiredTime
+    out = { id = cr.AccessKeyId, key = cr.SecretAccessKey, token = cr.SessionToken, source = name,
+            expires_at = M.rfc3339(raw) }
   end
-  return { id = cr.AccessKeyId, key = cr.SecretAccessKey, token = cr.SessionToken, source = name,
-           expires_at = M.rfc3339(cr.ExpiredTime) or M.rfc3339(cr.Expiration) }
+  if not out.expires_at then
+    -- Temporary credentials whose end we cannot read are not forever: used for
+    -- M.UNPARSED_TTL at most (the keeper refreshes them early), and said so.
+    out.expires_at = core.time() + M.UNPARSED_TTL
+    out.warning = string.format("sts %s answered an expiry that does not parse (%s): the credentials"
+      .. " are treated as expiring in %d s", action, errors.text(raw, 64), M.UNPARSED_TTL)
+  end
+  return out
 end
 
 local function session_name(o)

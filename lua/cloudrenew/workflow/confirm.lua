@@ -140,7 +140,7 @@ end
 function READ.hspro(c, id)
   local res, err = c:call("cwp", "2018-02-28", "DescribeMachineInfo", { Quuid = id }, { idempotent = true })
   if not res then return nil, err end
-  local m = type(res.MachineInfo) == "table" and res.MachineInfo or res
+  local m = res   -- the machine's fields are the answer's own (tccli cwp DescribeMachineInfoResponse)
   if m.Quuid ~= nil and m.Quuid ~= id then return { found = false } end
   return { found = true, expires = M.parse_time(m.ProVersionDeadline, 8),
     prepaid = either(m.PayMode, "PREPAY", "POSTPAY") }
