@@ -84,12 +84,37 @@ describe("read actions and pages", function()
     assert.truthy(core.monotonic() - t0 >= 0.7)
   end)
 
-  it("ends with BadResponse when a server answers the same NextToken again", function()
-    local body = '{"ResponseMetadata":{"RequestId":"r-1","Action":"DescribeInstances","Version":"2020-04-01"},'
-      .. '"Result":{"Instances":[{"InstanceId":"i-same"}],"NextToken":"again"}}'
+  local function volc_page(ids, token)
+    local list = {}
+    for i, id in ipairs(ids) do list[i] = '{"InstanceId":"' .. id .. '"}' end
+    return '{"ResponseMetadata":{"RequestId":"r-1","Action":"DescribeInstances","Version":"2020-04-01"},'
+      .. '"Result":{"Instances":[' .. table.concat(list, ",") .. ']'
+      .. (token and (',"NextToken":"' .. token .. '"') or "") .. '}}'
+  end
+
+  it("a token page ends on an empty or missing token, or a page shorter than MaxResults, even one repeating its token", function()
+    local endings = {
+      { "short page repeating its token", volc_page({ "i-c" }, "t1") },
+      { "empty page with a new token", volc_page({}, "t2") },
+      { "empty token", volc_page({ "i-c" }, "") },
+      { "no token", volc_page({ "i-c" }, nil) },
+    }
+    for _, e in ipairs(endings) do
+      fake:reset()
+      fake:faults{ { action = "DescribeInstances", kind = "body", body = volc_page({ "i-a", "i-b" }, "t1"), count = 1 },
+                   { action = "DescribeInstances", kind = "body", body = e[2], rate = 1 } }
+      local items, n = pages.all(volc.ecs:pages("DescribeInstances", { MaxResults = 2 }), "Instances")
+      assert.is_table(items, e[1] .. ": " .. tostring(n))
+      assert.are.equal(2, n, e[1])
+      assert.are.equal(e[2]:find("i-c", 1, true) and 3 or 2, #items, e[1])
+    end
+  end)
+
+  it("ends with BadResponse when a server answers the same NextToken again on a full page", function()
+    local body = volc_page({ "i-same" }, "again")
     fake:faults{ { action = "DescribeInstances", kind = "body", body = body, rate = 1 } }
     local got, last = 0, nil
-    for page, err in volc.ecs:pages("DescribeInstances", {}) do
+    for page, err in volc.ecs:pages("DescribeInstances", { MaxResults = 1 }) do
       if page then got = got + 1 else last = err end
     end
     assert.are.equal(2, got)                       -- the token is followed once, then refused

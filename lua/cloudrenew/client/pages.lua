@@ -87,10 +87,13 @@ function M.iterate(fetch, params, paging, opts)
       if n == 0 or n < step or (type(total) == "number" and count >= total) then done = true end
     else
       local tok = res[paging.token]
-      if type(tok) ~= "string" or tok == "" then
+      local step = num.canon(p[paging.limit])
+      -- The documented end of a list: no token, an empty one, or a page shorter than
+      -- asked for (a last page may repeat its token: it still ends there).
+      if type(tok) ~= "string" or tok == "" or n == 0 or (type(step) == "number" and n < step) then
         done = true
       elseif seen[tok] then
-        -- The same token again would loop for ever: this page counts, the next would not.
+        -- A full page with a token seen before would loop for ever: this page counts, the next would not.
         failed = errors.client("BadResponse", string.format("paging %s: the server answered %s %q again",
           paging.list, paging.token, tok:sub(1, 64)), { request_id = res.RequestId, outcome = "not_executed" })
       else
