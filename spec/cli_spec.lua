@@ -179,6 +179,22 @@ describe("bin/cloudrenew", function()
     assert.are.same({ "ap-guangzhou", "ap-shanghai" }, regions)
   end)
 
+  it("plan says what the Host Security actions are: the old yunjing line, and the price of opening Pro", function()
+    local t = inv{ tencent = { hspro = { period = 1, resources = { "quuid-c1" } } } }
+    local rc, out = run{ "plan", inventory(t), "--audit-log", dir .. "/a.jsonl" }
+    assert.are.equal(0, rc, out)
+    assert.truthy(out:find("warning: tencent.hspro: yunjing 2018-02-28 RenewProVersion and "
+      .. "InquiryPriceOpenProVersionPrepaid are not in the maintained cwp 2018-02-28 API", 1, true), out)
+    assert.truthy(out:find("the price of opening Pro", 1, true), out)
+    rc, out = run{ "plan", inventory(t), "--audit-log", dir .. "/a.jsonl", "--json" }
+    assert.are.equal(0, rc, out)
+    local doc = json.decode(out)
+    assert.truthy(table.concat(doc.warnings, "\n"):find("InquiryPriceOpenProVersionPrepaid", 1, true), out)
+    -- a cvm-only inventory carries no such warning
+    rc, out = run{ "plan", inventory(cvm_group()), "--audit-log", dir .. "/a.jsonl" }
+    assert.falsy(out:find("yunjing", 1, true), out)
+  end)
+
   describe("bad input exits 2, names file, entry and field, and sends nothing", function()
     local cases = {
       { "not JSON", '{"tencent": {"cvm": }', "not valid JSON: .* at line 1, column 21" },

@@ -247,6 +247,25 @@ local function run(argv, out, err)
     end
   end
   log:close()
+  -- What the run should know beyond its rows: a product's lifecycle as the
+  -- official definitions state it, a client's credential oddity.
+  local warnings, said = {}, {}
+  for _, wline in ipairs(log.warnings or {}) do warnings[#warnings + 1] = wline end
+  local products = require("cloudrenew.products")
+  for _, g in ipairs(inv.groups) do
+    local p = products[g.product]
+    local key = g.cloud .. "." .. g.product
+    if p and p.lifecycle and not said[key] then
+      said[key] = true
+      warnings[#warnings + 1] = key .. ": " .. p.lifecycle
+    end
+  end
+  for _, cl in ipairs(clients) do
+    if cl.credential_warning and not said[cl] then
+      said[cl] = true
+      warnings[#warnings + 1] = cl.cloud .. " credentials: " .. cl.credential_warning
+    end
+  end
   totals.spent, totals.planned_amount = money.format(totals.spent_cents), money.format(totals.planned_cents)
   totals.earlier = money.format(totals.earlier_cents)
   local code = M.OK
@@ -270,10 +289,10 @@ local function run(argv, out, err)
     end
     out:write(json.encode{ version = cloudrenew.VERSION, mode = dry and "plan" or "apply",
       inventory = inv.path, audit_log = path, run_id = opts.run_id, groups = groups, totals = totals,
-      warnings = log.warnings, exit_code = code }, "\n")
+      warnings = warnings, exit_code = code }, "\n")
   else
     print_table(out, runs, totals, string.format("cloudrenew %s %s%s (audit log %s)", opts.command, inv.path,
-      (opts.dry_run and " --dry-run") or "", path), log.warnings)
+      (opts.dry_run and " --dry-run") or "", path), warnings)
   end
   return done(code)
 end
