@@ -10,6 +10,7 @@ Exits non-zero when any check fails.
 """
 import http.client
 import json
+from urllib.parse import urlencode
 import os
 import socket
 import ssl
@@ -524,9 +525,14 @@ def sts_actions(fake):
     trn = "trn:iam::2100000001:role/ops"
     st, _, r = fake.volc("sts", "AssumeRole", "2018-01-01", {"RoleTrn": trn, "RoleSessionName": "st"})
     eq((st, "SessionToken" in r["Result"]["Credentials"]), (200, True), "Volcengine AssumeRole")
+    form = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    st, _, data = fake.send("POST", "/?Action=AssumeRoleWithOIDC&Version=2018-01-01", form,
+                            urlencode({"OIDCToken": "fake-oidc-token", "RoleTrn": trn, "RoleSessionName": "st"}).encode())
+    eq((st, "Expiration" in json.loads(data)["Result"]["Credentials"]), (200, True), "AssumeRoleWithOIDC unsigned")
+    # a query-protocol service reads a form body only: JSON parameters are not seen
     st, _, data = fake.send("POST", "/?Action=AssumeRoleWithOIDC&Version=2018-01-01", {"Content-Type": "application/json"},
                             json.dumps({"OIDCToken": "fake-oidc-token", "RoleTrn": trn, "RoleSessionName": "st"}).encode())
-    eq((st, "Expiration" in json.loads(data)["Result"]["Credentials"]), (200, True), "AssumeRoleWithOIDC unsigned")
+    eq(st >= 400, True, "AssumeRoleWithOIDC with a JSON body")
     eq(fake.control("GET", "iam")["issued"], {"tencent:AssumeRole": 1, "tencent:AssumeRoleWithWebIdentity": 1,
                                                "volcengine:AssumeRole": 1, "volcengine:AssumeRoleWithOIDC": 1}, "issued")
 
