@@ -122,6 +122,14 @@ describe("tencent client", function()
       assert.are.equal(0, #fake:requests())
     end)
 
+    it("cwp DescribeMachineInfo needs one of Quuid, Uuid (tccli: \"必填一项\")", function()
+      local res, err = tc.cwp:DescribeMachineInfo{}
+      assert.is_nil(res)
+      assert.are.equal("ClientError.InvalidParameter", err.code)
+      assert.truthy(err.message:find("one of Quuid, Uuid is required", 1, true), err.message)
+      assert.are.equal(0, #fake:requests())
+    end)
+
     it("a CVM call without a region says how to give one", function()
       local c = assert(cloudrenew.tencent(fake:tencent_opts{ region = fakecloud.UNSET }))
       local _, err = c.cvm:RenewInstances{ InstanceIds = { "ins-2zvpghhc" }, InstanceChargePrepaid = { Period = 1 } }

@@ -8,6 +8,8 @@
 --   region    "required" when the action needs X-TC-Region
 --   params    validation rules (see validate.lua); result documents the answer
 --   exclusive lists of parameters the definition forbids giving together
+--   one_of    lists of parameters of which the definition requires one
+--   lifecycle what the official definitions say of the action's life, when it matters
 local M = {}
 
 local function range(a, b, ...)
@@ -35,15 +37,21 @@ local HS_CHARGE = { type = "object", required = true, fields = {
   RenewFlag = { type = "string", enum = RENEW_FLAGS },
 } }
 
+-- tccli: both yunjing actions were deleted from the maintained cwp 2018-02-28 line
+-- on 2022-04-27; only the older yunjing line defines them.
+local YUNJING_LIFE = "not in the maintained cwp 2018-02-28 API (deleted there 2022-04-27, tccli CHANGELOG);"
+  .. " only the older yunjing 2018-02-28 line defines it"
+
 M.actions = {
   { cloud = "tencent", service = "yunjing", version = "2018-02-28", action = "RenewProVersion",
-    method = "POST", rate = 20, kind = "renewal",
+    method = "POST", rate = 20, kind = "renewal", lifecycle = YUNJING_LIFE,
     params = {
       Quuid = { type = "string", required = true, min = 1, max = 128 },
       ChargePrepaid = HS_CHARGE,
     } },
   { cloud = "tencent", service = "yunjing", version = "2018-02-28",
     action = "InquiryPriceOpenProVersionPrepaid", method = "POST", rate = 20, kind = "inquiry",
+    lifecycle = YUNJING_LIFE .. "; officially the price of opening Pro (\"开通专业版询价\")",
     params = {
       ChargePrepaid = HS_CHARGE,
       Machines = { type = "array", required = true, min = 1, items = { type = "object", fields = {
@@ -132,6 +140,7 @@ local READS = {
     } },
   { cloud = "tencent", service = "cwp", version = "2018-02-28", action = "DescribeMachineInfo",
     method = "POST", rate = 20, kind = "inquiry",
+    one_of = { { "Quuid", "Uuid" } },   -- "Quuid , Uuid 必填一项"
     params = {
       Quuid = { type = "string", min = 1, max = 128 },
       Uuid = { type = "string", min = 1, max = 128 },

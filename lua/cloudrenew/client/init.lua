@@ -137,7 +137,7 @@ function M.execute(client, spec, params, call_opts)
     end
   end
   if spec.params then
-    local msg = validate.params(spec.params, params, spec.exclusive)
+    local msg = validate.params(spec.params, params, spec)
     if msg then
       return fail(client, spec, { code = "ClientError.InvalidParameter", message = msg,
                                   outcome = "not_executed", retryable = false })

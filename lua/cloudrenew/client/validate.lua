@@ -118,18 +118,25 @@ check = function(rule, v, path)
 end
 
 -- Returns nil when params satisfy the rules, else a message naming the field.
--- exclusive: lists of top-level names the definition forbids together.
-function M.params(fields, params, exclusive)
+-- row (optional): a catalogue row's rules between top-level parameters:
+--   exclusive = { { "A", "B" }, ... }  never given together
+--   one_of    = { { "A", "B" }, ... }  at least one of them given
+function M.params(fields, params, row)
   if params == nil then params = {} end
   if type(params) ~= "table" then return "parameters must be a table" end
   local msg = check({ type = "object", fields = fields }, params, "")
   if msg then return msg end
-  for _, set in ipairs(exclusive or {}) do
+  for _, set in ipairs(row and row.exclusive or {}) do
     local given = {}
     for _, k in ipairs(set) do
       if params[k] ~= nil then given[#given + 1] = k end
     end
     if #given > 1 then return table.concat(given, " and ") .. " cannot be given together" end
+  end
+  for _, set in ipairs(row and row.one_of or {}) do
+    local any = false
+    for _, k in ipairs(set) do any = any or params[k] ~= nil end
+    if not any then return "one of " .. table.concat(set, ", ") .. " is required" end
   end
   return nil
 end

@@ -4,11 +4,12 @@ local base = require("cloudrenew.products.base")
 
 local P = {
   cloud = "tencent", periods = base.SHORT,
-  -- What the official definitions say of these actions (tccli api.json): the CLI
-  -- and docs/workflows.md repeat it wherever hspro is renewed.
+  -- What the official definitions say of these actions (the catalogue rows'
+  -- lifecycle, from tccli): the CLI prints it wherever hspro is renewed.
   lifecycle = "yunjing 2018-02-28 RenewProVersion and InquiryPriceOpenProVersionPrepaid are not in the"
-    .. " maintained cwp 2018-02-28 API (the older yunjing line still defines them), and the inquiry is"
-    .. " officially the price of opening Pro (\"开通专业版询价\"), taken here as the renewal's price",
+    .. " maintained cwp 2018-02-28 API (deleted there 2022-04-27; the older yunjing line still defines"
+    .. " them), and the inquiry is officially the price of opening Pro (\"开通专业版询价\"), taken here"
+    .. " as the renewal's price",
   batch = 1,   -- InquiryPriceOpenProVersionPrepaid also answers a total only
   -- A bare Quuid means a CVM machine in the client's region.
   row = function(r, i, client)
