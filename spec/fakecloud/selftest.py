@@ -146,7 +146,39 @@ def tencent_rejections(fake):
     eq(code(dict(p, InstanceIds=["ins-gone0000"])), "InvalidInstanceId.NotFound", "missing id")
     plan = {"PlanId": "edgeone-2unuvzjmmn2q", "Period": 1, "AutoUseVoucher": False}
     eq(code(plan, service="teo", action="RenewPlan"),
-       "InvalidParameter.InvalidAutoUseVoucher", "boolean AutoUseVoucher")
+       "InvalidParameter", "boolean AutoUseVoucher (a string officially: refused as any wrong type)")
+
+
+@check
+def official_bounds(fake):
+    """The extract bounds the fake both ways (official.py)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import official
+    ok = {"Price": {"InstancePrice": {"OriginalPrice": 1.0, "DiscountPrice": 0.8}}}
+    eq(official.undefined_fields("tencent", "cvm", "2017-03-12", "InquiryPriceRenewInstances", ok), [], "defined")
+    extra = {"Price": {"InstancePrice": {"DiscountPrice": 0.8, "Currency": "CNY"}}, "Region": "x"}
+    eq(official.undefined_fields("tencent", "cvm", "2017-03-12", "InquiryPriceRenewInstances", extra),
+       ["Response.Price.InstancePrice.Currency", "Response.Region"], "undefined fields")
+    eq(official.undefined_fields("volcengine", "billing", "2022-01-01", "ListAvailableInstances",
+                                 {"InstanceList": [{"InstanceID": "i-1", "Region": "cn-beijing"}]}),
+       ["Result.InstanceList[].Region"], "billing has no Region")
+
+    def code(params, service, action, **kw):
+        return fake.tencent(service, action, params, **kw).get("Error", {}).get("Code")
+    ids = {"InstanceIds": ["ins-aaaaaaaa"]}
+    eq(code(dict(ids, Filters=[{"Name": "zone", "Values": ["ap-guangzhou-3"]}]), "cvm", "DescribeInstances",
+            region="ap-guangzhou"), "InvalidParameter", "InstanceIds with Filters")
+    eq(code({}, "cwp", "DescribeMachineInfo", version="2018-02-28", region=None), "MissingParameter",
+       "neither Quuid nor Uuid")
+    eq(code({"PlanId": "edgeone-2unuvzjmmn2q"}, "teo", "RenewPlan", region=None), "MissingParameter",
+       "RenewPlan without Period")
+    eq(code({"PlanId": "edgeone-2unuvzjmmn2q", "Period": "1"}, "teo", "RenewPlan", region=None),
+       "InvalidParameter", "Period as a string")
+    st, _, r = fake.volc("ecs", "RenewInstance", "2020-04-01", {"InstanceId": "i-aaaaaaaa", "Period": "1"})
+    eq((st >= 400, r["ResponseMetadata"]["Error"]["Code"]), (True, "MissingParameter"), "PeriodUnit is required")
+    st, _, r = fake.volc("ecs", "RenewInstance", "2020-04-01", {"InstanceId": "i-aaaaaaaa", "Period": "1",
+                                                                 "PeriodUnit": "Month", "Bogus": "1"})
+    eq(r["ResponseMetadata"]["Error"]["Code"], "InvalidParameter", "unknown Volcengine parameter")
 
 
 @check

@@ -19,6 +19,7 @@ import threading
 from urllib.parse import parse_qsl
 
 import control
+import official
 import tencent
 import volcengine
 from params import Ctx, Invalid
@@ -243,15 +244,25 @@ def dispatch(req, ctx, state):
         if not isinstance(p, dict):
             return tencent.error(ctx, "InvalidParameter", "the request body is not a JSON object")
         try:
-            return tencent.ok(tc_web_identity(ctx, p, state))
+            official.check_input(req, ctx, "tencent", p)
+            result = tc_web_identity(ctx, p, state)
+            official.check_output("tencent", ctx, result)
+            return tencent.ok(result)
         except Invalid as e:
             return tencent.error(ctx, e.code, e.message)
+        except official.Undefined as e:
+            return official.reply(e)
     try:
+        official.check_input(req, ctx, "volcengine")
         p = _volc_params(req, ctx.params)
         cfg = config()
         if p.get("OIDCToken") != cfg["oidc_token"]:
             raise Invalid("InvalidIdentityToken", "the OIDC token is not valid", 400)
-        return volcengine.ok(ctx, _volc_credentials(state, p, "volcengine:AssumeRoleWithOIDC", "Expiration"))
+        result = _volc_credentials(state, p, "volcengine:AssumeRoleWithOIDC", "Expiration")
+        official.check_output("volcengine", ctx, result)
+        return volcengine.ok(ctx, result)
     except Invalid as e:
         return volcengine.error(ctx, e.status, e.code, e.message)
+    except official.Undefined as e:
+        return official.reply(e)
 

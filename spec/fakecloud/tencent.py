@@ -6,6 +6,7 @@ import json
 import re
 from urllib.parse import parse_qsl
 
+import official
 import signing
 from params import Ctx, Invalid, Reply, as_bool, as_int, half_up_percent, json_reply, \
     unflatten, unknown_keys
@@ -135,11 +136,16 @@ def dispatch(req, ctx, state):
                 raise Invalid("MissingParameter", "The request is missing X-TC-Region")
             if ctx.region not in CVM_REGIONS:
                 raise Invalid("UnsupportedRegion", "Region %s is not supported" % ctx.region)
+        official.check_input(req, ctx, "tencent", ctx.params)
         # Known before the action runs: a CVM renewal's LatestOperationRequestId.
         ctx.request_id = request_id()
-        return ok(handler(ctx, ctx.params, state), ctx.request_id)
+        result = handler(ctx, ctx.params, state)
+        official.check_output("tencent", ctx, result)
+        return ok(result, ctx.request_id)
     except Invalid as e:
         return error(ctx, e.code, e.message)
+    except official.Undefined as e:
+        return official.reply(e)
 
 
 # ---- parameter checks -----------------------------------------------------------

@@ -6,6 +6,7 @@ import json
 import re
 from urllib.parse import parse_qsl
 
+import official
 import signing
 from params import Ctx, Invalid, Reply, as_int, half_up_percent, json_reply
 from state import dumps, request_id
@@ -133,9 +134,14 @@ def dispatch(req, ctx, state):
         return error(ctx, 404, "InvalidActionOrVersion",
                      "Could not find operation %s for version %s." % (ctx.action, ctx.version))
     try:
-        return ok(ctx, handler(req, ctx, ctx.params, state))
+        official.check_input(req, ctx, "volcengine")
+        result = handler(req, ctx, ctx.params, state)
+        official.check_output("volcengine", ctx, result)
+        return ok(ctx, result)
     except Invalid as e:
         return error(ctx, e.status, e.code, e.message)
+    except official.Undefined as e:
+        return official.reply(e)
 
 
 def _need_method(req, ctx, method):
