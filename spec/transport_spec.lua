@@ -108,6 +108,21 @@ describe("transport", function()
       assert.is_nil(fake:renewals()["ins-2zvpghhc"])
     end)
 
+    it("a Volcengine renewal never rides a reused connection: a lost answer is one request at the cloud", function()
+      -- issue 21 case 6: the ClientToken made renewals 'safe to re-send', so they rode
+      -- keep-alive connections and libcurl re-sent one on its own, unpaced
+      local volc = assert(cloudrenew.volcengine(fake:volc_opts()))
+      for _ = 1, 3 do
+        assert(volc.billing:QueryPriceForRenew{ Product = "ECS", UseDuration = 1, InstanceIDList = { "i-abc" } })
+      end
+      fake:faults{ { action = "RenewInstance", kind = "drop_after" } }
+      local _, err = volc.ecs:RenewInstance({ InstanceId = "i-abc", Period = 1, PeriodUnit = "Month" }, { retry = false })
+      assert.are.equal("unknown", err.outcome)
+      assert.are.equal(1, #fake:requests_for("RenewInstance"))
+      assert.are.equal(1, fake:renewals()["i-abc"])
+      volc:close()
+    end)
+
     it("a Volcengine renewal with a lost answer keeps its ClientToken and is retryable", function()
       local volc = assert(cloudrenew.volcengine(fake:volc_opts()))
       fake:faults{ { action = "RenewInstance", kind = "drop_after" } }

@@ -124,8 +124,9 @@ function adapter.build(c, spec, params, opts, creds)
   return {
     method = method, url = u.scheme .. "://" .. u.authority .. u.path .. "?" .. d.canonical_query,
     headers = headers, body = body,
-    -- Renewals carry a ClientToken, so a resend is safe; others stay fresh.
-    fresh = spec.kind ~= "inquiry" and not spec.token,
+    -- Every renewal gets a connection of its own, ClientToken or not: on a reused
+    -- one libcurl (and the cosocket transport) would re-send it on its own, unpaced.
+    fresh = spec.kind ~= "inquiry",
   }
 end
 

@@ -294,8 +294,8 @@ function Ngx:send(req)
   local ok, res, err, stale = pcall(self.exchange, self, req, scheme, host, port, target, req.fresh)
   if ok and not res and stale then
     -- Like libcurl: a dead keep-alive connection (nothing read back) is
-    -- retried once on a new one. Only requests that may be resent reuse
-    -- connections (inquiries, renewals carrying a ClientToken): req.fresh.
+    -- retried once on a new one. Only inquiries reuse connections: every
+    -- renewal is req.fresh, so it is never sent twice by this line.
     ok, res, err = pcall(self.exchange, self, req, scheme, host, port, target, true)
   end
   -- Nothing here should raise; if it does, the request may have left: unknown.
