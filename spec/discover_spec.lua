@@ -225,6 +225,46 @@ describe("discovery", function()
     assert.are.same({ ["i-here000000000000001"] = 1, ["i-there00000000000001"] = 1 }, fake:renewals())
   end)
 
+  it("ids: an answer that also lists an id nobody asked for renews only the ids asked for", function()
+    -- issue 21 case 5: a by-id read answering another instance too got it renewed
+    local soon = os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(core.time()) + 5 * DAY)
+    local function inst(id)
+      return '{"InstanceId":"' .. id .. '","InstanceChargeType":"PREPAID","ExpiredTime":"' .. soon
+        .. '","RenewFlag":"NOTIFY_AND_MANUAL_RENEW","InstanceState":"RUNNING"}'
+    end
+    fake:faults{ { action = "DescribeInstances", kind = "body", count = 1, body = '{"Response":{"RequestId":"r-1",'
+      .. '"TotalCount":2,"InstanceSet":[' .. inst("ins-asked001") .. "," .. inst("ins-other001") .. "]}}" } }
+    local report = assert(workflow.renew_if_under_budget{ client = tc, product = "cvm", period = 1,
+      select = { expires_within_days = 30, ids = { "ins-asked001" } } })
+    local items = by_id(report)
+    assert.are.equal("renewed", items["ins-asked001"].outcome)
+    assert.is_nil(items["ins-other001"])
+    assert.are.same({ ["ins-asked001"] = 1 }, fake:renewals())
+  end)
+
+  it("a resource listed twice with conflicting facts (prepaid, then postpaid) is reported, not renewed", function()
+    local soon = os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(core.time()) + 5 * DAY)
+    local function inst(id, charge)
+      return '{"InstanceId":"' .. id .. '","InstanceChargeType":"' .. charge .. '","ExpiredTime":"' .. soon
+        .. '","InstanceState":"RUNNING"}'
+    end
+    -- a full first page (100) so that a second is asked for
+    local first = {}
+    for i = 1, 99 do first[i] = inst(string.format("ins-fill%04d", i), "POSTPAID") end
+    first[100] = inst("ins-twice001", "PREPAID")
+    local function page(list) return '{"Response":{"RequestId":"r-1","TotalCount":101,"InstanceSet":['
+      .. table.concat(list, ",") .. "]}}" end
+    fake:faults{ { action = "DescribeInstances", kind = "body", count = 1, body = page(first) },
+                 { action = "DescribeInstances", kind = "body", count = 1,
+                   body = page{ inst("ins-twice001", "POSTPAID") } } }
+    local report = assert(workflow.renew_if_under_budget{ client = tc, product = "cvm", period = 1,
+      select = { expires_within_days = 30 } }, "x")
+    local items = by_id(report)
+    assert.are.equal("conflicting", items["ins-twice001"].decision)
+    assert.are.equal("skipped", items["ins-twice001"].outcome)
+    assert.are.same({}, fake:renewals())
+  end)
+
   it("ecs: source = \"ecs\" and ids read DescribeInstances (ExpiredAt +08:00) and report postpaid ones", function()
     fake:resources{
       { id = "i-due0000000000000001", expires_in_days = 5 },

@@ -7,7 +7,8 @@
 -- Every resource the reads show is classified: a candidate (renewed if its price
 -- fits), or reported with a decision — "not_prepaid", "auto_renew" (renewed anyway
 -- only with include_auto_renew), "expired" (expired or isolated), "no_expiry" (no
--- readable expiry), "not_found" (an id the cloud does not list) or "not_due" (an id
+-- readable expiry), "conflicting" (listed twice with different facts), "not_found"
+-- (an id the cloud does not list) or "not_due" (an id
 -- given in select.ids that expires later). Listed resources that are simply not due
 -- are only counted. Readers per product:
 --   cvm   DescribeInstances, all pages (no expiry filter exists: filtered here)
@@ -304,10 +305,34 @@ function M.select(o)
       given[type(r) == "table" and r.Quuid or r] = true
     end
   end
+  -- Only the ids asked for count, whatever else an answer lists; an id listed
+  -- twice with different facts is reported, never resolved by order.
+  local asked
+  if sel.ids then
+    asked = {}
+    for _, id in ipairs(sel.ids) do asked[id] = true end
+  end
+  local conflicting, seen = {}, {}
+  for _, e in ipairs(entries) do
+    local first = seen[e.id]
+    if first and (first.prepaid ~= e.prepaid or first.expires ~= e.expires or first.auto_renew ~= e.auto_renew) then
+      conflicting[e.id] = true
+    end
+    seen[e.id] = first or e
+  end
   local found = {}
   for _, e in ipairs(entries) do
     if e.elsewhere then   -- listed account-wide, not in this region: renewed from its own
       summary.other_region = summary.other_region + 1
+    elseif asked and not asked[e.id] then
+      summary.not_asked = (summary.not_asked or 0) + 1
+    elseif conflicting[e.id] then
+      if not info[e.id] then
+        found[e.id] = true
+        e.decision = "conflicting"
+        info[e.id] = e
+        if not given[e.id] then skipped[#skipped + 1] = e end
+      end
     elseif not info[e.id] then
       found[e.id] = true
       e.expires_before = e.expires and dates.format(e.expires) or nil
