@@ -310,6 +310,13 @@ describe("role credentials", function()
       assert.are.equal("ClientError.InvalidParameter", err.code)
       _, err = keyless_tc{ credentials = "instance_role", metadata_endpoint = "http://169.254.0.23:1" }
       assert.are.equal("ClientError.Credentials", err.code)    -- allowed, then unreachable
+      -- issue 21: the host is parsed and compared as an address, not a text prefix
+      for _, url in ipairs{ "http://127.0.0.1@192.0.2.1", "http://127.0.0.1.example.com",
+                            "http://169.254.169.254.example.com", "http://user:pw@169.254.169.254",
+                            "http://127.0.0.1:80@192.0.2.1:80", "http://127.999.0.1", "http://169.254.1" } do
+        _, err = keyless_tc{ credentials = "instance_role", metadata_endpoint = url }
+        assert.are.equal("ClientError.InvalidParameter", err and err.code, url)
+      end
       _, err = keyless_tc{ credentials = "instance_role", sts_endpoint = "http://10.1.2.3", role_arn = ARN }
       assert.are.equal("ClientError.Credentials", err.code)
       assert.truthy(err.message:find("plain http://", 1, true), err.message)

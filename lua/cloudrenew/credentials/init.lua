@@ -30,13 +30,28 @@ end
 -- Metadata services speak plain http on link-local/internal addresses: allowed
 -- there (and on loopback) for metadata_endpoint only; other hosts need https or
 -- allow_insecure_http.
+-- a.b.c.d with each part 0..255, as four numbers; nil for anything else.
+local function ipv4(host)
+  local a, b, c, d = host:match("^(%d%d?%d?)%.(%d%d?%d?)%.(%d%d?%d?)%.(%d%d?%d?)$")
+  if not a then return nil end
+  a, b, c, d = tonumber(a), tonumber(b), tonumber(c), tonumber(d)
+  if a > 255 or b > 255 or c > 255 or d > 255 then return nil end
+  return a, b, c, d
+end
+
+-- The host is parsed out of the authority (no userinfo: "127.0.0.1@evil" names
+-- evil) and compared as an address or an exact name, never as a text prefix.
 local function metadata_url_ok(url, o)
-  local scheme, host = url:match("^(https?)://%[?([^/%]]+)")
-  if not scheme or url:find("[%c%s]") or #url > 2048 or url:find("[?#]") then return false end
+  if url:find("[%c%s]") or #url > 2048 or url:find("[?#]") then return false end
+  local scheme, authority = url:match("^(https?)://([^/]+)/?$")
+  if not scheme or authority:find("@", 1, true) then return false end
   if scheme == "https" or o.allow_insecure_http then return true end
-  host = host:gsub(":%d+$", ""):lower()
-  return host == "localhost" or host == "::1" or host:find("^127%.") ~= nil or host:find("^169%.254%.") ~= nil
-    or host == "100.96.0.96" or host == "metadata.tencentyun.com"
+  local host = authority:match("^%[([^%]]+)%]:?%d*$") or authority:match("^([^:]+):?%d*$")
+  if not host then return false end
+  host = host:lower()
+  if host == "localhost" or host == "::1" or host == "metadata.tencentyun.com" then return true end
+  local a, b = ipv4(host)
+  return a == 127 or (a == 169 and b == 254) or host == "100.96.0.96"
 end
 
 local SESSION = "^[%w+=,.@_%-]+$"
