@@ -79,6 +79,36 @@ describe("role credentials", function()
       assert.truthy(err.message:find("instance_role: credentials of role other: HTTP 404", 1, true), err.message)
     end)
 
+    it("instance-role expiries are bounded: one already past is refused, an absurd one is capped and said", function()
+      -- issue 21: a past ExpiredTime was accepted (and fetched again on every call);
+      -- 1e300 was accepted and never refreshed (any absurd expiry is capped)
+      iam{ ttl = -3600 }
+      local c, err = keyless_tc{ credentials = "instance_role" }
+      assert.is_nil(c)
+      assert.are.equal("ClientError.Credentials", err.code)
+      assert.truthy(err.message:find("already expired", 1, true), err.message)
+      iam{ ttl = 1e10 }   -- three centuries (Python cannot date 1e300)
+      local o = fake:tencent_opts{ secret_id = U, secret_key = U, metadata_endpoint = fake.url,
+                                   credentials = "instance_role" }
+      local cr = assert(require("cloudrenew.credentials").tencent(o))
+      assert.truthy(cr.expires_at <= core.time() + 86400 + 5, tostring(cr.expires_at))
+      local tc = assert(keyless_tc{ credentials = "instance_role" })
+      assert.truthy(tostring(tc.credential_warning):find("expiry", 1, true), tostring(tc.credential_warning))
+      tc:close()
+    end)
+
+    it("a role named '..' or '.' is refused, by option or by the metadata service", function()
+      for _, name in ipairs{ "..", "." } do
+        local _, err = keyless_tc{ credentials = "instance_role", role_name = name }
+        assert.are.equal("ClientError.InvalidParameter", err and err.code, name)
+      end
+      iam{ role = ".." }
+      local _, err = keyless_tc{ credentials = "instance_role" }
+      assert.are.equal("ClientError.Credentials", err.code)
+      assert.truthy(err.message:find("named no role", 1, true), err.message)
+      for _, r in ipairs(fake:requests()) do assert.falsy(r.path and r.path:find("/%.%."), r.path) end
+    end)
+
     it("STS AssumeRole signed with the source credentials; the client then uses the role's", function()
       local src = creds.tencent[1]
       local tc = assert(cloudrenew.tencent(fake:tencent_opts{ role_arn = ARN, role_session_name = "renew-job",

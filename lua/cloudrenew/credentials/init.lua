@@ -70,7 +70,9 @@ function M.options(opts, o)
   if r.role_session_name and (#r.role_session_name < 2 or #r.role_session_name > 64 or not r.role_session_name:find(SESSION)) then
     return invalid("role_session_name must be 2-64 characters of letters, digits and +=,.@_-")
   end
-  if r.role_name and not r.role_name:find(SESSION) then return invalid("role_name must be a role name") end
+  if r.role_name and (not r.role_name:find(SESSION) or r.role_name:find("^%.+$")) then
+    return invalid("role_name must be a role name")
+  end
   if r.metadata_endpoint then
     r.metadata_endpoint = r.metadata_endpoint:gsub("/+$", "")
     if not metadata_url_ok(r.metadata_endpoint, o) then

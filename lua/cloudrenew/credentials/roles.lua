@@ -91,6 +91,36 @@ end
 
 local ROLE = "^%s*([%w%-_.+=,@]+)%s*$"
 
+-- A role name as a path segment: "." and ".." would walk up the metadata tree.
+local function role_of(body)
+  local role = body:match(ROLE)
+  if role and role:find("^%.+$") then return nil end
+  return role
+end
+
+-- Temporary credentials live minutes to hours (STS 900..43200 s, instance roles
+-- about 6 h): an expiry further away than M.MAX_TTL is capped there.
+M.MAX_TTL = 86400
+
+-- Bound a provider's answer: nil, why when it already expired; capped (with
+-- out.warning) when absurdly far; short-lived (with a warning) when unreadable.
+local function bounded(out, raw, what)
+  local now = core.time()
+  local e = out.expires_at
+  if e == nil then
+    out.expires_at = now + M.UNPARSED_TTL
+    out.warning = string.format("%s answered an expiry that does not parse (%s): the credentials are"
+      .. " treated as expiring in %d s", what, errors.text(raw, 64), M.UNPARSED_TTL)
+  elseif e <= now + 1 then
+    return nil, string.format("%s answered credentials that already expired (%s)", what, errors.text(raw, 64))
+  elseif e > now + M.MAX_TTL then
+    out.expires_at = now + M.MAX_TTL
+    out.warning = string.format("%s answered an expiry more than %d s away (%s): the credentials are"
+      .. " refreshed within %d s", what, M.MAX_TTL, errors.text(raw, 64), M.MAX_TTL)
+  end
+  return out
+end
+
 -- Tencent CVM role: GET .../security-credentials/ names the role (unless named),
 -- GET .../<role> answers the credentials.
 function M.tencent_instance_role(o)
@@ -103,7 +133,7 @@ function M.tencent_instance_role(o)
     if not role then
       local body, err = get("GET", base)
       if not body then return nil, where .. " (" .. err .. ")" end
-      role = body:match(ROLE)
+      role = role_of(body)
       if not role then return nil, where, "instance_role: the metadata service named no role" end
     end
     local body, err = get("GET", base .. role)
@@ -112,8 +142,11 @@ function M.tencent_instance_role(o)
     if type(t) ~= "table" or (t.Code ~= nil and t.Code ~= "Success") then
       return nil, where, "instance_role: role " .. role .. ": the metadata service answered no credentials"
     end
-    return { id = t.TmpSecretId, key = t.TmpSecretKey, token = t.Token,
-             expires_at = tonumber(t.ExpiredTime) or M.rfc3339(t.Expiration), source = "instance_role:" .. role }
+    local out, why = bounded({ id = t.TmpSecretId, key = t.TmpSecretKey, token = t.Token,
+      expires_at = M.epoch(t.ExpiredTime) or M.rfc3339(t.Expiration), source = "instance_role:" .. role },
+      t.ExpiredTime or t.Expiration, "instance_role: role " .. role)
+    if not out then return nil, where, why end
+    return out
   end)
 end
 
@@ -134,7 +167,7 @@ function M.volcengine_instance_role(o)
       local body
       body, err = get("GET", base, h)
       if not body then return nil, where .. " (" .. err .. ")" end
-      role = body:match(ROLE)
+      role = role_of(body)
       if not role then return nil, where, "instance_role: the metadata service named no role" end
     end
     local body
@@ -144,8 +177,11 @@ function M.volcengine_instance_role(o)
     if type(t) ~= "table" then
       return nil, where, "instance_role: role " .. role .. ": the metadata service answered no credentials"
     end
-    return { id = t.AccessKeyId, key = t.SecretAccessKey, token = t.SessionToken,
-             expires_at = M.rfc3339(t.ExpiredTime), source = "instance_role:" .. role }
+    local out, why = bounded({ id = t.AccessKeyId, key = t.SecretAccessKey, token = t.SessionToken,
+      expires_at = M.rfc3339(t.ExpiredTime), source = "instance_role:" .. role }, t.ExpiredTime,
+      "instance_role: role " .. role)
+    if not out then return nil, where, why end
+    return out
   end)
 end
 
@@ -194,14 +230,11 @@ local function sts_call(cloud, get_client, action, params, where, name)
     out = { id = cr.AccessKeyId, key = cr.SecretAccessKey, token = cr.SessionToken, source = name,
             expires_at = M.rfc3339(raw) }
   end
-  if not out.expires_at then
-    -- Temporary credentials whose end we cannot read are not forever: used for
-    -- M.UNPARSED_TTL at most (the keeper refreshes them early), and said so.
-    out.expires_at = core.time() + M.UNPARSED_TTL
-    out.warning = string.format("sts %s answered an expiry that does not parse (%s): the credentials"
-      .. " are treated as expiring in %d s", action, errors.text(raw, 64), M.UNPARSED_TTL)
-  end
-  return out
+  -- Temporary credentials whose end we cannot read are not forever: used for
+  -- M.UNPARSED_TTL at most (the keeper refreshes them early), and said so.
+  local b, why = bounded(out, raw, "sts " .. action)
+  if not b then return nil, where, name .. ": " .. why end
+  return b
 end
 
 local function session_name(o)
