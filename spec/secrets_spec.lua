@@ -128,6 +128,30 @@ describe("secrets", function()
       tc:close()
     end)
 
+    it("redaction never changes what an answer means: a key echoed with its first character \\u-escaped", function()
+      -- issue 21: redacting the raw body cut "\\u0073k..." into "\\u007***", the JSON broke,
+      -- and a definite refusal became BadResponse/unknown and was retried
+      -- a key starting with a digit: "\\u0033" ends in "3", so the escaped text holds the key
+      local t = { secret_id = "AKIDesc" .. core.random_hex(8), secret_key = "3" .. core.random_hex(16) }
+      fake:add_credentials{ cloud = "tencent", secret_id = t.secret_id, secret_key = t.secret_key }
+      local tc = assert(cloudrenew.tencent(fake:tencent_opts{ secret_id = t.secret_id, secret_key = t.secret_key,
+                                                              retry = FAST }))
+      local esc = "\\u0033" .. t.secret_key:sub(2)
+      local body = '{"Response":{"Error":{"Code":"InvalidPeriod","Message":"your key is ' .. esc
+        .. '"},"RequestId":"r-esc"}}'
+      fake:faults{ { action = "RenewInstances", kind = "body", body = body, execute = false } }
+      local res, err = tc.cvm:RenewInstances(CVM)
+      assert.is_nil(res)
+      assert.are.equal("InvalidPeriod", err.code)
+      assert.are.equal("rejected", err.outcome)
+      assert.are.equal(false, err.retryable)
+      assert.are.equal("r-esc", err.request_id)
+      assert.are.equal(1, #fake:requests_for("RenewInstances"))
+      assert_no_secret(tostring(err), { t.secret_key }, "tostring(err)")
+      assert_no_secret(err.message, { t.secret_key }, "message")
+      tc:close()
+    end)
+
     it("a token echoed percent-encoded (as in a quoted URL) is redacted too", function()
       local t = { secret_id = "AKIDpct" .. core.random_hex(8), secret_key = "pk" .. core.random_hex(16),
                   token = "tk/" .. core.random_hex(12) .. "+x=" }

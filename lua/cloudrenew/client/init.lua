@@ -95,14 +95,30 @@ function M.attempt(client, spec, params, call_opts, has_token, seen)
       outcome = outcome, retryable = retryable, transport = terr.kind,
     })
   end
-  -- A server may echo a secret anywhere: cut it from the raw body (so no quote
-  -- of it can show one) and from every decoded string. An answer whose shape
-  -- makes parsing raise is a bad answer, never a raise.
+  -- A server may echo a secret anywhere. The answer is decoded as sent (cutting
+  -- the raw body first could break its JSON, say inside a \u escape, and turn a
+  -- definite refusal into a bad answer that is retried); then every decoded
+  -- string is redacted, and fail() scrubs every string of an error, quotes of
+  -- the raw body included. An answer whose shape makes parsing raise is a bad
+  -- answer, never a raise.
   if seen then seen.status = res.status end
   if type(res.body) ~= "string" then res.body = "" end
-  res.body = errors.redact(res.body, creds.list)
+  local raw = res.body
   local ok, result, perr = pcall(adapter.parse, client, spec, res)
+  res.body = errors.redact(raw, creds.list)
   if ok and type(result) == "table" then return errors.scrub_data(result, creds.list) end
+  if ok and type(perr) == "table" and type(perr.code) == "string" then
+    if errors.redact(perr.code, creds.list) ~= perr.code then
+      -- a secret is never a cloud's error code: such an answer is a bad one
+      perr = { code = "ClientError.BadResponse", status = res.status, request_id = perr.request_id,
+               message = "HTTP " .. tostring(res.status) .. " with an error code that is not one" }
+    elseif perr.code:find("^ClientError%.") and res.body ~= raw and type(perr.message) == "string" then
+      -- a bad answer's message quotes the body, cut to a bound: quote the redacted
+      -- body, so the cut cannot leave part of a secret
+      local ok2, _, perr2 = pcall(adapter.parse, client, spec, res)
+      if ok2 and type(perr2) == "table" and type(perr2.message) == "string" then perr.message = perr2.message end
+    end
+  end
   if not ok or type(perr) ~= "table" or type(perr.code) ~= "string" then
     perr = { code = "ClientError.BadResponse", status = res.status,
       message = "HTTP " .. tostring(res.status) .. " with an answer that could not be read: "
