@@ -106,9 +106,9 @@ asan: deps deps-san
 # its seed corpus in fuzz/corpus/<target>/; any crash or sanitizer report fails.
 # The harnesses link the C sources directly: nothing of them is in core.so.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := fuzz_sign fuzz_headers fuzz_response
+FUZZ_TARGETS := fuzz_sign fuzz_headers fuzz_response fuzz_pacing fuzz_fileio
 FUZZ_DIR     := build/fuzz
-FUZZ_CORE    := csrc/sign.c csrc/sign_args.c csrc/http.c
+FUZZ_CORE    := csrc/sign.c csrc/sign_args.c csrc/http.c csrc/ratelimit.c csrc/fileio.c
 $(FUZZ_DIR)/%: fuzz/%.c $(FUZZ_CORE) $(wildcard csrc/*.h)
 	@mkdir -p $(dir $@)
 	clang -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
