@@ -147,7 +147,7 @@ describe("bin/cloudrenew status and reconcile", function()
     assert.truthy(out:find("nothing to settle", 1, true), out)
   end)
 
-  it("reconcile: no proof -> still unknown, exit 3, nothing resent; --settle-after 0 settles it failed, exit 0", function()
+  it("reconcile: no proof -> still unknown, exit 3, nothing resent; issue 21 case 3: --settle-after below 6 h is refused, an old intent settles failed", function()
     fake:faults{ { action = "RenewInstances", kind = "drop_before", count = 1 } }
     local rc, out = run{ "apply", cvm_inv(), "--audit-log", log, "--concurrency", "1" }
     assert.are.equal(3, rc, out)
@@ -157,16 +157,27 @@ describe("bin/cloudrenew status and reconcile", function()
     local doc = assert(json.decode(out), out)
     assert.are.same({ 1, 0, 3 }, { doc.totals.unknown, doc.totals.settled, doc.exit_code })
     assert.are.equal(sends, #fake:requests_for("RenewInstances"))
-    rc, out = run{ "reconcile", cvm_inv(), "--audit-log", log, "--settle-after", "0" }
+    -- a CVM renewal may still be OPERATING: 0 (or anything under the floor) is bad input
+    for _, v in ipairs{ "0", "60", "21599", "-5" } do
+      rc, out = run{ "reconcile", cvm_inv(), "--audit-log", log, "--settle-after", v }
+      assert.are.equal(2, rc, out)
+    end
+    -- the floor itself, on a fresh intent: not yet
+    rc, out = run{ "reconcile", cvm_inv(), "--audit-log", log, "--settle-after", "21600" }
+    assert.are.equal(3, rc, out)
+    assert.truthy(out:find("settle_after (21600 s) has not passed", 1, true), out)
+    -- the same intent seven hours old: settled failed
+    local text = read(log)
+    local t = os.date("!%Y-%m-%dT%H:%M:%S.000Z", os.time() - 7 * 3600)
+    write(log, (text:gsub('"time":"[^"]*"', '"time":"' .. t .. '"')))
+    rc, out = run{ "reconcile", cvm_inv(), "--audit-log", log, "--settle-after", "21600" }
     assert.are.equal(0, rc, out)
     assert.truthy(out:find("unknown%s+failed%s+settled by settle_after"), out)
     assert.are.equal(sends, #fake:requests_for("RenewInstances"))
     assert.are.same({ ["ins-rc000002"] = 1, ["ins-rc000003"] = 1 }, fake:renewals())
-    rc, out = run{ "reconcile", cvm_inv(), "--audit-log", log, "--settle-after", "-5" }
-    assert.are.equal(2, rc, out)
   end)
 
-  it("reconcile: a Volcengine lost answer is re-sent with its ClientToken: renewed once, exit 0", function()
+  it("issue 21 case 2: reconcile re-sends no ClientToken while the expiry read fails; once read, the moved expiry settles it, renewed once", function()
     local volc = assert(cloudrenew.volcengine(fake:volc_opts{ retry = { max_attempts = 2, base_delay = 0.01 } }))
     fake:faults{ { action = "RenewInstance", kind = "body", status = 502, body = "<html>gateway</html>", count = 1, execute = true },
                  { action = "RenewInstance", kind = "body", status = 502, body = "<html>gateway</html>", count = 1 } }
@@ -175,13 +186,78 @@ describe("bin/cloudrenew status and reconcile", function()
       period = 1, audit_log = log, confirm = false })
     volc:close()
     assert.are.equal("unknown", r.items[1].outcome)
+    -- issue 21 case 2: the expiry read fails: nothing proves it unmoved, so the token is not re-sent
+    local inv = inventory{ volcengine = { ecs = { period = 1, resources = { "i-rc00000000000000001" } } } }
     fake:faults{ { action = "DescribeInstances", kind = "status500", count = 4 } }
-    local rc, out = run{ "reconcile", inventory{ volcengine = { ecs = { period = 1, resources = { "i-rc00000000000000001" } } } },
-      "--audit-log", log }
+    local sends = #fake:requests_for("RenewInstance")
+    local rc, out = run{ "reconcile", inv, "--audit-log", log }
+    assert.are.equal(3, rc, out)
+    assert.truthy(out:find("not re-sent: read failed", 1, true), out)
+    assert.are.equal(sends, #fake:requests_for("RenewInstance"))
+    -- the read works again: the expiry moved (it ran), settled by expiry, nothing re-sent
+    rc, out = run{ "reconcile", inv, "--audit-log", log }
     assert.are.equal(0, rc, out)
-    assert.truthy(out:find("unknown%s+renewed%s+settled by client_token; expires %S+; order Order%d+"), out)
+    assert.truthy(out:find("unknown%s+renewed%s+settled by expiry"), out)
+    assert.are.equal(sends, #fake:requests_for("RenewInstance"))
     assert.are.same({ ["i-rc00000000000000001"] = 1 }, fake:renewals())
     local token = entries()[1].client_token
     for _, s in ipairs(fake:requests_for("RenewInstance")) do assert.truthy(s.query:find("ClientToken=" .. token, 1, true)) end
+  end)
+  -- issue 21 case 1: every log entry is asked where its renewal went
+  it("issue 21 case 1: two ecs groups in two regions: reconcile and status ask each entry's own region; NotFound proves nothing", function()
+    fake:resources{ { id = "i-rg00000000000000001", product = "ecs", region = "cn-beijing", expires_in_days = 3 },
+                    { id = "i-rg00000000000000002", product = "ecs", region = "cn-shanghai", expires_in_days = 3 } }
+    local inv = inventory{ volcengine = { ecs = {
+      { name = "bj", period = 1, resources = { "i-rg00000000000000001" } },
+      { name = "sh", region = "cn-shanghai", period = 1, resources = { "i-rg00000000000000002" } } } } }
+    -- the second group's renewal: every answer lost, never executed
+    local volc = assert(cloudrenew.volcengine(fake:volc_opts{ region = "cn-shanghai", retry = { max_attempts = 2, base_delay = 0.01 } }))
+    fake:faults{ { action = "RenewInstance", kind = "body", status = 502, body = "<html>gateway</html>", count = 2 } }
+    local r = assert(workflow.renew_if_under_budget{ client = volc, product = "ecs", resources = { "i-rg00000000000000002" },
+      period = 1, audit_log = log })
+    volc:close()
+    assert.are.equal("unknown", r.items[1].outcome)
+    local intent = entries()[1]
+    assert.are.same({ "intent", "cn-shanghai" }, { intent.event, intent.region })
+    assert.are.equal(fake.url:match("^http://(.*)$"), intent.host)
+    -- status reads it in its own region (listed, with its expiry), under its own group
+    local rc, out = run{ "status", inv, "--audit-log", log, "--json" }
+    assert.are.equal(3, rc, out)
+    local found
+    for _, g in ipairs(assert(json.decode(out), out).groups) do
+      for _, row in ipairs(g.resources) do
+        if row.id == "i-rg00000000000000002" then found = { g.name, row.found, row.expires } end
+      end
+    end
+    assert.are.same({ "sh", true, fake:resource("i-rg00000000000000002").expires }, found)
+    rc, out = run{ "reconcile", inv, "--audit-log", log }
+    assert.are.equal(0, rc, out)
+    assert.truthy(out:find("sh%s+i%-rg00000000000000002%s+%x+%s+unknown%s+renewed%s+settled by client_token"), out)
+    for _, q in ipairs(fake:requests()) do
+      if q.query and tostring(q.query):find("rg00000000000000002", 1, true) then assert.are.equal("cn-shanghai", q.region) end
+    end
+    local settles = {}
+    for _, e in ipairs(entries()) do if e.event == "settle" then settles[#settles + 1] = e.outcome end end
+    assert.are.same({ "renewed" }, settles)
+    rc, out = run{ "apply", inv, "--audit-log", log }
+    assert.are.equal(0, rc, out)
+    assert.are.same({ ["i-rg00000000000000001"] = 1, ["i-rg00000000000000002"] = 1 }, fake:renewals())
+  end)
+
+  it("issue 21 case 1: an entry no group reaches (its region left the inventory) stays unknown; nothing is sent", function()
+    fake:resources{ { id = "i-rg00000000000000003", product = "ecs", region = "cn-shanghai", expires_in_days = 3 } }
+    local volc = assert(cloudrenew.volcengine(fake:volc_opts{ region = "cn-shanghai", retry = { max_attempts = 2, base_delay = 0.01 } }))
+    fake:faults{ { action = "RenewInstance", kind = "body", status = 502, body = "<html>gateway</html>", count = 2 } }
+    assert(workflow.renew_if_under_budget{ client = volc, product = "ecs", resources = { "i-rg00000000000000003" },
+      period = 1, audit_log = log })
+    volc:close()
+    local sends = #fake:requests_for("RenewInstance")
+    local rc, out = run{ "reconcile", inventory{ volcengine = { ecs = { period = 1, resources = { "i-rg00000000000000009" } } } },
+      "--audit-log", log }
+    assert.are.equal(3, rc, out)
+    assert.truthy(out:find("went to region cn-shanghai", 1, true), out)
+    assert.are.equal(sends, #fake:requests_for("RenewInstance"))
+    for _, e in ipairs(entries()) do assert.are_not.equal("settle", e.event) end
+    assert.are.same({}, fake:renewals())
   end)
 end)

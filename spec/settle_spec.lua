@@ -20,6 +20,17 @@ local function lost(n, executed)
            count = n, execute = executed or false }
 end
 
+-- Make every intent of the log `secs` older (as if written then).
+local function age(path, secs)
+  local f = assert(io.open(path, "rb"))
+  local text = f:read("a")
+  f:close()
+  local t = os.date("!%Y-%m-%dT%H:%M:%S.000Z", os.time() - secs)
+  f = assert(io.open(path, "wb"))
+  f:write((text:gsub('"time":"[^"]*"', '"time":"' .. t .. '"')))
+  f:close()
+end
+
 local function write(path, lines)
   local f = assert(io.open(path, "wb"))
   for _, l in ipairs(lines) do f:write(json.encode(l), "\n") end
@@ -59,20 +70,84 @@ describe("settling unknown outcomes", function()
       assert.truthy(s.order:find("^Order"))
     end)
 
-    it("a later run: executed, answer lost, the expiry unreadable -> the re-send is answered, not executed", function()
+    it("a later run: executed, answer lost, the expiry unreadable -> not re-sent (issue 21 case 2); readable -> settled by expiry", function()
       fake:resources{ { id = "i-st00000000000000002", expires_in_days = 3 } }
       fake:faults{ lost(1, true), lost(1) }
       local r1 = run{ client = volc, product = "ecs", resources = { "i-st00000000000000002" }, run_id = "m1" }
       assert.are.equal("unknown", r1.items[1].outcome)
       assert.are.same({ ["i-st00000000000000002"] = 1 }, fake:renewals())
-      -- The read cannot prove it this time (two 500s = every attempt), so the token decides.
+      -- The read cannot prove it this time (two 500s = every attempt): nothing re-sent, still unknown.
       fake:faults{ { action = "DescribeInstances", kind = "status500", count = 2 } }
       local r2 = run{ client = volc, product = "ecs", resources = { "i-st00000000000000002" }, run_id = "m1", settle = true }
-      local it = r2.items[1]
-      assert.are.same({ true, "renewed", "client_token" }, { it.resumed, it.outcome, it.settled_by })
+      assert.are.same({ true, "unknown" }, { r2.items[1].resumed, r2.items[1].outcome })
+      assert.are.equal(2, #fake:requests_for("RenewInstance"))
+      local r3 = run{ client = volc, product = "ecs", resources = { "i-st00000000000000002" }, run_id = "m1", settle = true }
+      local it = r3.items[1]
+      assert.are.same({ true, "renewed", "expiry" }, { it.resumed, it.outcome, it.settled_by })
       assert.are.same({ ["i-st00000000000000002"] = 1 }, fake:renewals())   -- ONE execution
-      assert.are.equal(3, #fake:requests_for("RenewInstance"))
+      assert.are.equal(2, #fake:requests_for("RenewInstance"))
       assert.are.equal(1, #events(log, "settle"))
+    end)
+
+    it("issue 21 case 2: not re-sent when the expiry read fails (403) or the instance is not listed, nor when the intent is older than RESEND_WITHIN", function()
+      fake:resources{ { id = "i-st00000000000000004", expires_in_days = 3 } }
+      fake:faults{ lost(2) }
+      local r1 = run{ client = volc, product = "ecs", resources = { "i-st00000000000000004" }, confirm = false }
+      assert.are.equal("unknown", r1.items[1].outcome)
+      local sends = #fake:requests_for("RenewInstance")
+      local denied = '{"ResponseMetadata":{"RequestId":"r-1","Action":"DescribeInstances","Version":"2020-04-01",'
+        .. '"Service":"ecs","Region":"cn-beijing","Error":{"CodeN":100013,"Code":"AccessDenied","Message":"no"}}}'
+      fake:faults{ { action = "DescribeInstances", kind = "body", status = 403, body = denied, count = 1 } }
+      local l = assert(audit.open(log, { lock = true }))
+      local out = settle.resource(l, volc, "ecs", "i-st00000000000000004")
+      assert.are.equal("unknown", out[1].outcome)
+      assert.truthy(out[1].message:find("not re-sent", 1, true), out[1].message)
+      -- not listed (the read answers, without it)
+      fake:resources({ { id = "i-st00000000000000004", region = "cn-shanghai", expires_in_days = 3 } }, { merge = true })
+      out = settle.resource(l, volc, "ecs", "i-st00000000000000004")
+      assert.are.equal("unknown", out[1].outcome)
+      assert.truthy(out[1].message:find("not re-sent: the read API does not list", 1, true), out[1].message)
+      l:close()
+      assert.are.equal(sends, #fake:requests_for("RenewInstance"))
+      -- listed and unmoved, but the intent is older than the bound: not re-sent either
+      local was = require("cloudrenew.workflow.confirm").parse_time(events(log, "intent")[1].expires_before)
+      fake:resources({ { id = "i-st00000000000000004", region = "cn-beijing", expires_at = was } }, { merge = true })
+      age(log, settle.RESEND_WITHIN + 60)
+      l = assert(audit.open(log, { lock = true }))
+      out = settle.resource(l, volc, "ecs", "i-st00000000000000004")
+      assert.are.equal("unknown", out[1].outcome)
+      assert.truthy(out[1].message:find("re-sent only within", 1, true), out[1].message)
+      l:close()
+      assert.are.equal(sends, #fake:requests_for("RenewInstance"))
+      assert.are.equal(0, #events(log, "settle"))
+      assert.are.same({}, fake:renewals())
+    end)
+
+    it("issue 21 case 1: a re-send refused with NotFound (or AccessDenied) proves nothing: still unknown", function()
+      fake:resources{ { id = "i-st00000000000000005", expires_in_days = 3 } }
+      fake:faults{ lost(2) }
+      assert.are.equal("unknown", run{ client = volc, product = "ecs", resources = { "i-st00000000000000005" } }.items[1].outcome)
+      for _, code in ipairs{ "InvalidInstance.NotFound", "AccessDenied" } do
+        local body = '{"ResponseMetadata":{"RequestId":"r-2","Action":"RenewInstance","Version":"2020-04-01",'
+          .. '"Service":"ecs","Region":"cn-beijing","Error":{"CodeN":1,"Code":"' .. code .. '","Message":"no"}}}'
+        fake:faults{ { action = "RenewInstance", kind = "body", status = 404, body = body, count = 1 } }
+        local l = assert(audit.open(log, { lock = true }))
+        local out = settle.resource(l, volc, "ecs", "i-st00000000000000005")
+        l:close()
+        assert.are.equal("unknown", out[1].outcome)
+        assert.truthy(out[1].message:find(code, 1, true), out[1].message)
+      end
+      assert.are.equal(0, #events(log, "settle"))
+      -- an intent recorded in another region is not asked through this client at all
+      local sends = #fake:requests()
+      local sh = fx:volcengine{ region = "cn-shanghai" }
+      local l = assert(audit.open(log, { lock = true }))
+      local out = settle.resource(l, sh, "ecs", "i-st00000000000000005")
+      l:close()
+      assert.are.equal("unknown", out[1].outcome)
+      assert.truthy(out[1].message:find("went to region cn-beijing", 1, true), out[1].message)
+      assert.are.equal(sends, #fake:requests())
+      assert.are.same({}, fake:renewals())
     end)
 
     it("a re-send the cloud refuses proves nothing was executed: failed", function()
@@ -151,7 +226,7 @@ describe("settling unknown outcomes", function()
       local r2 = run{ client = tc, product = "cvm", resources = { "ins-st000003" }, settle = true }
       assert.are.same({ true, "unknown" }, { r2.items[1].resumed, r2.items[1].outcome })
       assert.is_nil(r2.items[1].settled_by)
-      local r3 = run{ client = tc, product = "cvm", resources = { "ins-st000003" }, settle = true, settle_after = 3600 }
+      local r3 = run{ client = tc, product = "cvm", resources = { "ins-st000003" }, settle = true, settle_after = 6 * 3600 }
       assert.are.same({ true, "unknown" }, { r3.items[1].resumed, r3.items[1].outcome })
       assert.are.equal(0, #events(log, "settle"))
       assert.are.equal(1, #fake:requests_for("RenewInstances"))
@@ -163,13 +238,36 @@ describe("settling unknown outcomes", function()
       fake:faults{ { action = "RenewInstances", kind = "drop_before", count = 1 } }
       local r1 = run{ client = tc, product = "cvm", resources = { "ins-st000004" } }
       assert.are.equal("unknown", r1.items[1].outcome)
-      local r2 = run{ client = tc, product = "cvm", resources = { "ins-st000004" }, settle = true, settle_after = 0 }
+      age(log, 7 * 3600)
+      local r2 = run{ client = tc, product = "cvm", resources = { "ins-st000004" }, settle = true, settle_after = 6 * 3600 }
       local it = r2.items[1]
       assert.are.same({ "renewed", true }, { it.outcome, it.confirmed })
       assert.is_nil(it.resumed)
       local s = events(log, "settle")[1]
       assert.are.same({ "failed", "settle_after" }, { s.outcome, s.settled_by })
       assert.are.same({ ["ins-st000004"] = 1 }, fake:renewals())
+    end)
+
+    it("issue 21 case 3: settle_after below 6 h is refused; never applied in the run that sent the renewal", function()
+      for _, v in ipairs{ 0, 1, 3600, 6 * 3600 - 1 } do
+        local r, err = workflow.renew_if_under_budget{ client = tc, product = "cvm", resources = { "ins-st000006" },
+          period = 1, settle = true, settle_after = v, audit_log = log }
+        assert.is_nil(r)
+        assert.are.equal("ClientError.InvalidParameter", err.code)
+        assert.truthy(err.message:find("21600", 1, true))
+      end
+      assert.are.equal(0, #fake:requests())
+      -- a renewal still OPERATING when this run's answer is lost: the same run never turns it failed
+      fake:resources({ { id = "ins-st000006", expires_in_days = 3 } }, { operation_seconds = 2 })
+      fake:faults{ { action = "RenewInstances", kind = "drop_after", count = 1 } }
+      local r = run{ client = tc, product = "cvm", resources = { "ins-st000006" }, settle = true,
+                     settle_after = 6 * 3600 }
+      assert.are.equal("unknown", r.items[1].outcome)
+      assert.are.equal(0, #events(log, "settle"))
+      require("cloudrenew.core").sleep(2.2)
+      local r2 = run{ client = tc, product = "cvm", resources = { "ins-st000006" }, settle = true, settle_after = 6 * 3600 }
+      assert.are.same({ true, "renewed", "expiry" }, { r2.items[1].resumed, r2.items[1].outcome, r2.items[1].settled_by })
+      assert.are.same({ ["ins-st000006"] = 1 }, fake:renewals())
     end)
 
     it("a bad settle_after or settle is InvalidParameter", function()

@@ -21,6 +21,33 @@ local M = {}
 
 local function id_of(r) return type(r) == "table" and r.Quuid or r end
 
+local function lists(g, id)
+  for _, r in ipairs(g.resources or {}) do if id_of(r) == id then return true end end
+  return false
+end
+
+-- The group a log entry belongs to: the one whose client reaches where its
+-- renewal went (the intent's region and host). An intent of an older version
+-- (no region, no host) goes to the group listing its id, else the first group
+-- of its cloud and product. nil, why when no group reaches it.
+function M.route(inv, a)
+  local i, first, why = a.intent, nil, nil
+  for _, g in ipairs(inv.groups) do
+    if g.cloud == i.cloud and g.product == i.product then
+      if i.region or i.host then
+        local ok, w = settle.reaches(g.client, i)
+        if ok then return g end
+        why = why or w
+      else
+        if lists(g, i.id) then return g end
+        first = first or g
+      end
+    end
+  end
+  if first then return first end
+  return nil, why and ("no group of the inventory reaches it: " .. why) or nil
+end
+
 -- The group's resource ids, in order, without repeats; ids seen in an earlier
 -- group of the same cloud and product are left to that group.
 local function ids_for(g, log, taken, status)
@@ -46,7 +73,7 @@ local function ids_for(g, log, taken, status)
   local logged = {}
   for _, a in pairs(log.attempts) do
     local i = a.intent
-    if i.cloud == g.cloud and i.product == g.product then logged[#logged + 1] = i.id end
+    if i.cloud == g.cloud and i.product == g.product and M.route(g.inv, a) == g then logged[#logged + 1] = i.id end
   end
   table.sort(logged)
   for _, id in ipairs(logged) do add(id) end
@@ -115,6 +142,7 @@ end
 
 function M.status(opts, inv, log, conc, out)
   local groups, code, taken = {}, 0, {}
+  for _, g in ipairs(inv.groups) do g.inv = inv end
   local unknown, failed_reads = 0, 0
   for gi, g in ipairs(inv.groups) do
     local ids = ids_for(g, log, taken, true)
@@ -138,10 +166,25 @@ function M.status(opts, inv, log, conc, out)
     end
     groups[gi] = { name = g.name, cloud = g.cloud, product = g.product, region = g.region, resources = rows }
   end
+  -- an unknown no group of the inventory reaches still counts (and is named)
+  local stray = {}
+  for _, a in pairs(log.attempts) do
+    if audit.effective(a) == "unknown" and (opts.run_id == nil or a.intent.run_id == opts.run_id) then
+      local g, why = M.route(inv, a)
+      if not g and why then
+        unknown = unknown + 1
+        stray[#stray + 1] = a.intent.id .. " (attempt " .. a.intent.attempt .. ") is unknown and " .. why
+      end
+    end
+  end
+  table.sort(stray)
+  local warnings = {}
+  for _, w in ipairs(log.warnings) do warnings[#warnings + 1] = w end
+  for _, w in ipairs(stray) do warnings[#warnings + 1] = w end
   if unknown > 0 then code = 3 elseif failed_reads > 0 then code = 1 end
   if opts.json then
     out:write(json.encode{ mode = "status", inventory = inv.path, audit_log = log.path, groups = groups,
-      totals = { unknown = unknown, failed_reads = failed_reads }, warnings = log.warnings, exit_code = code }, "\n")
+      totals = { unknown = unknown, failed_reads = failed_reads }, warnings = warnings, exit_code = code }, "\n")
     return code
   end
   out:write(string.format("cloudrenew status %s (audit log %s)\n\n", inv.path, log.path))
@@ -156,22 +199,46 @@ function M.status(opts, inv, log, conc, out)
   pad_table(out, rows)
   out:write(string.format("\n%d unknown in the audit log%s, %d read%s failed\n", unknown,
     unknown > 0 and " (run `cloudrenew reconcile` to settle them)" or "", failed_reads, failed_reads == 1 and "" or "s"))
-  for _, w in ipairs(log.warnings) do out:write("warning: ", w, "\n") end
+  for _, w in ipairs(warnings) do out:write("warning: ", w, "\n") end
   return code
 end
 
 function M.reconcile(opts, inv, log, conc, out)
-  local groups, taken = {}, {}
+  local groups = {}
   local t = { settled = 0, renewed = 0, failed = 0, unknown = 0, unconfirmed = 0 }
   local sopts = { settle_after = opts.settle_after, same_run = opts.run_id ~= nil, run_id = opts.run_id }
+  -- Every unsettled attempt goes to the group that reaches where it was sent;
+  -- one no group reaches is shown (under the first group of its cloud and
+  -- product, or its own line) and stays unknown: nothing is asked elsewhere.
+  local todo, stray = {}, {}
+  local order = {}
+  for _, a in pairs(log.attempts) do order[#order + 1] = a end
+  table.sort(order, function(x, y)
+    if x.intent.id ~= y.intent.id then return x.intent.id < y.intent.id end
+    return tostring(x.intent.time) < tostring(y.intent.time)
+  end)
+  for _, a in ipairs(order) do
+    if audit.unsettled(a) and (not sopts.same_run or a.intent.run_id == sopts.run_id) then
+      local g, why = M.route(inv, a)
+      if g then
+        todo[g] = todo[g] or {}
+        table.insert(todo[g], a)
+      elseif why then
+        stray[#stray + 1] = { a = a, why = why }
+      end
+    end
+  end
   for gi, g in ipairs(inv.groups) do
-    local ids = ids_for(g, log, taken, false)
-    local lists = map.map(ids, function(id) return settle.resource(log, g.client, g.product, id, sopts) end,
-      { concurrency = conc })
+    local mine = todo[g] or {}
+    local done = map.map(mine, function(a) return settle.attempt(log, g.client, a, sopts) end, { concurrency = conc })
+    local lists = {}
+    for i, a in ipairs(mine) do
+      -- settle.attempt raised (a bug): it is still unknown
+      lists[i] = { done[i] or { id = a.intent.id, attempt = a.intent.attempt, run_id = a.intent.run_id,
+        before = audit.effective(a), outcome = audit.effective(a), message = "settling raised" } }
+    end
     local rows = {}
-    for i, id in ipairs(ids) do
-      -- settle.resource raised (a bug): whatever it had not settled is still unknown
-      local list = lists[i] or { { id = id, before = "unknown", outcome = "unknown", message = "settling raised" } }
+    for _, list in ipairs(lists) do
       for _, s in ipairs(list) do
         rows[#rows + 1] = { id = s.id, attempt = s.attempt, run_id = s.run_id, was = s.before,
           outcome = s.outcome, settled_by = s.settled_by, expires_after = s.expires_after, order = s.order,
@@ -184,6 +251,16 @@ function M.reconcile(opts, inv, log, conc, out)
       end
     end
     groups[gi] = { name = g.name, cloud = g.cloud, product = g.product, region = g.region, attempts = rows }
+  end
+  if #stray > 0 then
+    local rows = {}
+    for _, x in ipairs(stray) do
+      local o = audit.effective(x.a)
+      rows[#rows + 1] = { id = x.a.intent.id, attempt = x.a.intent.attempt, run_id = x.a.intent.run_id, was = o,
+        outcome = o, message = x.why }
+      if o == "unknown" then t.unknown = t.unknown + 1 else t.unconfirmed = t.unconfirmed + 1 end
+    end
+    groups[#groups + 1] = { name = "(no group)", attempts = rows }
   end
   local code = t.unknown > 0 and 3 or 0
   if opts.json then

@@ -67,6 +67,9 @@ local FIELDS = {
   price = { amount, "a decimal amount string >= 0", nil, "intent" },
   currency = { str, "a non-empty string", nil, "intent" },
   client_token = { str, "a non-empty string", nil, "intent" },
+  -- where the renewal went: settling and reconciling ask exactly there
+  region = { str, "a non-empty string", nil, "intent" },
+  host = { str, "a non-empty string", nil, "intent" },
   outcome = { function(v) return OUTCOMES[v] ~= nil end, "renewed, failed or unknown",
               { result = true, confirm = true, settle = true }, AFTER },
   request_id = { str, "a non-empty string", nil, { result = true, settle = true } },

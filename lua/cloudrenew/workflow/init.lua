@@ -202,6 +202,7 @@ local function renew_all(o, p, items, log, conc)
     if it.decision == "renew" and not it.resumed then todo[#todo + 1] = it end
   end
   local cloud, done = o.client.cloud, 0
+  local where = settle.place(o.client, o.product)   -- recorded in each intent; settling asks exactly there
   local function one(it)
     local token = p.token and ("cr-" .. core.random_hex(16)) or nil
     local attempt
@@ -215,7 +216,7 @@ local function renew_all(o, p, items, log, conc)
       local aerr
       attempt, aerr = log:intent{ cloud = cloud, product = o.product, id = it.id, period = o.period,
         price = money.format(it.price_cents), currency = it.currency, run_id = o.run_id, client_token = token,
-        expires_before = it.expires_before }
+        expires_before = it.expires_before, region = where.region, host = where.host }
       if not attempt then
         it.outcome = "failed"
         -- nothing was sent; the log refuses every later intent of this run
@@ -243,7 +244,8 @@ local function renew_all(o, p, items, log, conc)
     elseif it.outcome == "unknown" and o.settle and log then
       -- The same run, after its retries: settle now if proof is already there.
       local a = log.attempts[attempt]
-      local r = settle.attempt(log, o.client, a, { settle_after = o.settle_after })
+      -- (never settle_after here: the cloud may still be processing what this run sent)
+      local r = settle.attempt(log, o.client, a, {})
       if r.outcome ~= "unknown" then
         it.outcome, it.settled_by, it.expires_after = r.outcome, r.settled_by, r.expires_after
         it.order = it.order or r.order

@@ -9,10 +9,15 @@
 --                     and parameters (idempotent by the cloud's contract: it
 --                     answers the first order, or executes once if the first
 --                     never arrived; a refusal means nothing was executed)
---   settle_after      opt-in: settle_after seconds have passed since the intent
---                     and the expiry has still not moved -> failed
+--   settle_after      opt-in: settle_after seconds (at least MIN_SETTLE_AFTER)
+--                     have passed since the intent and the expiry has still
+--                     not moved -> failed
 -- Anything less certain stays unknown, and an unknown is never sent again.
+-- Every question goes exactly where the renewal went: the intent records the
+-- region and endpoint host, and a client that does not reach them asks nothing.
 local audit = require("cloudrenew.workflow.audit")
+local catalog = require("cloudrenew.client.catalog")
+local client_mod = require("cloudrenew.client")
 local confirm = require("cloudrenew.workflow.confirm")
 local core = require("cloudrenew.core")
 local errors = require("cloudrenew.client.errors")
@@ -21,15 +26,57 @@ local num = require("cloudrenew.client.num")
 local M = {}
 
 M.MAX_SETTLE_AFTER = 366 * 86400
+-- The floor: longer than any confirmation (confirm.MAX_TIMEOUT) and than the
+-- clouds' own processing of an accepted renewal (CVM stays OPERATING for minutes).
+M.MIN_SETTLE_AFTER = 6 * 3600
+-- A Volcengine ClientToken is re-sent only while the intent is younger than this:
+-- the cloud documents no period for which it remembers a token.
+M.RESEND_WITHIN = 6 * 3600
+-- The only refusals of a re-sent renewal (same token, same parameters, same
+-- region and host) that prove the cloud evaluated the order and did not run it.
+-- NotFound, AccessDenied, a region mismatch or anything else prove nothing.
+M.REFUSALS_THAT_PROVE_FAILED = { ["Insufficient.Balance"] = true, InvalidPeriod = true, InvalidPeriodUnit = true }
 
 -- settle_after option -> seconds, nil (not given), or false, message.
 function M.settle_after(v)
   if v == nil then return nil end
   v = num.canon(v)
-  if not num.finite(v) or v < 0 or v > M.MAX_SETTLE_AFTER then
-    return false, "settle_after must be a number of seconds from 0 to " .. M.MAX_SETTLE_AFTER .. ", got " .. num.show(v)
+  if not num.finite(v) or v < M.MIN_SETTLE_AFTER or v > M.MAX_SETTLE_AFTER then
+    return false, "settle_after must be a number of seconds from " .. M.MIN_SETTLE_AFTER .. " (6 hours: longer than"
+      .. " any confirmation and than the cloud's own processing) to " .. M.MAX_SETTLE_AFTER .. ", got " .. num.show(v)
   end
   return v
+end
+
+-- Where a product's renewal goes from this client: { region, host } (host = the
+-- renewal endpoint's host[:port]); the intent line records both.
+local RENEW = { cvm = { "cvm", "RenewInstances" }, ecs = { "ecs", "RenewInstance" }, teo = { "teo", "RenewPlan" },
+                hspro = { "yunjing", "RenewProVersion" } }
+function M.place(client, product)
+  local r = RENEW[product]
+  local region = client.options and client.options.region or nil
+  if not r then return { region = region } end
+  local spec = catalog.find(client.cloud, r[1], r[2])
+  local default = client.cloud == "tencent" and "https://{service}.tencentcloudapi.com"
+    or ("https://" .. (spec and spec.host or "open.volcengineapi.com"))
+  local ok, u = pcall(client_mod.endpoint, client, r[1], region, nil, default)
+  return { region = region, host = ok and u and u.authority or nil }
+end
+
+-- Does this client reach where the intent's renewal went? true, or false, why.
+-- An intent of an older version (no region, no host) is asked where the caller says.
+function M.reaches(client, intent)
+  if client.cloud ~= intent.cloud then return false, "the renewal went to " .. tostring(intent.cloud) end
+  local p = M.place(client, intent.product)
+  if intent.region and intent.region ~= p.region then
+    return false, string.format("the renewal went to region %s; this client is in %s (nothing asked)",
+      intent.region, tostring(p.region))
+  end
+  if intent.host and intent.host ~= p.host then
+    return false, string.format("the renewal went to host %s; this client sends to %s (nothing asked)",
+      intent.host, tostring(p.host))
+  end
+  return true
 end
 
 -- Same token, same parameters: the cloud answers the first order or runs it once.
@@ -41,9 +88,8 @@ local function resend(client, intent)
   end
   -- Still processing, a parameter mismatch (the log or the cloud is not what we
   -- think) or no answer: nothing proven.
-  if err.code == "IdempotentProcessing" or err.code == "IdempotentParameterMismatch"
-      or err.outcome ~= "rejected" then
-    return nil, "re-sent with its ClientToken: " .. tostring(err)
+  if err.outcome ~= "rejected" or not M.REFUSALS_THAT_PROVE_FAILED[err.code] then
+    return nil, "re-sent with its ClientToken: " .. tostring(err) .. " (proves nothing)"
   end
   return { outcome = "failed", by = "client_token", request_id = err.request_id,
            error = { code = err.code, message = err.message } }
@@ -58,6 +104,11 @@ function M.attempt(log, client, a, opts)
   local was = audit.effective(a)
   local out = { id = intent.id, attempt = intent.attempt, run_id = intent.run_id, before = was, outcome = was }
   if not audit.unsettled(a) then return out end
+  local reach, rwhy = M.reaches(client, intent)
+  if not reach then
+    out.message = rwhy
+    return out
+  end
   local product = intent.product
   local before = confirm.parse_time(intent.expires_before)
   local rid = (a.result and a.result.request_id) or nil
@@ -73,9 +124,20 @@ function M.attempt(log, client, a, opts)
   else
     why = "read failed: " .. tostring(rerr)
   end
-  -- Volcengine: a lost answer is settled by asking again with the same token.
+  -- Volcengine: a lost answer is settled by asking again with the same token,
+  -- only when the expiry was read now and has not moved, and the intent is young.
+  local sent = confirm.parse_time(intent.time)
+  local age = sent and (core.time() - sent)
   if not verdict and was == "unknown" and product == "ecs" and intent.client_token and intent.period then
-    local r, e = resend(client, intent)
+    local r, e
+    if not (st and st.found and before and st.expires and st.expires <= before) then
+      e = "not re-sent: " .. (why or "the expiry read now does not show it unmoved")
+    elseif not age or age < 0 or age >= M.RESEND_WITHIN then
+      e = string.format("not re-sent: the intent is %s old (a ClientToken is re-sent only within %d s)",
+        age and (math.floor(age) .. " s") or "of unknown age", M.RESEND_WITHIN)
+    else
+      r, e = resend(client, intent)
+    end
     if r then
       verdict = r
       -- the expiry read before the re-send is stale now: report what it is after
@@ -88,8 +150,6 @@ function M.attempt(log, client, a, opts)
   -- Opt-in: the expiry provably did not move within settle_after seconds.
   if not verdict and was == "unknown" and opts.settle_after and st and st.found and before and st.expires
       and st.expires <= before then
-    local sent = confirm.parse_time(intent.time)
-    local age = sent and (core.time() - sent)
     if age and age >= opts.settle_after then
       verdict = { outcome = "failed", by = "settle_after", error = { code = "ClientError.Settled",
         message = string.format("the expiry has not moved %d s after the attempt (settle_after %d s)",
