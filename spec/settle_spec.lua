@@ -281,6 +281,46 @@ describe("settling unknown outcomes", function()
     end)
   end)
 
+  describe("issue 21 case 10: two settlers on one log", function()
+    local function unknown_renewed(id)
+      fake:resources{ { id = id, expires_in_days = 3 } }
+      fake:faults{ { action = "RenewInstances", kind = "drop_after", count = 1 } }
+      local r = run{ client = tc, product = "cvm", resources = { id } }
+      assert.are.equal("unknown", r.items[1].outcome)
+    end
+
+    it("one locked, one not: the unlocked settler records nothing while the lock is held; one settle line, the log stays usable", function()
+      unknown_renewed("ins-st000010")
+      local locked = assert(audit.open(log, { lock = true }))
+      local loose = assert(audit.open(log))
+      local o2 = settle.resource(loose, tc, "cvm", "ins-st000010")
+      assert.are.equal("unknown", o2[1].outcome)
+      assert.truthy(o2[1].message:find("locked by another running process", 1, true), o2[1].message)
+      local o1 = settle.resource(locked, tc, "cvm", "ins-st000010")
+      assert.are.same({ "renewed", "expiry" }, { o1[1].outcome, o1[1].settled_by })
+      locked:close()
+      assert.are.equal(1, #events(log, "settle"))
+      local again = assert(audit.open(log, { lock = true }))
+      assert.are.equal("renewed", (again:status("tencent", "cvm", "ins-st000010", nil)))
+      again:close()
+      assert.are.same({ ["ins-st000010"] = 1 }, fake:renewals())
+    end)
+
+    it("two unlocked settlers in turn: the second reads the first's settle line and writes none", function()
+      unknown_renewed("ins-st000011")
+      local a = assert(audit.open(log))
+      local b = assert(audit.open(log))
+      assert.are.equal("renewed", settle.resource(a, tc, "cvm", "ins-st000011")[1].outcome)
+      local ob = settle.resource(b, tc, "cvm", "ins-st000011")
+      assert.are_not.equal("failed", ob[1].outcome)
+      assert.are.equal(1, #events(log, "settle"))
+      -- and the log is still usable by the next run
+      local r = run{ client = tc, product = "cvm", resources = { "ins-st000011" } }
+      assert.are.same({ true, "renewed" }, { r.items[1].resumed, r.items[1].outcome })
+      assert.are.same({ ["ins-st000011"] = 1 }, fake:renewals())
+    end)
+  end)
+
   describe("the audit log stays strict", function()
     local function lines_with(extra)
       local l = {

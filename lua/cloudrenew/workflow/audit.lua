@@ -230,11 +230,13 @@ function M.open(path, opts)
     log:close()
     return nil, "cannot read audit log " .. tostring(ferr)
   end
+  log.size, log.mine = 0, {}
   if f then
     local data = f:read("*a")
     f:close()
     local torn, n = log:_load(data)
     if not torn then log:close(); return nil, n end
+    log.size = #data - torn   -- what was read: later lines are re-read before a settle
     if torn > 0 then
       if log.lock_handle then
         local ok, terr = core.truncate_tail(path, #data, #data - torn)
@@ -287,6 +289,7 @@ function Log:append(entry)
   local line, err = json.encode(entry)
   if not line then return nil, "cannot encode audit entry: " .. tostring(err) end
   local ok, werr = core.append_durable(self.path, line .. "\n")
+  if ok and self.mine then self.mine[line .. "\n"] = true end   -- known already when the tail is re-read
   if not ok then
     if not self.failed then
       self.failed = werr
@@ -330,14 +333,64 @@ end
 -- After a result: what the read API confirmed (cloudrenew.confirm), or how an
 -- unknown or unconfirmed attempt was settled (cloudrenew.settle). Refused,
 -- nothing written, when the line would contradict the attempt's history.
+-- Read what others appended since this log was read (another settler, another
+-- program) into its state; lines this log wrote itself are skipped.
+function Log:_refresh()
+  local f = io.open(self.path, "rb")
+  if not f then return true end
+  f:seek("set", self.size or 0)
+  local data = f:read("*a") or ""
+  f:close()
+  local from = 1
+  while true do
+    local nl = data:find("\n", from, true)
+    if not nl then break end
+    local line = data:sub(from, nl)
+    from = nl + 1
+    if self.mine[line] then
+      self.mine[line] = nil
+    elseif line:find("%S") then
+      local e = json.decode(line)
+      local why = type(e) == "table" and check(e) or "not an audit entry"
+      if not why then
+        local ok, aerr = self:_add(e)
+        if not ok then why = aerr end
+      end
+      if why then return nil, "the log changed under this run (" .. why .. "): nothing recorded" end
+    end
+    self.size = (self.size or 0) + #line
+  end
+  return true
+end
+
 local function follow(self, event, attempt, fields)
   local e = { event = event, attempt = attempt }
   for k, v in pairs(fields) do e[k] = v end
   e.request_id, e.order = text(e.request_id), text(e.order)
   if e.error ~= nil then e.error = { code = text(e.error.code), message = text(e.error.message) } end
+  -- A settle line decides an attempt once: it is written under the log's lock
+  -- (taken for this append when the log was opened without it) and only after
+  -- reading what another settler may have written since.
+  local lock
+  if event == "settle" and self.mine then
+    if not self.lock_handle then
+      local lerr, busy
+      lock, lerr, busy = core.lock(self.path)
+      if not lock then
+        return nil, busy and (self.path .. " is locked by another running process: this settle is not recorded"
+          .. " (run again when it has finished)") or lerr
+      end
+    end
+    local ok, rerr = self:_refresh()
+    if not ok then
+      if lock then lock:release() end
+      return nil, rerr
+    end
+  end
   local why = self:_follow_why(e)
-  if why then return nil, why end
-  local ok, err = self:append(e)
+  local ok, err
+  if why then ok, err = nil, why else ok, err = self:append(e) end
+  if lock then lock:release() end
   if not ok then return nil, err end
   assert(self:_add(e))
   return true
