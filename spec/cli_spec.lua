@@ -149,6 +149,42 @@ describe("bin/cloudrenew", function()
     assert.are.same({ ["ins-ccccccc1"] = 1 }, fake:renewals())
   end)
 
+  it("issue 21 case 11: a later group that fails (a discovery read) does not hide what earlier groups did: every report, exit 3 while unknowns remain", function()
+    fake:resources{ { id = "ins-ccccccc1", expires_in_days = 3 }, { id = "ins-ccccccc2", expires_in_days = 3 } }
+    fake:faults{ { action = "RenewInstances", kind = "drop_after", count = 1 },
+                 { action = "DescribePlans", kind = "body", status = 200, count = 10,
+                   body = '{"Response":{"Error":{"Code":"UnauthorizedOperation","Message":"no DescribePlans"},"RequestId":"r-9"}}' } }
+    write(dir .. "/teo.json", '{"edgeone-cccccccccc01": "12.50"}')
+    local t = inv{ tencent = {
+      cvm = { name = "web", period = 1, resources = { "ins-ccccccc1", "ins-ccccccc2" } },
+      teo = { name = "plans", period = 1, prices = "teo.json", select = { expires_within_days = 30 } } } }
+    local log = dir .. "/a.jsonl"
+    local rc, out, err = run{ "apply", inventory(t), "--audit-log", log, "--concurrency", "1" }
+    assert.are.equal(3, rc, out .. err)
+    assert.truthy(out:find("web%s+ins%-ccccccc1%s+%S+%s+renew%s+unknown"), out)
+    assert.truthy(out:find("web%s+ins%-ccccccc2%s+%S+%s+renew%s+renewed"), out)
+    assert.truthy(out:find("UNKNOWN OUTCOMES", 1, true), out)
+    assert.truthy(out:find("group plans did not run", 1, true), out)
+    assert.truthy(err:find("UnauthorizedOperation", 1, true), err)
+    assert.are.same({ ["ins-ccccccc1"] = 1, ["ins-ccccccc2"] = 1 }, fake:renewals())
+    -- --json: the same, one document (the unknown is resumed, nothing sent again)
+    fake:faults{ { action = "DescribePlans", kind = "body", status = 200, count = 10,
+                   body = '{"Response":{"Error":{"Code":"UnauthorizedOperation","Message":"no DescribePlans"},"RequestId":"r-9"}}' } }
+    rc, out = run{ "apply", "--json", inventory(t), "--audit-log", log }
+    assert.are.equal(3, rc, out)
+    local doc = assert(json.decode(out), out)
+    assert.are.same({ 3, 1, "web" }, { doc.exit_code, #doc.groups, doc.groups[1].name })
+    assert.are.equal(1, doc.totals.unknown)
+    assert.truthy(doc.group_errors[1].message:find("UnauthorizedOperation", 1, true))
+    assert.are.same({ ["ins-ccccccc1"] = 1, ["ins-ccccccc2"] = 1 }, fake:renewals())
+    -- all renewed, the later group still failing: exit 1 (not 2: something ran)
+    rc, out = run{ "apply", inventory{ tencent = {
+      cvm = { name = "web", period = 1, resources = { "ins-ccccccc2" } },
+      teo = { name = "plans", period = 1, prices = "teo.json", select = { expires_within_days = 30 } } } }, "--audit-log", log }
+    assert.are.equal(1, rc, out)
+    assert.are.same({ ["ins-ccccccc1"] = 1, ["ins-ccccccc2"] = 1 }, fake:renewals())
+  end)
+
   it("runs every group of every product and cloud, with a teo price file next to the inventory", function()
     write(dir .. "/teo.json", '{"edgeone-cccccccccc01": "12.50"}')
     local t = inv{

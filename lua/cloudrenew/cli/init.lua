@@ -216,7 +216,7 @@ local function run(argv, out, err)
   if not log then return done(fail(opts, out, err, "audit log: " .. tostring(lerr))) end
 
   local tty = core.isatty(2)   -- progress only for a person watching
-  local runs = {}
+  local runs, group_errors = {}, {}
   local totals = { resources = 0, renewed = 0, skipped = 0, no_price = 0, failed = 0, unknown = 0,
                    resumed = 0, spent_cents = 0, planned_cents = 0, earlier_cents = 0, unknowns = {} }
   for _, g in ipairs(inv.groups) do
@@ -225,8 +225,14 @@ local function run(argv, out, err)
     local report, rerr = workflow.renew_if_under_budget(o)
     if tty then err:write("\r\27[K") end
     if not report then
-      log:close()
-      return done(fail(opts, out, err, string.format("%s: %s", g.entry, tostring(rerr))))
+      -- This group failed as a whole (a discovery read, a held lease...): it sent
+      -- nothing, but earlier groups may have renewed or left unknowns, so the run
+      -- goes on and its report (and exit status) says all of it.
+      local msg = string.format("%s: %s", g.entry, tostring(rerr))
+      err:write("cloudrenew: ", msg, "\n")
+      group_errors[#group_errors + 1] = { group = g.name, entry = g.entry, code = type(rerr) == "table" and rerr.code or nil,
+        message = msg }
+      goto next_group
     end
     runs[#runs + 1] = { group = g, report = report }
     local t = report.totals
@@ -245,8 +251,12 @@ local function run(argv, out, err)
           message = it.error and it.error.message or "outcome unknown" }
       end
     end
+    ::next_group::
   end
   log:close()
+  if #runs == 0 then   -- no group ran: nothing was sent, it is bad input (or an unreachable read)
+    return done(fail(opts, out, err, group_errors[1].message))
+  end
   -- What the run should know beyond its rows: a product's lifecycle as the
   -- official definitions state it, a client's credential oddity.
   local warnings, said = {}, {}
@@ -268,9 +278,12 @@ local function run(argv, out, err)
   end
   totals.spent, totals.planned_amount = money.format(totals.spent_cents), money.format(totals.planned_cents)
   totals.earlier = money.format(totals.earlier_cents)
+  for _, ge in ipairs(group_errors) do
+    warnings[#warnings + 1] = "group " .. ge.group .. " did not run (nothing sent for it): " .. ge.message
+  end
   local code = M.OK
   if totals.unknown > 0 then code = M.UNKNOWN
-  elseif totals.failed > 0 or totals.no_price > 0 then code = M.FAILED end
+  elseif totals.failed > 0 or totals.no_price > 0 or #group_errors > 0 then code = M.FAILED end
 
   if opts.json then
     local groups = {}
@@ -289,7 +302,7 @@ local function run(argv, out, err)
     end
     out:write(json.encode{ version = cloudrenew.VERSION, mode = dry and "plan" or "apply",
       inventory = inv.path, audit_log = path, run_id = opts.run_id, groups = groups, totals = totals,
-      warnings = warnings, exit_code = code }, "\n")
+      group_errors = #group_errors > 0 and group_errors or nil, warnings = warnings, exit_code = code }, "\n")
   else
     print_table(out, runs, totals, string.format("cloudrenew %s %s%s (audit log %s)", opts.command, inv.path,
       (opts.dry_run and " --dry-run") or "", path), warnings)
