@@ -134,6 +134,19 @@ int cr_lock_path(const char *path, int *busy, char *err, size_t errlen) {
   return fd;
 }
 
+const char *cr_file_kind(const char *path, char *err, size_t errlen) {
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    if (errno == ENOENT) return "missing";
+    fail(err, errlen, "cannot stat", path, errno);
+    return NULL;
+  }
+  if (S_ISREG(st.st_mode)) return "file";
+  if (S_ISDIR(st.st_mode)) return "directory";
+  if (S_ISFIFO(st.st_mode)) return "fifo";
+  return "other";
+}
+
 int cr_isatty(int fd) {
   return isatty(fd) == 1;
 }

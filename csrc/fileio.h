@@ -25,5 +25,7 @@ int cr_lock_path(const char *path, int *busy, char *err, size_t errlen);
 
 /* 1 when fd is a terminal. */
 int cr_isatty(int fd);
+/* What is at path (following links): "file", "missing", "directory", "fifo", "other"; NULL + err on failure. */
+const char *cr_file_kind(const char *path, char *err, size_t errlen);
 
 #endif

@@ -69,9 +69,19 @@ static int l_isatty(lua_State *L) {
   return 1;
 }
 
+/* core.file_kind(path) -> "file" | "missing" | "directory" | "fifo" | "other" | nil, err */
+static int l_file_kind(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  char err[512];
+  const char *k = cr_file_kind(path, err, sizeof err);
+  if (!k) { lua_pushnil(L); lua_pushstring(L, err); return 2; }
+  lua_pushstring(L, k);
+  return 1;
+}
+
 static const luaL_Reg fileio_funcs[] = {
   {"append_durable", l_append_durable}, {"truncate_tail", l_truncate_tail}, {"lock", l_lock},
-  {"isatty", l_isatty}, {NULL, NULL}
+  {"isatty", l_isatty}, {"file_kind", l_file_kind}, {NULL, NULL}
 };
 
 void cr_open_fileio(lua_State *L) {

@@ -185,6 +185,76 @@ describe("bin/cloudrenew", function()
     assert.are.same({ ["ins-ccccccc1"] = 1, ["ins-ccccccc2"] = 1 }, fake:renewals())
   end)
 
+  it("issue 21: a server-supplied OrderId reaches the table printable and bounded (no escapes, no fake lines)", function()
+    local evil = "Order1\27[2J\27]0;pwned\7\nins-ccccccc9  80.00  renew  renewed  " .. string.rep("x", 300)
+    local body = assert(json.encode{ ResponseMetadata = { RequestId = "r-evil", Action = "RenewInstance",
+      Version = "2020-04-01", Service = "ecs", Region = "cn-beijing" }, Result = { OrderId = evil } })
+    fake:faults{ { action = "RenewInstance", kind = "body", status = 200, body = body, count = 1, execute = true } }
+    local rc, out = run{ "apply", inventory(inv{ volcengine = { ecs = { period = 1, resources = { "i-cccccccccc1" } } } }),
+      "--audit-log", dir .. "/a.jsonl" }
+    assert.are.equal(0, rc, out)
+    assert.is_nil(out:find("\27", 1, true))
+    assert.is_nil(out:find("\7", 1, true))
+    assert.is_nil(out:find("\nins%-ccccccc9"))
+    assert.truthy(out:find("order Order1 [2J ]0;pwned  ins-ccccccc9", 1, true), out)
+    assert.is_nil(out:find(string.rep("x", 100), 1, true))
+    local rc2, jout = run{ "apply", "--json", inventory(inv{ volcengine = { ecs = { period = 1, resources = { "i-cccccccccc1" } } } }),
+      "--audit-log", dir .. "/a.jsonl" }
+    assert.are.equal(0, rc2, jout)
+    local o = assert(json.decode(jout)).groups[1].items[1].order
+    assert.truthy(#o <= 83 and not o:find("%c"), o)
+  end)
+
+  it("issue 21: --audit-log naming a directory or a FIFO is refused (exit 2, clear message) by plan, status and apply", function()
+    local path = inventory(cvm_group())
+    for _, cmd in ipairs{ "plan", "status", "apply" } do
+      local rc, _, err = run{ cmd, path, "--audit-log", dir }
+      assert.are.equal(2, rc, err)
+      assert.truthy(err:find("is a directory: the audit log must be a regular file", 1, true), err)
+    end
+    assert(fixture.sh("mkfifo " .. q(dir .. "/fifo")))
+    for _, cmd in ipairs{ "plan", "status", "apply", "reconcile" } do
+      local rc, _, err = run{ cmd, path, "--audit-log", dir .. "/fifo" }
+      assert.are.equal(2, rc, err)
+      assert.truthy(err:find("is a fifo: the audit log must be a regular file", 1, true), err)
+    end
+    assert.are.equal(0, #fake:requests_for("RenewInstances"))
+  end)
+
+  it("issue 21: an inventory prices file is bounded: /dev/zero and a file over 4 MiB are refused, nothing sent", function()
+    local function teo(prices)
+      return inventory(inv{ tencent = { teo = { period = 1, prices = prices, resources = { "edgeone-cccccccccc01" } } } })
+    end
+    local rc, _, err = run{ "plan", teo("/dev/zero"), "--audit-log", dir .. "/a.jsonl" }
+    assert.are.equal(2, rc, err)
+    assert.truthy(err:find("not a regular file", 1, true), err)
+    write(dir .. "/big.json", '{"edgeone-cccccccccc01": "1' .. string.rep("0", 5 * 1024 * 1024) .. '"}')
+    rc, _, err = run{ "plan", teo("big.json"), "--audit-log", dir .. "/a.jsonl" }
+    assert.are.equal(2, rc, err)
+    assert.truthy(err:find("larger than 4194304 bytes", 1, true), err)
+    assert.are.equal(0, #fake:requests())
+  end)
+
+  it("issue 21: run_ids with surrounding spaces are refused; a renewal of the resource under another run_id is warned of", function()
+    local log = dir .. "/a.jsonl"
+    local path = inventory(cvm_group{ resources = { "ins-ccccccc1" } })
+    local rc, out, err = run{ "apply", path, "--audit-log", log, "--run-id", "2026-12 " }
+    assert.are.equal(2, rc, err)
+    assert.truthy(err:find("run_id must not begin or end with spaces", 1, true), err)
+    rc, out = run{ "apply", path, "--audit-log", log, "--run-id", "2026-12" }
+    assert.are.equal(0, rc, out)
+    assert.is_nil(out:find("already holds", 1, true))
+    rc, out = run{ "apply", path, "--audit-log", log }
+    assert.are.equal(0, rc, out)
+    assert.truthy(out:find('warning: ins-ccccccc1: this log already holds a renewed renewal of it under run_id "2026-12"', 1, true), out)
+    rc, out = run{ "plan", "--json", path, "--audit-log", log, "--run-id", "2026-12b" }
+    assert.are.equal(0, rc, out)
+    local warned = false
+    for _, w in ipairs(assert(json.decode(out)).warnings) do warned = warned or w:find("already holds", 1, true) ~= nil end
+    assert.is_true(warned)
+    assert.are.same({ ["ins-ccccccc1"] = 2 }, fake:renewals())   -- the second was asked for (a new run_id), and warned of
+  end)
+
   it("runs every group of every product and cloud, with a teo price file next to the inventory", function()
     write(dir .. "/teo.json", '{"edgeone-cccccccccc01": "12.50"}')
     local t = inv{

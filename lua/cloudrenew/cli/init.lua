@@ -87,14 +87,19 @@ local function progress_fn(err, name)
   end
 end
 
+-- Server-supplied text (OrderId, DealName, RequestId, messages) reaches a
+-- terminal: printable and bounded, as errors.text makes it.
+local ptext = require("cloudrenew.client.errors").text
+M.MAX_ID_TEXT = 80
+
 local function detail(it)
   local parts = {}
   if it.resumed then parts[#parts + 1] = "from the audit log" end
   if it.error then
-    parts[#parts + 1] = tostring(it.error.code) .. ": " .. tostring(it.error.message)
+    parts[#parts + 1] = ptext(tostring(it.error.code), M.MAX_ID_TEXT) .. ": " .. ptext(tostring(it.error.message))
   end
-  if it.order then parts[#parts + 1] = "order " .. it.order end
-  if it.request_id and (it.outcome ~= "skipped") then parts[#parts + 1] = "RequestId " .. it.request_id end
+  if it.order then parts[#parts + 1] = "order " .. ptext(it.order, M.MAX_ID_TEXT) end
+  if it.request_id and (it.outcome ~= "skipped") then parts[#parts + 1] = "RequestId " .. ptext(it.request_id, M.MAX_ID_TEXT) end
   if it.expires_before then   -- the expiry now, and where a renewal takes (or took) it
     local after = it.expires_after or (it.expires_after_planned and it.expires_after_planned .. " planned")
     parts[#parts + 1] = "expires " .. it.expires_before .. (after and (" -> " .. after) or "")
@@ -145,7 +150,7 @@ local function print_table(out, runs, totals, header, warnings)
       .. "re-runs with this audit log will not renew them again.\n")
     for _, u in ipairs(totals.unknowns) do
       out:write(string.format("  %s %s (period %d, price %s)%s: %s\n", u.group, u.id, u.period, u.price or "-",
-        u.request_id and (" RequestId " .. u.request_id) or "", u.message))
+        u.request_id and (" RequestId " .. ptext(u.request_id, M.MAX_ID_TEXT)) or "", ptext(u.message)))
     end
   end
   for _, wline in ipairs(warnings) do out:write("warning: ", wline, "\n") end
@@ -292,7 +297,8 @@ local function run(argv, out, err)
       local items = {}
       for j, it in ipairs(r.items) do
         items[j] = { id = it.id, price = it.price, price_cents = it.price_cents, currency = it.currency,
-          decision = it.decision, outcome = it.outcome, request_id = it.request_id, order = it.order,
+          decision = it.decision, outcome = it.outcome, request_id = ptext(it.request_id, M.MAX_ID_TEXT),
+          order = ptext(it.order, M.MAX_ID_TEXT),
           resumed = it.resumed, error = error_table(it.error),
           expires_before = it.expires_before, expires_after = it.expires_after, confirmed = it.confirmed,
           settled_by = it.settled_by }

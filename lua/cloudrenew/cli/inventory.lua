@@ -41,12 +41,21 @@ local function set(list)
   return s
 end
 
+-- The inventory and a teo prices file: regular files of at most MAX_FILE bytes
+-- (a FIFO would hang the run, /dev/zero would fill memory).
+M.MAX_FILE = 4 * 1024 * 1024
 local function read(path)
+  local kind, kerr = require("cloudrenew.core").file_kind(path)
+  if kind and kind ~= "file" and kind ~= "missing" then
+    return nil, "is a " .. (kind == "other" and "device or socket" or kind) .. ", not a regular file"
+  end
+  if not kind then return nil, kerr end
   local f, err = io.open(path, "rb")
   if not f then return nil, err end
-  local s = f:read("*a")
+  local s = f:read(M.MAX_FILE + 1)
   f:close()
-  return s
+  if s and #s > M.MAX_FILE then return nil, "is larger than " .. M.MAX_FILE .. " bytes" end
+  return s or ""
 end
 
 -- cjson says "at character N": say line and column as editors do.

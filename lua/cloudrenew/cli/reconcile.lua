@@ -18,6 +18,7 @@ local map = require("cloudrenew.net.map")
 local settle = require("cloudrenew.workflow.settle")
 
 local M = {}
+local ptext = require("cloudrenew.client.errors").text   -- server text: printable, bounded
 
 local function id_of(r) return type(r) == "table" and r.Quuid or r end
 
@@ -274,9 +275,9 @@ function M.reconcile(opts, inv, log, conc, out)
     for _, r in ipairs(gr.attempts) do
       local detail = r.settled_by and ("settled by " .. r.settled_by
         .. (r.expires_after and ("; expires " .. r.expires_after) or "")
-        .. (r.order and ("; order " .. r.order) or "")
+        .. (r.order and ("; order " .. ptext(r.order, 80)) or "")
         .. (r.error and ("; " .. tostring(r.error.code) .. ": " .. tostring(r.error.message)) or ""))
-        or r.message or ""
+        or ptext(r.message) or ""
       rows[#rows + 1] = { gr.name, r.id, r.attempt, r.was, r.outcome, detail }
     end
   end

@@ -218,6 +218,14 @@ end
 -- "not renewed yet" and both pay); only then is a torn last line cut off.
 function M.open(path, opts)
   local log = setmetatable({ path = path, warnings = {}, attempts = {}, by_key = {} }, Log)
+  -- Only a regular file (or nothing yet, to create): a directory cannot be read
+  -- as a log, a FIFO would hang the run, a device is not a log.
+  local kind, kerr = core.file_kind(path)
+  if not kind then return nil, kerr end
+  if kind ~= "file" and kind ~= "missing" then
+    return nil, string.format("%s is a %s: the audit log must be a regular file (or a path to create)", path,
+      kind == "other" and "device or socket" or kind)
+  end
   if opts and opts.lock then
     local lock, err, busy = core.lock(path)
     if not lock then

@@ -93,6 +93,10 @@ local function check(o)
   if o.run_id ~= nil and (type(o.run_id) ~= "string" or o.run_id == "") then
     return invalid("run_id must be a non-empty string")
   end
+  if o.run_id ~= nil and (o.run_id:find("^%s") or o.run_id:find("%s$")) then
+    return invalid(string.format("run_id must not begin or end with spaces (%q would be another run than %q)",
+      o.run_id, (o.run_id:gsub("^%s+", ""):gsub("%s+$", ""))))
+  end
   if o.audit_log ~= nil and not audit.is(o.audit_log)
       and (type(o.audit_log) ~= "string" or o.audit_log == "") then
     return invalid("audit_log must be a path or a log from cloudrenew.audit.open")
@@ -366,6 +370,22 @@ function M.renew_if_under_budget(o)
   for _, it in ipairs(items) do
     if it.decision ~= "renew" then it.outcome = "skipped"
     elseif not it.resumed then it.outcome = "planned" end
+  end
+  if log then   -- the same resource renewed (or maybe) in this log under another run_id: say so
+    for _, it in ipairs(items) do
+      if it.decision == "renew" and not it.resumed then
+        for _, a in ipairs(log:history(cloud, o.product, it.id)) do
+          local was = audit.effective(a)
+          if a.intent.run_id ~= o.run_id and (was == "renewed" or was == "unknown") then
+            log.warnings[#log.warnings + 1] = string.format("%s: this log already holds a %s renewal of it under"
+              .. " run_id %s (attempt %s, %s); run_id %s renews it again", it.id, was,
+              a.intent.run_id and string.format("%q", a.intent.run_id) or "none", tostring(a.intent.attempt),
+              tostring(a.intent.time), o.run_id and string.format("%q", o.run_id) or "none")
+            break
+          end
+        end
+      end
+    end
   end
   if not o.dry_run then renew_all(o, p, items, log, conc) end
   if o.ledger_ then o.ledger_:close(log) end
