@@ -19,8 +19,22 @@ local op, epoch, lv, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local cur = redis.call('GET', KEYS[5])
 if op == 'open' then
   if epoch ~= '' and cur ~= epoch then return {'wiped', cur or ''} end
-  if not cur then cur = ARGV[5]; redis.call('SET', KEYS[5], cur) end
+  if not cur then
+    -- a new epoch says when Redis (new, restarted or flushed) started afresh
+    if redis.replicate_commands then pcall(redis.replicate_commands) end
+    local t = redis.call('TIME')
+    cur = ARGV[5] .. '/' .. string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+    redis.call('SET', KEYS[5], cur)
+  end
   if ARGV[6] == 'peek' then return {'ok', cur, '', '0', redis.call('HGETALL', KEYS[3])} end
+  -- Within one lease_ttl of a fresh epoch only a holder from before (retake)
+  -- may take the lease: every other host gives it that long to re-seed.
+  local born = tonumber(cur:match('/(%d+)$') or '')
+  if born and ARGV[6] ~= 'retake' then
+    local t = redis.call('TIME')
+    local age = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - born
+    if age >= 0 and age < ttl then return {'young', ttl - age, cur} end
+  end
   local held = redis.call('GET', KEYS[1])
   local mine = held and held:sub(1, #lv + 1) == lv .. '/'
   if held and not mine then return {'busy', redis.call('PTTL', KEYS[1]), cur} end
@@ -93,13 +107,18 @@ end
 function Ledger:_open(wait)
   local deadline = core.monotonic() + (wait or 0)
   while true do
-    local seeds = { core.random_hex(8), self.peek and "peek" or "lease" }
+    local seeds = { core.random_hex(8), self.peek and "peek" or self.lease and "retake" or "lease" }
     for id, v in pairs(self.known) do seeds[#seeds + 1] = id; seeds[#seeds + 1] = v end
     local r, err = self:_eval("open", seeds)
     local now = core.monotonic()
     if r and r[1] == "ok" then
       self.epoch, self.lease, self.fence = r[2], r[3] ~= "" and r[3] or nil, tonumber(r[4])
       self.remote = pairs_of(r[5] or {})
+      -- what this host read is re-seeded after a wipe as what it wrote is
+      -- (gaps only: an entry Redis still holds is never overwritten by it)
+      if not self.peek then
+        for id, v in pairs(self.remote) do self.known[id] = v end
+      end
       self.alive_at = now
       return true
     end
@@ -108,14 +127,19 @@ function Ledger:_open(wait)
       if now + pause > deadline then return fail("Redis", err) end
       self.conn.retry_at = 0
     elseif r[1] == "wiped" then
-      -- Redis lost its data since we last looked. A holder re-seeds at once;
-      -- a waiter gives the holder one lease_ttl to do so before it goes on.
+      -- Redis lost its data since we last looked. A holder takes its lease
+      -- back and re-seeds at once; anyone else meets the young epoch next.
       self.epoch, pause = nil, 0
-      if not self.lease then
-        if now + self.cfg.lease_ttl > deadline then
-          return fail("Lease", "Redis lost its data; waiting for the lease holder to re-seed it would pass redis.lease_wait")
-        end
-        pause = self.cfg.lease_ttl
+    elseif r[1] == "young" then
+      -- Redis started afresh (new, restarted or flushed) less than lease_ttl
+      -- ago: a holder from before may still be re-seeding what it wrote or
+      -- read. Every host but that holder waits until the epoch is lease_ttl old.
+      self.epoch = r[3] ~= "" and r[3] or nil
+      pause = math.max((tonumber(r[2]) or 0) / 1000, 0.01)
+      if now + pause > deadline then
+        return fail("Lease", string.format("Redis has had no record of this run for less than redis.lease_ttl (new,"
+          .. " restarted or flushed): another host may still re-seed it; waiting %.1f s more would pass"
+          .. " redis.lease_wait (nothing sent; run again then, or raise lease_wait)", pause))
       end
     else       -- busy: remember the epoch, so a wipe while we wait is seen
       self.epoch = self.epoch or (r[3] ~= "" and r[3] or nil)
