@@ -210,12 +210,14 @@ local function renew_all(o, p, items, log, conc)
   local function one(it)
     local token = p.token and ("cr-" .. core.random_hex(16)) or nil
     local attempt
-    -- Many hosts: claim it in the Redis ledger first (cloudrenew.workflow.ledger sets
-    -- it.outcome when another host has it or Redis refuses: nothing sent).
-    local lat = o.ledger_ and o.ledger_:claim(it, o)
-    if o.ledger_ and not lat then return end
     -- The expiry before sending: what confirmation and settling compare with.
     it.expires_before = confirm.before(o.client, o.product, it.id)
+    -- Many hosts: claim it in the Redis ledger as late as possible, after the
+    -- paced read and right before the send (cloudrenew.workflow.ledger sets
+    -- it.outcome when another host has it or Redis refuses: nothing sent). The
+    -- claim carries the expiry read and the token, so any host can settle it.
+    local lat = o.ledger_ and o.ledger_:claim(it, o, token)
+    if o.ledger_ and not lat then return end
     if log then
       local aerr
       attempt, aerr = log:intent{ cloud = cloud, product = o.product, id = it.id, period = o.period,
@@ -332,6 +334,15 @@ function M.renew_if_under_budget(o)
           { same_run = true, run_id = o.run_id, settle_after = o.settle_after })) do
         if s.settled_by then settled[r.id] = s end
       end
+    end, { concurrency = conc })
+  end
+  if o.settle and o.ledger_ and not o.dry_run then
+    -- Many hosts: an intent only the Redis ledger knows (another host sent it,
+    -- or died before it could) is settled by the same proofs as our own.
+    map.map(rows, function(r)
+      if log and log:status(cloud, o.product, r.id, o.run_id) then return end
+      local s = o.ledger_:settle_remote(o.client, o.product, r.id, { settle_after = o.settle_after })
+      if s and s.settled_by then settled[r.id] = s end
     end, { concurrency = conc })
   end
   local items = {}

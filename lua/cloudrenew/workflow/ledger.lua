@@ -235,14 +235,29 @@ end
 
 local money = require("cloudrenew.workflow.money")
 
--- Before sending it: the attempt id, or nil after setting it.outcome (another
--- host has it: renewed/unknown, resumed; Redis or the lease failed: failed,
--- nothing sent).
-function Ledger:claim(it, o)
+-- One field of a ledger value: no space, bounded, "-" for none.
+local function field(v)
+  v = v ~= nil and tostring(v) or ""
+  if v == "" or #v > 64 or v:find("%s") then return "-" end
+  return v
+end
+
+-- An intent's value: "intent attempt price currency expires_before token
+-- time period" (the first four are what every reader parses).
+local function intent_value(attempt, price, currency, it, o, token)
+  return table.concat({ "intent", attempt, field(price), field(currency), field(it.expires_before), field(token),
+    os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(core.time())), field(o.period) }, " ")
+end
+
+-- Before sending it (after the pre-send read): the attempt id, or nil after
+-- setting it.outcome (another host has it: renewed/unknown, resumed; Redis or
+-- the lease failed: failed, nothing sent).
+function Ledger:claim(it, o, token)
   local attempt = core.random_hex(8)
   local price = it.price_cents and money.format(it.price_cents) or nil
-  local ok, why, state = self:intent(it.id, attempt, price, it.currency,
-    entry("intent", o, it, attempt, { price = price, currency = it.currency, fence = self.fence }))
+  local ok, why, state = self:_write("intent", it.id, intent_value(attempt, price, it.currency, it, o, token),
+    entry("intent", o, it, attempt, { price = price, currency = it.currency, fence = self.fence,
+      expires_before = it.expires_before, client_token = token }))
   if ok then return attempt end
   if why == "taken" then
     local s = parse(state)
@@ -267,6 +282,38 @@ function Ledger:settle(it, attempt, o)
     self.warnings[#self.warnings + 1] = "result for " .. it.id .. " not recorded in Redis (" .. tostring(why)
       .. "): other hosts see it as possibly renewed and will not send it"
   end
+end
+
+-- Settle an intent only the ledger knows (another host's, or one a dead host
+-- left) by the proofs cloudrenew.workflow.settle takes for our own: the
+-- expiry moved past the one the claim recorded, a Volcengine re-send with its
+-- ClientToken, or (opt-in) settle_after with the expiry unmoved. The verdict
+-- is written to the ledger under our lease. Returns settle.attempt's answer,
+-- or nil when the ledger holds nothing to settle for id.
+function Ledger:settle_remote(client, product, id, opts)
+  local v = self.remote[id]
+  if self.peek or not self.lease or type(v) ~= "string" then return nil end
+  local s, attempt, price, currency = parse(v)
+  if s ~= "intent" and s ~= "unknown" then return nil end
+  local f, n = {}, 0
+  for w in v:gmatch("%S+") do
+    n = n + 1
+    if w ~= "-" then f[n] = w end
+  end
+  local intent = { cloud = client.cloud, product = product, id = id, attempt = attempt, run_id = self.run_id,
+    expires_before = f[5], client_token = f[6], time = f[7], period = tonumber(f[8]) }
+  if s == "unknown" then return nil end    -- a result "unknown": its sender's log has the detail
+  local me = self
+  local sink = { settle = function(_, _, e)
+    local value = table.concat({ e.outcome, attempt, price or "-", currency or "-" }, " ")
+    local ok, why = me:_write("result", id, value, entry("result", { client = client, product = product,
+      run_id = me.run_id, period = intent.period }, { id = id }, attempt, { outcome = e.outcome,
+      settled_by = e.settled_by, request_id = e.request_id, fence = me.fence }))
+    if not ok then return nil, why end
+    me.remote[id] = value
+    return true
+  end }
+  return require("cloudrenew.workflow.settle").attempt(sink, client, { intent = intent }, opts)
 end
 
 -- Compare-and-delete: only our own lease is released. Warnings go to the
