@@ -16,7 +16,58 @@
 struct cr_redis {
   redisContext *c;
   pid_t pid;          /* a fork must not talk on its parent's socket */
+  double timeout;     /* seconds: the total time one command may take */
 };
+
+static struct timeval tv_of(double s);
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One command within a total deadline: hiredis' per-read timeout alone lets a
+ * server that drips one byte per read hold the caller for ever. Each write and
+ * read gets what is left of the deadline as its socket timeout. NULL with err
+ * set when the deadline passes, the peer goes away or the reply is malformed. */
+static redisReply *command_within(redisContext *c, int argc, const char **argv, const size_t *lens,
+                                  double timeout, char *err, size_t errlen) {
+  double deadline = now_s() + timeout;
+  void *reply = NULL;
+  int done = 0;
+  if (redisAppendCommandArgv(c, argc, argv, lens) != REDIS_OK) {
+    snprintf(err, errlen, "Redis connection lost: %s", c->err ? c->errstr : "cannot queue the command");
+    return NULL;
+  }
+  while (!done) {
+    double left = deadline - now_s();
+    if (left <= 0) { snprintf(err, errlen, "Redis timed out after %.3g s (sending)", timeout); return NULL; }
+    redisSetTimeout(c, tv_of(left < 0.001 ? 0.001 : left));
+    if (redisBufferWrite(c, &done) != REDIS_OK) {
+      snprintf(err, errlen, "Redis connection lost: %s", c->err ? c->errstr : "write failed");
+      return NULL;
+    }
+  }
+  for (;;) {
+    double left;
+    if (redisReaderGetReply(c->reader, &reply) != REDIS_OK) {
+      snprintf(err, errlen, "Redis sent a malformed reply: %s", c->reader->errstr);
+      return NULL;
+    }
+    if (reply) return reply;
+    left = deadline - now_s();
+    if (left <= 0) { snprintf(err, errlen, "Redis timed out after %.3g s", timeout); return NULL; }
+    redisSetTimeout(c, tv_of(left < 0.001 ? 0.001 : left));
+    if (redisBufferRead(c) != REDIS_OK) {
+      if (c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK))
+        snprintf(err, errlen, "Redis timed out after %.3g s", timeout);
+      else
+        snprintf(err, errlen, "Redis connection lost: %s", c->err ? c->errstr : "read failed");
+      return NULL;
+    }
+  }
+}
 
 static struct timeval tv_of(double s) {
   struct timeval tv;
@@ -49,6 +100,7 @@ cr_redis *cr_redis_connect(const char *host, int port, double timeout_s, char *e
   }
   r->c = c;
   r->pid = getpid();
+  r->timeout = timeout_s > 0 && timeout_s <= 3600 ? timeout_s : 1;
   return r;
 }
 
@@ -68,7 +120,7 @@ redisReply *cr_redis_command(cr_redis *r, int argc, const char **argv, const siz
   sigpending(&pending);
   had_pending = sigismember(&pending, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-  reply = redisCommandArgv(r->c, argc, argv, lens);
+  reply = command_within(r->c, argc, argv, lens, r->timeout, err, errlen);
   if (!had_pending) {
     struct timespec zero = { 0, 0 };
     sigemptyset(&pending);
@@ -78,10 +130,6 @@ redisReply *cr_redis_command(cr_redis *r, int argc, const char **argv, const siz
     }
   }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if (!reply) {
-    snprintf(err, errlen, "Redis connection lost: %s", r->c->err ? r->c->errstr : "no reply");
-    return NULL;
-  }
   return reply;
 }
 

@@ -82,4 +82,158 @@ describe("issue 21: the Redis ledger across hosts", function()
     assert.are.same({}, twice(fake), "B: " .. b.text .. "\nC: " .. c.text)
     for _, id in ipairs(IDS) do assert.are.equal(1, fake:renewals()[id], id) end
   end)
+
+  -- The ledger hash of the run_id's lease (one run in these specs).
+  local function ledger_hash()
+    for _, k in ipairs(rs:command("KEYS", "*:ledger")) do
+      local t, out = rs:command("HGETALL", k), {}
+      for i = 1, #t - 1, 2 do out[t[i]] = t[i + 1] end
+      return out
+    end
+    return {}
+  end
+
+  it("case 7: the ledger claim comes after the pre-send expiry read, right before the send", function()
+    local workflow = require("cloudrenew.workflow")
+    local seen = {}
+    local tc = fx:tencent{ redis = { url = rs.url, lease_ttl = 1, lease_wait = 5 }, on_request = function(info)
+      if info.action == "DescribeInstances" then
+        local n = 0
+        for _ in pairs(ledger_hash()) do n = n + 1 end
+        seen[#seen + 1] = n
+      end
+    end }
+    local report = assert(workflow.renew_if_under_budget{ client = tc, product = "cvm", resources = { IDS[1] },
+      period = 1, run_id = "2026-12", concurrency = 1, confirm = false })
+    assert.are.equal("renewed", report.items[1].outcome)
+    assert.are.same({ 0 }, seen, "the ledger held a claim while the expiry read was in flight")
+    -- the claim carries what a settler needs: the expiry read and when it was made
+    local v = ledger_hash()[IDS[1]]
+    assert.truthy(v and v:find("^renewed "), tostring(v))
+  end)
+
+  it("case 7: an intent only the ledger knows (its host died) is settled by proof by another host", function()
+    local workflow = require("cloudrenew.workflow")
+    local ledger = require("cloudrenew.workflow.ledger")
+    local confirm = require("cloudrenew.workflow.confirm")
+    local redis_opt = { url = rs.url, lease_ttl = 1, lease_wait = 5 }
+    local dead = fx:tencent{ redis = redis_opt }
+    -- host A: reads, claims both, sends the first only, then dies (no result, no local log here)
+    local o = { client = dead, product = "cvm", run_id = "2026-12", period = 1 }
+    local l = assert(ledger.open(dead, "cvm", "2026-12"))
+    for i = 1, 2 do
+      local it = { id = IDS[i], price_cents = 100, currency = "CNY" }
+      it.expires_before = confirm.before(dead, "cvm", it.id)
+      assert.truthy(it.expires_before)
+      assert.truthy(l:claim(it, o, nil))
+    end
+    assert(dead.cvm:RenewInstances{ InstanceIds = { IDS[1] }, InstanceChargePrepaid = { Period = 1 } })
+    core.sleep(1.2)     -- its lease expires
+    -- host B settles with the same proofs as its own: IDS[1]'s expiry moved (renewed);
+    -- IDS[2] never reached the cloud and stays unknown (no settle_after given)
+    local tc = fx:tencent{ redis = redis_opt }
+    local report = assert(workflow.renew_if_under_budget{ client = tc, product = "cvm", resources = { IDS[1], IDS[2] },
+      period = 1, run_id = "2026-12", concurrency = 1, confirm = false, settle = true })
+    local by = fixture.by_id(report)
+    assert.are.equal("renewed", by[IDS[1]].outcome)
+    assert.are.equal("expiry", by[IDS[1]].settled_by)
+    assert.are.equal("unknown", by[IDS[2]].outcome)
+    assert.truthy(ledger_hash()[IDS[1]]:find("^renewed "))
+    -- with settle_after passed and the expiry unmoved, IDS[2] is proven not renewed: renewed once now
+    report = assert(workflow.renew_if_under_budget{ client = tc, product = "cvm", resources = { IDS[1], IDS[2] },
+      period = 1, run_id = "2026-12", concurrency = 1, confirm = false, settle = true, settle_after = 0 })
+    by = fixture.by_id(report)
+    assert.are.equal("renewed", by[IDS[1]].outcome)
+    assert.are.equal("renewed", by[IDS[2]].outcome, tostring(by[IDS[2]].error) .. " " .. tostring(by[IDS[2]].settled_by) .. " " .. tostring(ledger_hash()[IDS[2]]))
+    assert.are.same({}, twice(fake))
+    assert.are.equal(1, fake:renewals()[IDS[1]])
+    assert.are.equal(1, fake:renewals()[IDS[2]])
+  end)
+end)
+
+describe("issue 21: a hostile or malformed Redis", function()
+  local fx = fixture.new{ tls = false }
+
+  -- A misbehaving Redis (spec/support/hostile_redis.py) living `life` s; its URL.
+  local function hostile(mode, resp, life, password)
+    local dir = fx:dir()
+    local portfile = dir .. "/port"
+    assert(sh("python3 spec/support/hostile_redis.py " .. portfile .. " " .. (life or 15) .. " " .. mode .. " "
+      .. fixture.q(resp or "") .. " > /dev/null 2>&1 &"))
+    local deadline = core.monotonic() + 10
+    while not fakecloud.read_file(portfile) and core.monotonic() < deadline do core.sleep(0.02) end
+    local port = assert(tonumber(fakecloud.read_file(portfile)))
+    return "redis://" .. (password and (":" .. password .. "@") or "") .. "127.0.0.1:" .. port .. "/0"
+  end
+
+  -- One call in a child bounded by `timeout` 30: { seconds, code, message } or { raised }.
+  local function child(redis_url, what)
+    local p = io.popen("timeout 30 env " .. ENV .. "lua5.4 spec/support/redis_hostile_child.lua " .. fx.fake.url
+      .. " " .. fixture.q(redis_url) .. " " .. what .. " 2>&1")
+    local text = p:read("a")
+    p:close()
+    local s, code, msg = text:match("done (%S+) (%S+) ([^\n]*)")
+    return { seconds = tonumber(s), code = code, message = msg, text = text }
+  end
+
+  it("case 8: a pacing answer asking to wait 10^9 s is not slept: the renewal fails closed at once", function()
+    local r = child(hostile("reply", "*3\\r\\n:0\\r\\n:1000000000000000\\r\\n:1\\r\\n"), "renew")
+    assert.truthy(r.seconds, r.text)
+    assert.truthy(r.seconds < 8, r.text)
+    assert.are.equal("ClientError.Redis", r.code, r.text)
+    assert.are.same({}, fx.fake:renewals())
+  end)
+
+  it("case 8: a Redis dripping one byte every 0.5 s is bounded by a total time per command", function()
+    local r = child(hostile("drip", nil, 25), "renew")
+    assert.truthy(r.seconds, r.text)
+    assert.truthy(r.seconds < 8, r.text)
+    assert.are.equal("ClientError.Redis", r.code, r.text)
+    assert.are.same({}, fx.fake:renewals())
+  end)
+
+  it("case 9: a wrong-typed ledger answer is an error, nothing sent, nothing raised", function()
+    for _, resp in ipairs{ "*5\\r\\n+ok\\r\\n+e\\r\\n+h/1\\r\\n:1\\r\\n:5\\r\\n", ":7\\r\\n", "*1\\r\\n*1\\r\\n:1\\r\\n",
+                           "*5\\r\\n+ok\\r\\n:1\\r\\n:2\\r\\n:3\\r\\n*2\\r\\n:1\\r\\n:2\\r\\n" } do
+      local r = child(hostile("reply", resp), "ledger")
+      assert.truthy(r.seconds, resp .. ": " .. r.text)
+      assert.truthy(r.code == "ClientError.Redis" or r.code == "ClientError.Lease", r.text)
+    end
+    assert.are.same({}, fx.fake:renewals())
+  end)
+
+  it("a Redis error echoing the password never shows it", function()
+    local r = child(hostile("error", nil, 15, "s3cretpw"), "renew")
+    assert.truthy(r.seconds, r.text)
+    assert.are.equal("ClientError.Redis", r.code, r.text)
+    assert.is_nil(r.text:find("s3cretpw", 1, true), r.text)
+  end)
+
+  it("a Redis that accepts and never answers is a timeout, not 'AUTH failed'", function()
+    local r = child(hostile("silent", nil, 15, "pw"), "renew")
+    assert.truthy(r.seconds, r.text)
+    assert.are.equal("ClientError.Redis", r.code, r.text)
+    assert.is_nil(r.text:find("AUTH failed", 1, true), r.text)
+    assert.truthy(r.text:lower():find("timed out", 1, true), r.text)
+  end)
+
+  it("a malformed Redis URL is ClientError.InvalidParameter at client creation", function()
+    for _, u in ipairs{ "redis://:pw@127.0.0.1:notaport/0", "redis://127.0.0.1:/0", "redis://127.0.0.1:6379/x",
+                        "redis://127.0.0.1:6379:6379/0", "redis://:pw@/0" } do
+      local tc, err = cloudrenew.tencent(fx.fake:tencent_opts{ redis = u })
+      assert.is_nil(tc, u)
+      assert.are.equal("ClientError.InvalidParameter", err.code, u)
+      assert.is_nil(tostring(err):find("pw", 1, true), tostring(err))
+    end
+  end)
+
+  it("the hiredis connection is keyed by host, port, db and password", function()
+    local redis = require("cloudrenew.redis")
+    local a = assert(redis.check("redis://:one@127.0.0.1:6379/0"))
+    local b = assert(redis.check("redis://:two@127.0.0.1:6379/0"))
+    local c = assert(redis.check("redis://:one@127.0.0.1:6379/1"))
+    assert.are_not.equal(redis.conn(a), redis.conn(b))
+    assert.are_not.equal(redis.conn(a), redis.conn(c))
+    assert.are.equal(redis.conn(a), redis.conn(assert(redis.check("redis://:one@127.0.0.1:6379/0"))))
+  end)
 end)

@@ -104,10 +104,16 @@ function Limiter:reserve(k, rate, max_wait, kind)
     self.conn.retry_at = 0
     max_wait = max_wait - M.RETRY
   end
-  if type(r) == "table" and type(r[1]) == "number" and type(r[2]) == "number" then
-    if r[1] == 1 then return nil, "late", r[2] / 1e6 end
-    if type(r[3]) == "number" then self.last[k] = string.format("%.0f", r[3]) end
-    return r[2] / 1e6
+  -- Every wait taken from Redis is bounded by what the caller allowed: an
+  -- answer asking for more than max_wait (or less than 0) is not an answer.
+  local limit = (max_wait or M.MAX_AHEAD) * 1e6 + 1000
+  if type(r) == "table" and (r[1] == 0 or r[1] == 1) and type(r[2]) == "number" and r[2] == r[2] and r[2] >= 0 then
+    if r[1] == 1 then return nil, "late", math.min(r[2], M.MAX_AHEAD * 1e6) / 1e6 end
+    if r[2] <= limit then
+      if type(r[3]) == "number" then self.last[k] = string.format("%.0f", r[3]) end
+      return r[2] / 1e6
+    end
+    err = string.format("it asked for a wait of %.0f s, more than the %.1f s allowed", r[2] / 1e6, max_wait or 0)
   end
   err = "shared pacing in Redis (" .. self.cfg.url .. ") failed: " .. tostring(err or "unexpected answer")
   if kind == "inquiry" and self.fallback then
