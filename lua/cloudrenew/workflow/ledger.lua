@@ -91,11 +91,31 @@ local function parse(v)
 end
 M.parse = parse
 
+-- Is r an answer the script can give to op? Anything else (a wrong-typed,
+-- hostile or foreign answer) is an error: nil, err, and nothing is sent.
+local function shaped(op, r)
+  if type(r) ~= "table" or type(r[1]) ~= "string" then return false end
+  local s = r[1]
+  if s == "ok" then
+    if op ~= "open" then return true end
+    if type(r[2]) ~= "string" or type(r[3]) ~= "string" or type(r[5]) ~= "table" or #r[5] % 2 ~= 0 then return false end
+    if type(r[4]) ~= "string" and type(r[4]) ~= "number" then return false end
+    if r[3] ~= "" and not r[3]:find("/%d+$") then return false end
+    for _, v in ipairs(r[5]) do if type(v) ~= "string" then return false end end
+    return true
+  elseif s == "wiped" or s == "lost" or s == "taken" then
+    return type(r[2]) == "string"
+  elseif s == "busy" or s == "young" then
+    return type(r[2]) == "number" and type(r[3]) == "string"
+  end
+  return false
+end
+
 function Ledger:_eval(op, extra)
   local args = { op, self.epoch or "", op ~= "open" and self.lease or self.token, tostring(math.floor(self.cfg.lease_ttl * 1000)) }
   for _, v in ipairs(extra or {}) do args[#args + 1] = v end
   local r, err = self.conn:eval(M.SCRIPT, self.keys, args)
-  if type(r) ~= "table" or type(r[1]) ~= "string" then
+  if not shaped(op, r) then
     return nil, "Redis ledger (" .. self.cfg.url .. "): " .. tostring(err or "unexpected answer")
   end
   return r
