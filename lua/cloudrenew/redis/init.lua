@@ -28,10 +28,18 @@ function M.parse_url(url)
   local auth, hostpart = rest:match("^(.*)@([^@]*)$")
   if auth then password, rest = auth:match("^[^:]*:(.*)$") or auth, hostpart end
   local hostport, db = rest:match("^([^/]*)/?(%d*)$")
-  if not hostport then return nil, "redis URL must be redis://host[:port][/db]" end
-  local host, port = hostport:match("^%[?([%w%.%-:]-)%]?:(%d+)$")
-  if not host then host, port = hostport, "6379" end
-  if host == "" or not host:find("^[%w%.%-:]+$") then return nil, "redis URL names no host" end
+  if not hostport or (rest:find("/", 1, true) and db == "") then
+    return nil, "redis URL must be redis://host[:port][/db] (a number after '/')"
+  end
+  local host, port = hostport:match("^%[([%x:%.]+)%]:(%d+)$")          -- [v6]:port
+  if not host then host = hostport:match("^%[([%x:%.]+)%]$") end       -- [v6]
+  if not host then host, port = hostport:match("^([%w%.%-]+):(%d+)$") end
+  if not host then host = hostport:match("^([%w%.%-]+)$") end
+  if not host then
+    return nil, "redis URL must be redis://host[:port][/db]: the host or port is malformed (port 1..65535)"
+  end
+  port = port or "6379"
+  if #port > 5 or #db > 4 then return nil, "redis URL has a bad port or database number" end
   port, db = tonumber(port), tonumber(db ~= "" and db or "0")
   if port < 1 or port > 65535 or db > 1000 then return nil, "redis URL has a bad port or database number" end
   if password == "" then password = nil end
@@ -75,8 +83,12 @@ local Conn = {}
 Conn.__index = Conn
 local conns = {}           -- one per server and process
 
+-- Keyed by everything that identifies the connection: host, port, db (in
+-- cfg.url) and the password (hashed), so one client's password never decides
+-- for another's.
 function M.conn(cfg)
-  local key = cfg.url .. "|" .. cfg.timeout
+  local pw = cfg.server.password
+  local key = cfg.url .. "|" .. cfg.timeout .. "|" .. (pw and core.sha256_hex("cloudrenew-redis-pw|" .. pw) or "-")
   local c = conns[key]
   if not c then
     c = setmetatable({ cfg = cfg, server = cfg.server, shas = {}, retry_at = 0 }, Conn)
@@ -91,13 +103,19 @@ function Conn:_connect()
   local s = self.server
   local h, err = core.redis(s.host, s.port, self.cfg.timeout)
   if h and s.password then
-    local ok, aerr = h:command("AUTH", s.password)
-    if not ok then h:close(); h, err = nil, "Redis AUTH failed" .. (aerr and aerr:find("WRONGPASS") and " (wrong password)" or "") end
+    local ok, aerr, kind = h:command("AUTH", s.password)
+    if not ok then
+      h:close()
+      -- an answer that never came is a timeout or a lost connection, not a refusal
+      h, err = nil, kind == "io" and tostring(aerr)
+        or "Redis AUTH failed" .. (aerr and aerr:find("WRONGPASS") and " (wrong password)" or "")
+    end
   end
   if h and s.db ~= 0 then
     local ok, serr = h:command("SELECT", s.db)
     if not ok then h:close(); h, err = nil, "Redis SELECT " .. s.db .. " failed: " .. tostring(serr) end
   end
+  err = self:redact(err)
   if not h then
     self.retry_at, self.down = now + M.RECONNECT, err
     return nil, err
@@ -111,7 +129,21 @@ end
 -- after a failed connect, none is tried for M.RECONNECT s. Every command the
 -- back-ends send may run twice without harm (scripts are idempotent per call).
 -- Under OpenResty, where cosockets work, resty.redis sends it (redis/ngx.lua).
+-- A server's text may echo what it was sent: the password never leaves in a message.
+function Conn:redact(msg)
+  local pw = self.server.password
+  if type(msg) ~= "string" or not pw or #pw < 1 then return msg end
+  local out = msg:gsub(pw:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"), "***")
+  return out
+end
+
 function Conn:command(...)
+  local r, err, kind = self:_command(...)
+  if r == nil then return nil, self:redact(err), kind end
+  return r
+end
+
+function Conn:_command(...)
   if rawget(_G, "ngx") and require("cloudrenew.redis.ngx").usable() then
     local argv = type((...)) == "table" and (...) or { ... }
     self.via = "cosocket"
@@ -151,6 +183,9 @@ function Conn:eval(src, keys, args)
       local err, kind
       sha, err, kind = self:command("SCRIPT", "LOAD", src)
       if not sha then return nil, err, kind end
+      if type(sha) ~= "string" or not sha:find("^%x+$") or #sha > 64 then
+        return nil, "Redis answered SCRIPT LOAD with something that is not a SHA", "server"
+      end
       self.shas[src] = sha
     end
     argv[2] = sha
