@@ -106,14 +106,18 @@ asan: deps deps-san
 # its seed corpus in fuzz/corpus/<target>/; any crash or sanitizer report fails.
 # The harnesses link the C sources directly: nothing of them is in core.so.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := fuzz_sign fuzz_headers fuzz_response fuzz_pacing fuzz_fileio
+FUZZ_TARGETS := fuzz_sign fuzz_headers fuzz_response fuzz_pacing fuzz_fileio fuzz_redis
 FUZZ_DIR     := build/fuzz
 FUZZ_CORE    := csrc/sign.c csrc/sign_args.c csrc/http.c csrc/ratelimit.c csrc/fileio.c
+# fuzz_redis also links the Redis connection and the binding's reply conversion (and Lua 5.4)
+$(FUZZ_DIR)/fuzz_redis: FUZZ_EXTRA = csrc/redis.c csrc/lua_redis.c csrc/lua_util.c \
+  $(shell pkg-config --cflags --libs lua5.4 2>/dev/null || echo -I/usr/include/lua5.4 -llua5.4)
+$(FUZZ_DIR)/fuzz_redis: csrc/redis.c csrc/lua_redis.c csrc/lua_util.c
 $(FUZZ_DIR)/%: fuzz/%.c $(FUZZ_CORE) $(wildcard csrc/*.h)
 	@mkdir -p $(dir $@)
 	clang -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=all $(WARN) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	  -Icsrc $(DEP_CFLAGS) $< $(FUZZ_CORE) -o $@ $(DEP_LIBS) -pthread
+	  -Icsrc $(DEP_CFLAGS) $< $(FUZZ_CORE) $(FUZZ_EXTRA) -o $@ $(DEP_LIBS) -pthread
 
 fuzz: deps deps-san $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
 	@for t in $(FUZZ_TARGETS); do \

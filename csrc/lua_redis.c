@@ -44,6 +44,11 @@ static int l_redis_new(lua_State *L) {
   return 1;
 }
 
+static void redis_push(lua_State *L, const redisReply *x, int depth);
+
+/* The conversion on its own (fuzz/fuzz_redis.c drives it): pushes one value. */
+void cr_redis_push_reply(lua_State *L, const struct redisReply *x) { redis_push(L, x, 0); }
+
 static void redis_push(lua_State *L, const redisReply *x, int depth) {
   size_t i;
   luaL_checkstack(L, 4, "redis reply too deep");

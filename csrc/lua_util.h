@@ -42,5 +42,8 @@ void cr_open_http(lua_State *L);      /* lua_http.c: http, multi */
 void cr_open_pace(lua_State *L);      /* lua_pace.c: limiter, clocks, sleep, random_hex */
 void cr_open_fileio(lua_State *L);    /* lua_fileio.c: append_durable, truncate_tail, lock, isatty */
 void cr_open_redis(lua_State *L);     /* lua_redis.c: redis */
+struct redisReply;
+/* lua_redis.c: one hiredis reply as a Lua value (what conn:command returns). */
+void cr_redis_push_reply(lua_State *L, const struct redisReply *x);
 
 #endif

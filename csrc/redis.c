@@ -27,6 +27,38 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* hiredis 0.14 allocates a multi-bulk's element array as soon as its header
+ * line arrives: "*300000000" from a hostile server is gigabytes before one
+ * element came. Walk the unparsed bytes (items are consumed whole, so they
+ * start at an item) and refuse a header over CR_REDIS_MAX_ELEMENTS first. */
+#define CR_REDIS_MAX_ELEMENTS 1000000
+static int sane_headers(const char *p, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    char t = p[i];
+    const char *eol = memchr(p + i, '\r', n - i);
+    long long v = 0;
+    size_t j;
+    int neg = 0;
+    if (!eol) return 1;                       /* incomplete: nothing allocated yet */
+    if (t != '*' && t != '$') { i = (size_t)(eol - p) + 2; continue; }
+    for (j = i + 1; j < (size_t)(eol - p); j++) {
+      if (j == i + 1 && p[j] == '-') { neg = 1; continue; }
+      if (p[j] < '0' || p[j] > '9') return 1;  /* hiredis reports the protocol error */
+      if (v > CR_REDIS_MAX_ELEMENTS * 1000LL) return 0;
+      v = v * 10 + (p[j] - '0');
+    }
+    if (neg) { i = (size_t)(eol - p) + 2; continue; }
+    if (t == '*') {
+      if (v > CR_REDIS_MAX_ELEMENTS) return 0;
+      i = (size_t)(eol - p) + 2;
+    } else {
+      i = (size_t)(eol - p) + 2 + (size_t)v + 2;
+    }
+  }
+  return 1;
+}
+
 /* One command within a total deadline: hiredis' per-read timeout alone lets a
  * server that drips one byte per read hold the caller for ever. Each write and
  * read gets what is left of the deadline as its socket timeout. NULL with err
@@ -51,6 +83,10 @@ static redisReply *command_within(redisContext *c, int argc, const char **argv, 
   }
   for (;;) {
     double left;
+    if (c->reader->buf && !sane_headers(c->reader->buf + c->reader->pos, c->reader->len - c->reader->pos)) {
+      snprintf(err, errlen, "Redis sent a reply with more than %d elements", CR_REDIS_MAX_ELEMENTS);
+      return NULL;
+    }
     if (redisReaderGetReply(c->reader, &reply) != REDIS_OK) {
       snprintf(err, errlen, "Redis sent a malformed reply: %s", c->reader->errstr);
       return NULL;
