@@ -228,4 +228,35 @@ function M.set_secrets(client, keeper)
   secrets[client] = keeper
 end
 
+-- What both clouds' clients share: Client:call for any action, close, and the
+-- constructor's second half (credentials, transport, services).
+function M.call(self, cloud, service, version, action, params, call_opts)
+  if call_opts ~= nil and type(call_opts) ~= "table" then return invalid("call options must be a table") end
+  local spec = M.generic_spec(cloud, service, version, action, call_opts)
+  if not spec then
+    return invalid("call(service, version, action, params): service, version and action must be non-empty strings")
+  end
+  return M.execute(self, spec, params, call_opts)
+end
+
+function M.close(self)
+  if self.transport then self.transport:close() end
+end
+
+-- mod: the cloud's module (adapter, CREDENTIALS_LABEL, credential_providers);
+-- id_field: where the key id shows (secret_id | access_key); o: checked options.
+function M.new_client(cloud, mt, mod, id_field, opts, o)
+  local keeper, cerr = require("cloudrenew.credentials").keeper(cloud, mod.CREDENTIALS_LABEL, id_field, opts or {}, o,
+    mod.credential_providers)
+  if not keeper then return nil, cerr end
+  local t, terr = M.new_transport(o)
+  if not t then return nil, terr end
+  local c = setmetatable({ options = o, [id_field] = keeper.current.id, credential_source = keeper.source,
+                           credential_warning = keeper.warning, transport = t, adapter = mod.adapter,
+                           cloud = cloud }, mt)
+  M.set_secrets(c, keeper)
+  M.attach_services(c, cloud)
+  return c
+end
+
 return M

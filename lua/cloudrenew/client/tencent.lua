@@ -3,7 +3,6 @@
 local answer = require("cloudrenew.client.answer")
 local client = require("cloudrenew.client")
 local core = require("cloudrenew.core")
-local credentials = require("cloudrenew.credentials")
 local errors = require("cloudrenew.client.errors")
 local json = require("cloudrenew.client.json")
 local providers = require("cloudrenew.credentials.providers")
@@ -115,17 +114,10 @@ M.adapter = adapter
 
 function Client:call(service, version, action, params, call_opts)
   if getmetatable(self) ~= Client then error("use tc:call(service, version, action, params)", 2) end
-  if call_opts ~= nil and type(call_opts) ~= "table" then return client.invalid("call options must be a table") end
-  local spec = client.generic_spec("tencent", service, version, action, call_opts)
-  if not spec then
-    return client.invalid("call(service, version, action, params): service, version and action must be non-empty strings")
-  end
-  return client.execute(self, spec, params, call_opts)
+  return client.call(self, "tencent", service, version, action, params, call_opts)
 end
 
-function Client:close()
-  if self.transport then self.transport:close() end
-end
+Client.close = client.close
 
 Client.__tostring = function(self)
   return string.format("cloudrenew.tencent{secret_id=%s, region=%s}", self.secret_id,
@@ -138,17 +130,7 @@ function M.new(opts)
   if not o then return nil, err end
   o.region = o.region or os.getenv("TENCENTCLOUD_REGION")
   if o.region == "" then o.region = nil end
-  local keeper, cerr = credentials.keeper("tencent", M.CREDENTIALS_LABEL, "secret_id", opts or {}, o,
-    M.credential_providers)
-  if not keeper then return nil, cerr end
-  local t, terr = client.new_transport(o)
-  if not t then return nil, terr end
-  local c = setmetatable({ options = o, secret_id = keeper.current.id, credential_source = keeper.source,
-                           credential_warning = keeper.warning,
-                           transport = t, adapter = adapter, cloud = "tencent" }, Client)
-  client.set_secrets(c, keeper)
-  client.attach_services(c, "tencent")
-  return c
+  return client.new_client("tencent", Client, M, "secret_id", opts, o)
 end
 
 M.Client = Client

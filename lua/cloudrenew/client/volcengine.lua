@@ -3,7 +3,6 @@
 local answer = require("cloudrenew.client.answer")
 local client = require("cloudrenew.client")
 local core = require("cloudrenew.core")
-local credentials = require("cloudrenew.credentials")
 local json = require("cloudrenew.client.json")
 local providers = require("cloudrenew.credentials.providers")
 local roles = require("cloudrenew.credentials.roles")
@@ -163,17 +162,10 @@ M.adapter = adapter
 
 function Client:call(service, version, action, params, call_opts)
   if getmetatable(self) ~= Client then error("use volc:call(service, version, action, params)", 2) end
-  if call_opts ~= nil and type(call_opts) ~= "table" then return client.invalid("call options must be a table") end
-  local spec = client.generic_spec("volcengine", service, version, action, call_opts)
-  if not spec then
-    return client.invalid("call(service, version, action, params): service, version and action must be non-empty strings")
-  end
-  return client.execute(self, spec, params, call_opts)
+  return client.call(self, "volcengine", service, version, action, params, call_opts)
 end
 
-function Client:close()
-  if self.transport then self.transport:close() end
-end
+Client.close = client.close
 
 Client.__tostring = function(self)
   return string.format("cloudrenew.volcengine{access_key=%s, region=%s}", self.access_key, self.options.region)
@@ -184,17 +176,7 @@ function M.new(opts)
   local o, err = client.check_options(opts, { timeout = 60, connect_timeout = 10 })
   if not o then return nil, err end
   o.region = o.region or os.getenv("VOLCENGINE_REGION") or "cn-beijing"
-  local keeper, cerr = credentials.keeper("volcengine", M.CREDENTIALS_LABEL, "access_key", opts or {}, o,
-    M.credential_providers)
-  if not keeper then return nil, cerr end
-  local t, terr = client.new_transport(o)
-  if not t then return nil, terr end
-  local c = setmetatable({ options = o, access_key = keeper.current.id, credential_source = keeper.source,
-                           credential_warning = keeper.warning,
-                           transport = t, adapter = adapter, cloud = "volcengine" }, Client)
-  client.set_secrets(c, keeper)
-  client.attach_services(c, "volcengine")
-  return c
+  return client.new_client("volcengine", Client, M, "access_key", opts, o)
 end
 
 M.Client = Client
