@@ -143,6 +143,26 @@ describe_nginx("under OpenResty with 4 workers, pacing shared through Redis (cos
     assert.are.equal(0, #fake:requests_for("RenewInstances"))
   end)
 
+  it("a Redis dripping one byte every 0.5 s is bounded by a total time per command over cosockets too", function()
+    -- issue 21 case 8: a cosocket read timeout restarts with every byte that arrives
+    local dir = os.tmpname(); os.remove(dir); assert(os.execute("mkdir -p " .. dir))
+    local portfile = dir .. "/port"
+    assert(os.execute("python3 spec/support/hostile_redis.py " .. portfile .. " 25 drip > /dev/null 2>&1 &"))
+    local deadline = core.monotonic() + 10
+    while not fakecloud.read_file(portfile) and core.monotonic() < deadline do core.sleep(0.02) end
+    local port = assert(tonumber(fakecloud.read_file(portfile)))
+    local t0 = core.monotonic()
+    local out, slowest = fire{ "/renew?id=ins-rdsdrip1&redis=redis://127.0.0.1:" .. port .. "/0" }
+    local took = core.monotonic() - t0
+    os.execute("rm -rf " .. dir)
+    assert.is_false(out[1].ok, out[1].str)
+    assert.are.equal("ClientError.Redis", out[1].code)
+    assert.are.equal("cosocket", out[1].via)
+    assert.truthy(took < 8, "took " .. took .. " s: " .. tostring(out[1].message))
+    assert.truthy(slowest < 1, "a /ping waited " .. slowest .. " s")
+    assert.are.equal(0, #fake:requests_for("RenewInstances"))
+  end)
+
   it("Redis restarted mid-burst: pooled connections are replaced, each renewal is sent or fails closed, no hang",
     function()
     local restarted

@@ -74,6 +74,39 @@ local function open(c)
   return red
 end
 
+-- One try (connect, AUTH/SELECT on a new connection, the command) within
+-- `total` seconds, whatever the server drips: a cosocket's read timeout starts
+-- again with every byte that arrives, so a watchdog light thread bounds the
+-- whole and kills the try (ngx_lua cleans up its pending socket operation).
+local TIMEOUT = {}
+local function bounded(total, fn, ...)
+  local ngx_ = rawget(_G, "ngx")
+  local work = ngx_.thread.spawn(fn, ...)
+  local dog = ngx_.thread.spawn(function() ngx_.sleep(total); return TIMEOUT end)
+  local ok, a, b, c = ngx_.thread.wait(work, dog)
+  if ok and a == TIMEOUT then
+    ngx_.thread.kill(work)
+    return false
+  end
+  ngx_.thread.kill(dog)
+  if not ok then return true, nil, "Redis command raised: " .. tostring(a) end
+  return true, a, b, c
+end
+
+local function try(c, name, argv)
+  local red, err = open(c)
+  if not red then return nil, err, "connect" end
+  local reused = (red:get_reused_times() or 0) > 0
+  M.sent.cosocket = M.sent.cosocket + 1
+  local r, rerr = red[name](red, (table.unpack or unpack)(argv, 2))
+  if r ~= nil then
+    red:set_keepalive(M.IDLE_MS, M.POOL_SIZE)
+    return r, rerr
+  end
+  red:close()
+  return nil, rerr, reused and "lost_reused" or "lost"
+end
+
 -- c: a cloudrenew.redis connection record ({ cfg, server, retry_at, down }).
 -- argv: the command as a list. Same results and reconnect rule as Conn:command:
 -- after a failed connect none is tried for `reconnect` s; a pooled connection
@@ -84,24 +117,26 @@ function M.command(c, argv, reconnect)
   for _ = 1, M.MAX_TRIES do
     local now = core.monotonic()
     if now < c.retry_at then return nil, c.down or "Redis unavailable", "io" end
-    local red, err = open(c)
-    if not red then
-      c.retry_at, c.down = now + reconnect, err
-      return nil, err, "io"
+    local done, r, rerr, how = bounded(c.cfg.timeout, try, c, name, argv)
+    if not done then
+      -- no whole answer within the total time: the connection is gone with the try
+      M.sent.lost = M.sent.lost + 1
+      c.down = string.format("Redis command timed out (no whole answer within %g s)", c.cfg.timeout)
+      c.retry_at = core.monotonic() + reconnect
+      return nil, c.down, "io"
     end
-    local reused = (red:get_reused_times() or 0) > 0
-    M.sent.cosocket = M.sent.cosocket + 1
-    local r, rerr = red[name](red, (table.unpack or unpack)(argv, 2))
+    if how == "connect" then
+      c.retry_at, c.down = now + reconnect, rerr
+      return nil, rerr, "io"
+    end
     if r ~= nil then
-      red:set_keepalive(M.IDLE_MS, M.POOL_SIZE)
       if r == false then return nil, tostring(rerr), "server" end
       c.down = nil
       return convert(r, 0)
     end
-    red:close()
     M.sent.lost = M.sent.lost + 1
     c.down = "Redis connection lost: " .. tostring(rerr)
-    if not reused then
+    if how ~= "lost_reused" then
       c.retry_at = core.monotonic() + reconnect
       return nil, c.down, "io"
     end
