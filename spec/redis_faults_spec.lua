@@ -140,8 +140,15 @@ describe("issue 21: the Redis ledger across hosts", function()
     assert.are.equal("unknown", by[IDS[2]].outcome)
     assert.truthy(ledger_hash()[IDS[1]]:find("^renewed "))
     -- with settle_after passed and the expiry unmoved, IDS[2] is proven not renewed: renewed once now
+    -- (settle_after has a 6 h floor: the ledger's intent is made 7 h old)
+    local key = rs:command("KEYS", "*:ledger")[1]
+    local v = rs:command("HGET", key, IDS[2])
+    local f = {}
+    for w in v:gmatch("%S+") do f[#f + 1] = w end
+    f[7] = os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(core.time()) - 7 * 3600)
+    rs:command("HSET", key, IDS[2], table.concat(f, " "))
     report = assert(workflow.renew_if_under_budget{ client = tc, product = "cvm", resources = { IDS[1], IDS[2] },
-      period = 1, run_id = "2026-12", concurrency = 1, confirm = false, settle = true, settle_after = 0 })
+      period = 1, run_id = "2026-12", concurrency = 1, confirm = false, settle = true, settle_after = 21600 })
     by = fixture.by_id(report)
     assert.are.equal("renewed", by[IDS[1]].outcome)
     assert.are.equal("renewed", by[IDS[2]].outcome, tostring(by[IDS[2]].error) .. " " .. tostring(by[IDS[2]].settled_by) .. " " .. tostring(ledger_hash()[IDS[2]]))
