@@ -51,14 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int server_fd;
   if (!L) {
     struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    listener = socket(AF_INET, SOCK_STREAM, 0);
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK(listener >= 0 && bind(listener, (struct sockaddr *)&a, sizeof a) == 0);
-    CHECK(listen(listener, 4) == 0);
-    CHECK(getsockname(listener, (struct sockaddr *)&a, &len) == 0);
+    listener = loopback_listener(&a);
     port = ntohs(a.sin_port);
     CHECK((L = luaL_newstate()) != NULL);
   }

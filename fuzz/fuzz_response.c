@@ -47,14 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     CHECK(cr_http_global_init() == 0);
     client = cr_http_new(&o, err, sizeof err);
     CHECK(client != NULL);
-    socklen_t len = sizeof listen_addr;
-    listener = socket(AF_INET, SOCK_STREAM, 0);
-    memset(&listen_addr, 0, sizeof listen_addr);
-    listen_addr.sin_family = AF_INET;
-    listen_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK(listener >= 0 && bind(listener, (struct sockaddr *)&listen_addr, sizeof listen_addr) == 0);
-    CHECK(listen(listener, 4) == 0);
-    CHECK(getsockname(listener, (struct sockaddr *)&listen_addr, &len) == 0);
+    listener = loopback_listener(&listen_addr);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", ntohs(listen_addr.sin_port));
     CHECK((multi = curl_multi_init()) != NULL);
   }

@@ -4,7 +4,10 @@
 #ifndef CR_FUZZ_UTIL_H
 #define CR_FUZZ_UTIL_H
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,5 +40,19 @@ static inline char *cstr(const field *f) {
 
 #define CHECK(cond) do { if (!(cond)) { \
   fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond); abort(); } } while (0)
+
+/* A listening TCP socket on 127.0.0.1, port picked by the kernel; *a gets its
+ * address (the harnesses that play a peer: fuzz_response, fuzz_redis). */
+static inline int loopback_listener(struct sockaddr_in *a) {
+  socklen_t len = sizeof *a;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  memset(a, 0, sizeof *a);
+  a->sin_family = AF_INET;
+  a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(fd >= 0 && bind(fd, (struct sockaddr *)a, sizeof *a) == 0);
+  CHECK(listen(fd, 4) == 0);
+  CHECK(getsockname(fd, (struct sockaddr *)a, &len) == 0);
+  return fd;
+}
 
 #endif

@@ -17,13 +17,7 @@ local function sh(cmd)
   return ok == true or ok == 0
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = require("support.fake").read_file
 M.read = read
 
 local function write(path, s)
