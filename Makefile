@@ -24,7 +24,7 @@ OBJS     := $(patsubst csrc/%.c,$(OUTDIR)/obj/%.o,$(SRCS))
 MODULE   := $(OUTDIR)/cloudrenew/core.so
 BUSTED   := busted --lua=lua5.4
 
-.PHONY: all deps deps-san test demo openresty-demo memcheck asan fuzz bench bench-idle bench-sign clean
+.PHONY: all deps deps-san test demo openresty-demo memcheck asan fuzz bench bench-idle bench-sign bench-cpu clean
 
 all: $(MODULE)
 
@@ -162,6 +162,11 @@ bench-sign: deps
 	  LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$$c/?.so;$$o/?.so;;" \
 	    $$l bench/sign.lua $(BENCH_ARGS) || rc=1; \
 	done; exit $${rc:-0}
+
+# Instructions (callgrind) per inquiry, per renewal and for `cloudrenew --help`,
+# and workflow report bytes per resource; LUA=luajit for LuaJIT. See bench/README.md.
+bench-cpu: deps all
+	LUA=$(LUA) sh bench/cpu.sh
 
 clean:
 	rm -rf build
