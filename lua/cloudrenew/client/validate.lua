@@ -34,23 +34,50 @@ local function sorted_keys(t)
   return out
 end
 
+-- A rule's field names, sorted: rules are the catalogue's data and never change,
+-- so each set is sorted once, not on every call.
+local sorted_fields = setmetatable({}, { __mode = "k" })
+local NO_FIELDS = {}
+local function field_names(fields)
+  local names = sorted_fields[fields]
+  if not names then
+    names = sorted_keys(fields)
+    sorted_fields[fields] = names
+  end
+  return names
+end
+
+-- A field's path ("A.B[2]"), made only when a message needs it: a valid call
+-- builds no path strings for its leaves.
+local function join(base, key)
+  if key == nil then return base end
+  if type(key) == "number" then return string.format("%s[%d]", base, key) end
+  return base ~= "" and base .. "." .. key or key
+end
+
 -- Objects report every problem they find (sorted, so messages are stable).
 local function check_object(rule, v, path)
   if type(v) ~= "table" or (next(v) ~= nil and is_array(v)) then
     return path .. " must be a table of named fields"
   end
-  local fields = rule.fields or {}
-  local prefix = path ~= "" and path .. "." or ""
+  local fields = rule.fields or NO_FIELDS
   local problems = {}
-  for _, name in ipairs(sorted_keys(fields)) do
+  for _, name in ipairs(field_names(fields)) do
     local sub, x = fields[name], v[name]
     if x == nil then
-      if sub.required then problems[#problems + 1] = prefix .. name .. " is required" end
+      if sub.required then problems[#problems + 1] = join(path, name) .. " is required" end
     else
-      problems[#problems + 1] = check(sub, x, prefix .. name)
+      problems[#problems + 1] = check(sub, x, path, name)
     end
   end
-  if rule.strict ~= false then
+  local unknown = false
+  if rule.strict ~= false then   -- the caller's names are sorted only to report one
+    for name in pairs(v) do
+      if type(name) ~= "string" or not fields[name] then unknown = true; break end
+    end
+  end
+  if unknown then
+    local prefix = path ~= "" and path .. "." or ""
     for _, name in ipairs(sorted_keys(v)) do
       if type(name) ~= "string" or not fields[name] then
         problems[#problems + 1] = string.format("%s%s is not a documented parameter (known: %s)",
@@ -61,10 +88,11 @@ local function check_object(rule, v, path)
   if #problems > 0 then return table.concat(problems, "; ") end
 end
 
-check = function(rule, v, path)
+check = function(rule, v, base, key)
   local t = rule.type
-  if t == "object" then return check_object(rule, v, path) end
+  if t == "object" then return check_object(rule, v, join(base, key)) end
   if t == "array" then
+    local path = join(base, key)
     if type(v) ~= "table" or not is_array(v) then return path .. " must be a list" end
     local n = #v
     if rule.min and n < rule.min then
@@ -73,10 +101,10 @@ check = function(rule, v, path)
     if rule.max and n > rule.max then
       return string.format("%s must have at most %d items, got %d", path, rule.max, n)
     end
-    local seen = {}
+    local seen = rule.unique and {}
     for i = 1, n do
       if rule.items then
-        local err = check(rule.items, v[i], string.format("%s[%d]", path, i))
+        local err = check(rule.items, v[i], path, i)
         if err then return err end
       end
       if rule.unique then
@@ -87,32 +115,32 @@ check = function(rule, v, path)
     return nil
   end
   if t == "integer" then
-    if not num.integral(v) then return path .. " must be an integer, got " .. show(v) end
+    if not num.integral(v) then return join(base, key) .. " must be an integer, got " .. show(v) end
   elseif t == "number" then
-    if not num.finite(v) then return path .. " must be a finite number, got " .. show(v) end
+    if not num.finite(v) then return join(base, key) .. " must be a finite number, got " .. show(v) end
   elseif t == "boolean" then
-    if type(v) ~= "boolean" then return path .. " must be true or false, got " .. show(v) end
+    if type(v) ~= "boolean" then return join(base, key) .. " must be true or false, got " .. show(v) end
   elseif t == "string" then
-    if type(v) ~= "string" then return path .. " must be a string, got " .. show(v) end
+    if type(v) ~= "string" then return join(base, key) .. " must be a string, got " .. show(v) end
     -- No documented parameter spans lines or holds a NUL: refuse, never forward.
-    if v:find("%c") then return path .. " must not contain control characters, got " .. show(v) end
-    if rule.min and #v < rule.min then return path .. " must not be empty" end
+    if v:find("%c") then return join(base, key) .. " must not contain control characters, got " .. show(v) end
+    if rule.min and #v < rule.min then return join(base, key) .. " must not be empty" end
     if rule.max and #v > rule.max then
-      return string.format("%s must be at most %d characters", path, rule.max)
+      return string.format("%s must be at most %d characters", join(base, key), rule.max)
     end
     if rule.pattern and not v:find(rule.pattern) then
-      return string.format("%s %s does not look like %s", path, show(v), rule.example or rule.pattern)
+      return string.format("%s %s does not look like %s", join(base, key), show(v), rule.example or rule.pattern)
     end
   end
   if rule.enum then
     for _, ok in ipairs(rule.enum) do
       if v == ok then return nil end
     end
-    return string.format("%s must be one of %s; got %s", path, enum_text(rule.enum), show(v))
+    return string.format("%s must be one of %s; got %s", join(base, key), enum_text(rule.enum), show(v))
   end
   if t == "integer" or t == "number" then
-    if rule.min and v < rule.min then return string.format("%s must be >= %s, got %s", path, show(rule.min), show(v)) end
-    if rule.max and v > rule.max then return string.format("%s must be <= %s, got %s", path, show(rule.max), show(v)) end
+    if rule.min and v < rule.min then return string.format("%s must be >= %s, got %s", join(base, key), show(rule.min), show(v)) end
+    if rule.max and v > rule.max then return string.format("%s must be <= %s, got %s", join(base, key), show(rule.max), show(v)) end
   end
   return nil
 end
