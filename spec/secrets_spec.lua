@@ -218,6 +218,24 @@ describe("secrets", function()
       tc:close()
     end)
 
+    it("a success echoing them \\u-escaped or with an escaped slash returns a result without them", function()
+      -- issue 25: a result is walked only when its body may spell a secret; a body
+      -- without any raw form of one but with escapes must still be redacted
+      local t = { secret_id = "AKIDsl" .. core.random_hex(8), secret_key = "sk/" .. core.random_hex(16) }
+      fake:add_credentials{ cloud = "tencent", secret_id = t.secret_id, secret_key = t.secret_key }
+      local tc = assert(cloudrenew.tencent(fake:tencent_opts{ secret_id = t.secret_id, secret_key = t.secret_key }))
+      local slashed = t.secret_key:gsub("/", "\\/")
+      for _, spelled in ipairs{ escaped(t.secret_key), slashed, "\\u0073" .. t.secret_key:sub(2) } do
+        fake:faults{ { action = "InquiryPriceRenewInstances", kind = "body",
+          body = '{"Response":{"RequestId":"r-esc","Price":{"InstancePrice":{"DiscountPrice":10,'
+            .. '"Note":"k=' .. spelled .. '","' .. spelled .. '":1}}}}' } }
+        local res = assert(tc.cvm:InquiryPriceRenewInstances(CVM))
+        assert.are.equal(10, res.Price.InstancePrice.DiscountPrice)
+        walk({ res = res }, { t.secret_key })
+      end
+      tc:close()
+    end)
+
     it("the workflow report holds no secret", function()
       local tc = tencent()
       local log = os.tmpname()

@@ -13,6 +13,7 @@ local validate = require("cloudrenew.client.validate")
 local observe = require("cloudrenew.client.observe")
 
 local M = {}
+local find = string.find
 
 M.VERSION = core.version
 M.USER_AGENT = "cloudrenew/" .. core.version
@@ -106,7 +107,16 @@ function M.attempt(client, spec, params, call_opts, has_token, seen)
   local raw = res.body
   local ok, result, perr = pcall(adapter.parse, client, spec, res)
   res.body = errors.redact(raw, creds.list)
-  if ok and type(result) == "table" then return errors.scrub_data(result, creds.list) end
+  if ok and type(result) == "table" then
+    -- Every string of a result is decoded from the raw body (the adapters add
+    -- nothing else). Without a backslash in the body each one is a verbatim
+    -- slice of it, so a body holding no form of any secret (res.body == raw:
+    -- the plain finds above found none) cannot yield one and needs no walk. A
+    -- backslash (\u escapes, \/, \") may spell a secret the finds cannot see:
+    -- then every decoded string is redacted.
+    if res.body == raw and not find(raw, "\\", 1, true) then return result end
+    return errors.scrub_data(result, creds.list)
+  end
   if ok and type(perr) == "table" and type(perr.code) == "string" then
     if errors.redact(perr.code, creds.list) ~= perr.code then
       -- a secret is never a cloud's error code: such an answer is a bad one
