@@ -89,8 +89,31 @@ local function swap(v, st, depth)
   return type(mt) == "table" and setmetatable(out, mt) or out
 end
 
+-- Does any number of v need its exact text? The same raw walk as swap, without
+-- copying or checking strings: most bodies hold only small integers and short
+-- decimals, and then cjson's own text is exact and no placeholder (nor a clash
+-- with one) can occur. `seen` is shared: the walk never yields and leaves it empty.
+local seen_walk = {}
+local function inexact(v, depth)
+  local t = type(v)
+  if t == "number" then return exact(v) ~= nil end
+  if t ~= "table" or depth > MAX_WALK or seen_walk[v] then return false end
+  seen_walk[v] = true
+  local found = false
+  for _, x in next, v do
+    if inexact(x, depth + 1) then found = true; break end
+  end
+  seen_walk[v] = nil
+  return found
+end
+
 local nonce   -- drawn once; again only if a string happens to hold it
 function M.encode(v)
+  if not inexact(v, 1) then
+    local ok, s = pcall(codec.encode, v)
+    if not ok then return nil, tostring(v and s) end
+    return s
+  end
   local st, w
   for _ = 1, 8 do
     nonce = nonce or core.random_hex(8)
