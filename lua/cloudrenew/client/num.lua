@@ -60,15 +60,21 @@ end
 local MAX_DEPTH = 32
 
 local function copy(v, depth, seen)
-  if type(v) ~= "table" then return M.canon(v) end
   if seen[v] then return nil, "refers to itself (a cycle)" end
   if depth > MAX_DEPTH then return nil, "is nested deeper than " .. MAX_DEPTH .. " levels" end
   seen[v] = true
   local out = {}
   for k, x in pairs(v) do
-    local c, err = copy(x, depth + 1, seen)
-    if err then return nil, err end
-    out[M.canon(k)] = c
+    local tx = type(x)
+    if tx == "table" then
+      local err
+      x, err = copy(x, depth + 1, seen)
+      if err then return nil, err end
+    elseif tointeger and tx == "number" then
+      x = tointeger(x) or x
+    end
+    if tointeger and type(k) == "number" then k = tointeger(k) or k end
+    out[k] = x
   end
   seen[v] = nil
   -- Keep array/object markers (e.g. cjson.empty_array_mt) the encoder relies on.
