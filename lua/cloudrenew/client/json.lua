@@ -13,18 +13,25 @@ M.null = cjson.null
 
 local tointeger = math.tointeger
 
+local null = cjson.null
+
+-- A decoded table in place: nulls dropped from objects (kept in arrays, where
+-- they hold a position), integral numbers made integers. Strings and booleans
+-- are left as they are (no call, no write back).
 local function clean(v)
-  if type(v) == "table" then
-    local n = #v
-    for k, x in pairs(v) do
-      if x == cjson.null then
-        if type(k) ~= "number" or k > n then v[k] = nil end
-      else
-        v[k] = clean(x)
+  local n = #v
+  for k, x in pairs(v) do
+    local tx = type(x)
+    if tx == "table" then
+      clean(x)
+    elseif tx == "number" then
+      if tointeger then
+        local i = tointeger(x)
+        if i then v[k] = i end
       end
+    elseif x == null then
+      if type(k) ~= "number" or k > n then v[k] = nil end
     end
-  elseif tointeger and type(v) == "number" then
-    return tointeger(v) or v
   end
   return v
 end
@@ -32,7 +39,9 @@ end
 function M.decode(s)
   local ok, v = pcall(codec.decode, s)
   if not ok then return nil, tostring(v) end
-  return clean(v)
+  if type(v) == "table" then return clean(v) end
+  if tointeger and type(v) == "number" then return tointeger(v) or v end
+  return v
 end
 
 -- lua-cjson 2.1 writes every number with "%.14g": 12345678901234567 would go out
