@@ -94,7 +94,19 @@ static void push_buf(lua_State *L, const cr_buf *b, const char *k) {
   lua_setfield(L, -2, k);
 }
 
-static int push_signout(lua_State *L, cr_sign_output *o, int rc) {
+/* A true `for_request` field of the argument table: the answer table holds only
+ * what a request is made of, authorization and canonical_query (the clients read
+ * nothing else; the canonical request and string to sign are long strings made
+ * for nothing there). */
+static int want_for_request(lua_State *L) {
+  int yes;
+  lua_getfield(L, 1, "for_request");
+  yes = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return yes;
+}
+
+static int push_signout(lua_State *L, cr_sign_output *o, int rc, int for_request) {
   if (rc == CR_SIGN_ENOMEM) return luaL_error(L, "cloudrenew.core: out of memory while signing");
   if (rc != 0) {
     lua_pushnil(L);
@@ -102,9 +114,10 @@ static int push_signout(lua_State *L, cr_sign_output *o, int rc) {
                       "a duplicate or empty header name, or a missing Host/Content-Type)");
     return 2;
   }
-  lua_newtable(L);
+  lua_createtable(L, 0, for_request ? 2 : 6);
   push_buf(L, &o->authorization, "authorization");
   push_buf(L, &o->canonical_query, "canonical_query");
+  if (for_request) return 1;
   push_buf(L, &o->canonical_request, "canonical_request");
   push_buf(L, &o->string_to_sign, "string_to_sign");
   push_buf(L, &o->signed_headers, "signed_headers");
@@ -112,7 +125,8 @@ static int push_signout(lua_State *L, cr_sign_output *o, int rc) {
   return 1;
 }
 
-/* core.tc3_sign{secret_id, secret_key, service, timestamp, method, query, payload, headers}
+/* core.tc3_sign{secret_id, secret_key, service, timestamp, method, query, payload, headers,
+ *               for_request}
  * -> table | nil, message. Never raises on what it is given. */
 static int l_tc3_sign(lua_State *L) {
   cr_tc3_input in;
@@ -138,10 +152,11 @@ static int l_tc3_sign(lua_State *L) {
   lua_getfield(L, 1, "headers");                       /* index 2 */
   in.headers = read_pairs(L, 2, "headers", &in.nheaders, &e);
   if (e.msg[0]) return cr_rd_push(L, &e);
-  return push_signout(L, &u->out, cr_tc3_sign_with(u->s, &in, &u->out));
+  return push_signout(L, &u->out, cr_tc3_sign_with(u->s, &in, &u->out), want_for_request(L));
 }
 
-/* core.volc_sign{access_key, secret_key, service, region, date, method, path, query, headers, body}
+/* core.volc_sign{access_key, secret_key, service, region, date, method, path, query, headers, body,
+ *                for_request}
  * -> table | nil, message. Never raises on what it is given. */
 static int l_volc_sign(lua_State *L) {
   cr_volc_input in;
@@ -165,7 +180,7 @@ static int l_volc_sign(lua_State *L) {
   lua_getfield(L, 1, "headers");                       /* index 3 or 4 */
   in.headers = read_pairs(L, lua_gettop(L), "headers", &in.nheaders, &e);
   if (e.msg[0]) return cr_rd_push(L, &e);
-  return push_signout(L, &u->out, cr_volc_sign_with(u->s, &in, &u->out));
+  return push_signout(L, &u->out, cr_volc_sign_with(u->s, &in, &u->out), want_for_request(L));
 }
 
 /* ---- the signer state: one per lua_State, upvalue 1 of every closure ------ */

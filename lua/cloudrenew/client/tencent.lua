@@ -64,6 +64,7 @@ function adapter.build(c, spec, params, opts, creds)
     secret_id = creds.id, secret_key = creds.key, service = spec.service,
     timestamp = timestamp, method = "POST", query = "", payload = body,
     headers = { ["Content-Type"] = "application/json", Host = u.authority, ["X-TC-Action"] = spec.action },
+    for_request = true,   -- authorization alone is read: no detail strings made
   }
   if not auth then
     return nil, { code = "ClientError.InvalidParameter", outcome = "not_executed",

@@ -110,6 +110,7 @@ function adapter.build(c, spec, params, opts, creds)
   local d, serr = core.volc_sign{
     access_key = creds.id, secret_key = creds.key, service = spec.service, region = region,
     date = date, method = method, path = u.path, query = query, headers = signed, body = body,
+    for_request = true,   -- authorization and canonical_query alone are read
   }
   if not d then
     return nil, { code = "ClientError.InvalidParameter", outcome = "not_executed",
