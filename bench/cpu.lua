@@ -55,7 +55,7 @@ elseif mode == "memory" then
   fake:reset()
   local applied = measure(false)
   print(string.format("%s: report bytes per resource (%d resources): dry run %.0f, applied %.0f",
-    _VERSION, N, dry, applied))
+    rawget(_G, "jit") and jit.version or _VERSION, N, dry, applied))
 else
   error("mode: inquiry | renewal | memory")
 end

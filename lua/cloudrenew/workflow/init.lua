@@ -295,6 +295,23 @@ local function totals_of(items)
   return t
 end
 
+-- One report item: only the fields an item has. A constructor naming all 17
+-- would size every item's hash for 32 entries, most of them empty (~940 bytes
+-- per resource); assigned one by one, it is sized to what it holds.
+local OPTIONAL = { "price_cents", "currency", "request_id", "order", "error", "expires_before",
+                   "expires_after", "confirmed", "confirm_message", "settled_by", "settled_outcome" }
+local function report_item(it)
+  local r = { id = it.id, decision = it.decision, outcome = it.outcome }
+  r.price = money.format(it.price_cents)
+  for _, k in ipairs(OPTIONAL) do
+    local v = it[k]
+    if v ~= nil then r[k] = v end
+  end
+  if it.resumed then r.resumed = it.resumed end
+  if it.row ~= nil then r.resource = it.row end
+  return r
+end
+
 function M.renew_if_under_budget(o)
   o = canonical(o)
   local p, rows, caps, conc = check(o)
@@ -405,12 +422,7 @@ function M.renew_if_under_budget(o)
                    run_id = o.run_id, items = {}, totals = totals_of(items),
                    audit = log and { path = log.path, warnings = log.warnings } or nil }
   for i, it in ipairs(items) do
-    local e = it.error
-    report.items[i] = { id = it.id, price = money.format(it.price_cents), price_cents = it.price_cents,
-      currency = it.currency, decision = it.decision, outcome = it.outcome, request_id = it.request_id,
-      order = it.order, error = e, resumed = it.resumed or nil, resource = it.row,
-      expires_before = it.expires_before, expires_after = it.expires_after, confirmed = it.confirmed,
-      confirm_message = it.confirm_message, settled_by = it.settled_by, settled_outcome = it.settled_outcome }
+    report.items[i] = report_item(it)
     report.currency = report.currency or it.currency
   end
   if sel then discover.annotate(report, sel, o.period) end
