@@ -5,14 +5,21 @@
 -- Nothing is sent until the whole inventory, the credentials and the audit log
 -- have been checked.
 local argparse = require("argparse")
-local cloudrenew = require("cloudrenew")
-local audit = require("cloudrenew.workflow.audit")
-local core = require("cloudrenew.core")
-local inventory = require("cloudrenew.cli.inventory")
-local json = require("cloudrenew.client.json")
-local money = require("cloudrenew.workflow.money")
-local num = require("cloudrenew.client.num")
-local workflow = require("cloudrenew.workflow")
+
+-- What a command does not use stays out of its start-up: `cloudrenew --help`
+-- loads argparse and this file, not the workflow, the clients and the products.
+-- Each module below is required on its first use (package.loaded after that).
+local function lazy(name)
+  return setmetatable({}, { __index = function(_, k) return require(name)[k] end })
+end
+local cloudrenew = lazy("cloudrenew")
+local audit = lazy("cloudrenew.workflow.audit")
+local core = lazy("cloudrenew.core")
+local inventory = lazy("cloudrenew.cli.inventory")
+local json = lazy("cloudrenew.client.json")
+local money = lazy("cloudrenew.workflow.money")
+local num = lazy("cloudrenew.client.num")
+local workflow = lazy("cloudrenew.workflow")
 
 local M = {}
 
