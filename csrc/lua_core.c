@@ -11,7 +11,7 @@
 int luaopen_cloudrenew_core(lua_State *L) {
   if (cr_http_global_init() != 0) return luaL_error(L, "cloudrenew.core: curl_global_init failed");
   lua_newtable(L);
-  cr_open_sign(L);      /* sha256_hex, hmac_sha256_hex, uri_encode, sign_key_derivations */
+  cr_open_sign(L);      /* sha256_hex, hmac_sha256_hex, uri_encode, sign_key_derivations, find_control */
   cr_open_http(L);      /* http, multi */
   cr_open_pace(L);      /* limiter, monotonic, time, getpid, sleep, random_hex */
   cr_open_fileio(L);    /* append_durable, truncate_tail, lock, isatty */

@@ -3,6 +3,7 @@
 -- describe anything else without raising (the result is ClientError.BadResponse,
 -- "unknown" for a renewal, because the cloud may have acted).
 local M = {}
+local find_control = require("cloudrenew.core").find_control   -- s:find("%c"), in C
 
 -- A JSON object (cjson decodes [] and {} alike; an array has [1]).
 function M.object(v)
@@ -25,7 +26,7 @@ end
 
 -- A request id is printed in reports and terminals: short, no control bytes.
 function M.request_id_ok(v)
-  return type(v) == "string" and #v >= 1 and #v <= 128 and not v:find("%c")
+  return type(v) == "string" and #v >= 1 and #v <= 128 and not find_control(v)
 end
 
 -- The start of a body that is not an answer, for the message.

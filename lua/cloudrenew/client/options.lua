@@ -7,6 +7,7 @@ local pacer = require("cloudrenew.pacing")
 local transport = require("cloudrenew.net.transport")
 
 local M = {}
+local find_control = require("cloudrenew.core").find_control
 
 M.USER_AGENT = "cloudrenew/" .. require("cloudrenew.core").version
 
@@ -170,7 +171,7 @@ end
 -- Returns nil, or error fields naming the header but never its value.
 function M.header_guard(headers)
   for _, h in ipairs(headers) do
-    if type(h[2]) ~= "string" or h[2]:find("%c") then
+    if type(h[2]) ~= "string" or find_control(h[2]) then   -- h[2]:find("%c"), in C
       return { code = "ClientError.InvalidParameter", outcome = "not_executed",
                message = "header " .. h[1] .. " would hold a control character: nothing was sent" }
     end

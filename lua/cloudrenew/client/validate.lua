@@ -3,6 +3,7 @@
 -- required, enum, pattern, min, max (numbers: value; arrays/strings: length),
 -- unique, items (rule), fields (name -> rule), strict (reject unknown fields) }.
 local num = require("cloudrenew.client.num")
+local find_control = require("cloudrenew.core").find_control   -- s:find("%c"), in C
 
 local M = {}
 
@@ -123,7 +124,7 @@ check = function(rule, v, base, key)
   elseif t == "string" then
     if type(v) ~= "string" then return join(base, key) .. " must be a string, got " .. show(v) end
     -- No documented parameter spans lines or holds a NUL: refuse, never forward.
-    if v:find("%c") then return join(base, key) .. " must not contain control characters, got " .. show(v) end
+    if find_control(v) then return join(base, key) .. " must not contain control characters, got " .. show(v) end
     if rule.min and #v < rule.min then return join(base, key) .. " must not be empty" end
     if rule.max and #v > rule.max then
       return string.format("%s must be at most %d characters", join(base, key), rule.max)
