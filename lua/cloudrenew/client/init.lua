@@ -39,16 +39,30 @@ end
 
 -- Resolve the base URL for a service: call option, client option (string with
 -- {service}/{region} placeholders, or a table by service), else the default.
+-- An accepted endpoint is remembered per client, keyed by the template, service
+-- and region it came from, with the options insecure() judged it under: the
+-- substitutions, URL parse and loopback test cost ~25k instructions a request.
+-- The URL table is shared between requests: the adapters only read it.
+local resolved = setmetatable({}, { __mode = "k" })
+local MAX_RESOLVED = 64
 function M.endpoint(client, service, region, call_ep, default)
-  local ep = call_ep or client.options.endpoint
+  local o = client.options
+  local ep = call_ep or o.endpoint
   if type(ep) == "table" then ep = ep[service] end
   ep = ep or default
   if type(ep) ~= "string" then return nil, "endpoint must be an http(s) URL" end
+  local key = ep .. "\0" .. service .. "\0" .. (region or "")
+  local cache = resolved[client]
+  local hit = cache and cache[key]
+  if hit and hit.allow == o.allow_insecure_http and hit.connect_to == o.connect_to then return hit.u end
   ep = ep:gsub("{service}", service):gsub("{region}", region or "")
   local u = M.parse_url(ep)
   if not u then return nil, "endpoint must be an http(s) URL such as https://cvm.tencentcloudapi.com" end
-  local why = M.insecure(u, client.options)
+  local why = M.insecure(u, o)
   if why then return nil, "endpoint " .. ep .. ": " .. why end
+  if not cache or cache.n >= MAX_RESOLVED then cache = { n = 0 }; resolved[client] = cache end
+  if not cache[key] then cache.n = cache.n + 1 end
+  cache[key] = { u = u, allow = o.allow_insecure_http, connect_to = o.connect_to }
   return u
 end
 
