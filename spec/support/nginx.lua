@@ -39,7 +39,7 @@ function M.available()
   return f ~= nil and io.open(M.MODULES[2], "rb") ~= nil
 end
 
--- opts: { name, workers = 1, http = "extra http-block directives",
+-- opts: { name, workers = 1, worker_connections = 256, http = "extra http-block directives",
 --         server = "server-block directives (locations)", main = "main-block lines" }
 function M.start(opts)
   local root = abs(ROOT)
@@ -62,7 +62,7 @@ function M.start(opts)
     conf[#conf + 1] = "pid " .. prefix .. "/logs/nginx.pid;"
     conf[#conf + 1] = "error_log " .. prefix .. "/logs/error.log warn;"
     conf[#conf + 1] = opts.main or ""
-    conf[#conf + 1] = "events { worker_connections 256; }"
+    conf[#conf + 1] = "events { worker_connections " .. (opts.worker_connections or 256) .. "; }"
     conf[#conf + 1] = "http {"
     conf[#conf + 1] = "  access_log off;"
     for _, d in ipairs({ "client_body", "proxy", "fastcgi", "uwsgi", "scgi" }) do
@@ -111,6 +111,38 @@ function Nginx:get(path, timeout)
   if h ~= self.http then h:close() end
   if not res then return nil, err.message end
   return res.status, res.body, res.time
+end
+
+-- The worker processes' pids (children of the master).
+function Nginx:workers()
+  local out = {}
+  local p = io.popen("pgrep -P " .. tostring(self:pid()))
+  for line in p:lines() do out[#out + 1] = tonumber(line) end
+  p:close()
+  return out
+end
+
+-- ESTABLISHED TCP connections held by process `pid` to 127.0.0.1:`port`
+-- (its socket inodes matched against /proc/net/tcp).
+function M.established(pid, port)
+  local inodes = {}
+  local p = io.popen("ls -l /proc/" .. pid .. "/fd 2>/dev/null")
+  for line in p:lines() do
+    local ino = line:match("socket:%[(%d+)%]")
+    if ino then inodes[ino] = true end
+  end
+  p:close()
+  local n = 0
+  for line in (read("/proc/" .. pid .. "/net/tcp") or ""):gmatch("[^\n]+") do
+    local rem, st, ino = line:match("^%s*%d+: %x+:%x+ (%x+:%x+) (%x%x) %x+:%x+ %x+:%x+ %x+%s+%d+%s+%d+ (%d+)")
+    if rem and st == "01" and inodes[ino] and rem == string.format("0100007F:%04X", port) then n = n + 1 end
+  end
+  return n
+end
+
+-- Resident set size of `pid`, in kB.
+function M.rss_kb(pid)
+  return tonumber((read("/proc/" .. pid .. "/status") or ""):match("VmRSS:%s*(%d+)"))
 end
 
 function Nginx:signal(sig)

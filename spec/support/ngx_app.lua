@@ -263,4 +263,47 @@ function M.gateway()
        volc_status = vstatus, volc_body = vbody, tc3_status = tstatus, tc3_body = tbody }
 end
 
+-- Issue 22: the cheap per-request client, as examples/openresty does it: made,
+-- used for one inquiry and closed in every request. 502 on any failure.
+function M.percall()
+  local a = ngx.req.get_uri_args()
+  local extra = { timeout = tonumber(a.timeout) }
+  if a.endpoint then extra.endpoint = a.endpoint end
+  if a.ca_file then extra.ca_file = a.ca_file end
+  if a.tls then extra.endpoint = "UNSET"; extra.connect_to = cfg().tls_addr end
+  local tc, cerr = cloudrenew.tencent(M.tc_opts(extra))
+  if not tc then ngx.status = 502; return out{ ok = false, code = cerr.code, message = cerr.message } end
+  local t0 = ngx.now()
+  local res, err = tc.cvm:InquiryPriceRenewInstances{ InstanceIds = { a.id or "ins-2zvpghhc" },
+    InstanceChargePrepaid = { Period = 1 } }
+  tc:close()
+  local r = shape(res, err)
+  r.elapsed = ngx.now() - t0
+  if not res then ngx.status = 502 end
+  out(r)
+end
+
+-- Issue 22: a client whose credentials come from an instance role (the fake's
+-- metadata service) or from STS AssumeRole, made in this request.
+function M.role()
+  local a = ngx.req.get_uri_args()
+  local t0 = ngx.now()
+  local o = { region = "ap-guangzhou", endpoint = cfg().url, timeout = 10 }
+  if a.sts then
+    local c = cfg().creds
+    o.secret_id, o.secret_key, o.role_arn = c.secret_id, c.secret_key, cfg().role_arn
+    o.sts_endpoint = cfg().url
+  else
+    o.credentials, o.metadata_endpoint = "instance_role", cfg().url
+  end
+  local tc, cerr = cloudrenew.tencent(o)
+  if not tc then return out{ ok = false, str = tostring(cerr), elapsed = ngx.now() - t0 } end
+  local res, err = tc.cvm:InquiryPriceRenewInstances{ InstanceIds = { "ins-2zvpghhc" },
+    InstanceChargePrepaid = { Period = 1 } }
+  tc:close()
+  local r = shape(res, err)
+  r.source, r.elapsed = tc.credential_source, ngx.now() - t0
+  out(r)
+end
+
 return M

@@ -1,0 +1,174 @@
+-- Issue 22: OpenResty in production, in a real nginx (Debian's nginx +
+-- libnginx-mod-http-lua, LuaJIT) driven from outside against the fake cloud.
+-- Part 1: per-request clients do not exhaust worker_connections (shared,
+-- bounded keep-alive pools). Part 2: instance-role / STS credentials never
+-- block the worker. Part 3: DNS within the call's timeout, loopback names
+-- without DNS. Part 4: what a timer job needs (ca_file, exiting, the lock).
+-- Like openresty_spec.lua, it runs in the Lua 5.4 pass only.
+local core = require("cloudrenew.core")
+local json = require("cloudrenew.client.json")
+local fakecloud = require("support.fake")
+local nginx = require("support.nginx")
+
+local describe_nginx = (jit == nil and nginx.available()) and describe or pending
+
+local ARN = "qcs::cam::uin/100000000001:roleName/ops-renew"
+
+local function app_cfg(fake)
+  local c = fakecloud.credentials().tencent[1]
+  local v = fakecloud.credentials().volcengine[1]
+  return string.format("APP_CFG = { url = %q, tls_addr = %q, creds = { secret_id = %q, secret_key = %q }, "
+    .. "volc = { access_key = %q, secret_key = %q }, role_arn = %q }",
+    fake.url, fake.tls_addr, c.secret_id, c.secret_key, v.access_key, v.secret_key, ARN)
+end
+
+local function loc(path, body, extra)
+  return "    location = " .. path .. " { " .. (extra or "") .. " content_by_lua_block { " .. body .. " } }\n"
+end
+
+local function get_json(ngx_, path, timeout)
+  local status, body = ngx_:get(path, timeout)
+  assert(status, "GET " .. path .. ": " .. tostring(body))
+  local ok, t = pcall(json.decode, body)
+  return ok and t or { raw = body }, status
+end
+
+-- n GETs of `path`, `conc` at a time (libcurl multi from outside nginx).
+-- Returns the count of each status and the worst latency.
+local function blast(ngx_, path, n, conc)
+  local multi = core.multi()
+  local handles, free = {}, {}
+  for i = 1, conc do handles[i] = assert(core.http{ timeout = 30 }); free[#free + 1] = handles[i] end
+  local inflight, statuses, worst, sent, done_n = {}, {}, 0, 0, 0
+  while done_n < n do
+    while sent < n and #free > 0 do
+      local h = table.remove(free)
+      sent = sent + 1
+      inflight[multi:add(h, { method = "GET", url = ngx_.url .. path .. (path:find("?", 1, true) and "&" or "?")
+        .. "id=ins-" .. string.format("%08d", sent % 100000000) })] = h
+    end
+    for _, id in ipairs(multi:run(1) or {}) do
+      local res, err = multi:result(id)
+      local st = res and res.status or ("error:" .. tostring(err and (err.message or err.kind)))
+      statuses[st] = (statuses[st] or 0) + 1
+      if res and res.time and res.time > worst then worst = res.time end
+      free[#free + 1] = inflight[id]
+      inflight[id] = nil
+      done_n = done_n + 1
+    end
+  end
+  multi:close()
+  for _, h in ipairs(handles) do h:close() end
+  return statuses, worst
+end
+
+describe_nginx("issue 22 (real nginx)", function()
+  local fake
+
+  setup(function() fake = fakecloud.start() end)
+  teardown(function() if fake then fake:stop() end end)
+  before_each(function() fake:reset(); fake:config{ latency = 0 } end)
+
+  describe("part 1: per-request clients", function()
+    local ngx_
+    setup(function()
+      ngx_ = nginx.start{
+        name = "i22p1", workers = 1, worker_connections = 64,
+        http = "  lua_ssl_trusted_certificate " .. nginx.abs(fake.certs.ca) .. ";\n"
+          .. "  lua_ssl_verify_depth 3;\n"
+          .. "  init_by_lua_block { " .. app_cfg(fake) .. " }\n",
+        server = loc("/percall", "require('support.ngx_app').percall()"),
+      }
+    end)
+    teardown(function() if ngx_ then ngx_:stop() end end)
+
+    it("1200 per-request inquiries with worker_connections 64: no 502, idle connections bounded, RSS flat", function()
+      local worker = ngx_:workers()[1]
+      local port = tonumber(fake.url:match(":(%d+)$"))
+      -- warm up (LuaJIT traces, the pools), then measure
+      local st0 = blast(ngx_, "/percall", 200, 8)
+      assert.are.same({ [200] = 200 }, st0, ngx_:error_log():sub(-1500))
+      local rss0 = nginx.rss_kb(worker)
+      local t0 = core.monotonic()
+      local st, worst = blast(ngx_, "/percall", 1000, 8)
+      local secs = core.monotonic() - t0
+      local idle = nginx.established(worker, port)
+      local rss1 = nginx.rss_kb(worker)
+      -- and TLS (a pool per TLS identity: host name, SNI, verification)
+      local st2 = blast(ngx_, "/percall?tls=1", 200, 8)
+      local tls_port = tonumber(fake.tls_addr:match(":(%d+)$"))
+      local idle_tls = nginx.established(worker, tls_port)
+      print(string.format("\n  1000 per-request inquiries (8 at a time): %.2f s, %.0f/s, worst %.1f ms; "
+        .. "idle connections to the fake %d (TLS %d); worker RSS %d -> %d kB",
+        secs, 1000 / secs, worst * 1000, idle, idle_tls, rss0, rss1))
+      assert.are.same({ [200] = 1000 }, st, ngx_:error_log():sub(-1500))
+      assert.are.same({ [200] = 200 }, st2, ngx_:error_log():sub(-1500))
+      assert.is_true(idle <= 16, "idle connections " .. idle)
+      assert.is_true(idle_tls <= 16, "idle TLS connections " .. idle_tls)
+      assert.is_true(rss1 - rss0 < 4096, "RSS grew " .. (rss1 - rss0) .. " kB")
+      assert.falsy(ngx_:error_log():find("worker_connections are not enough", 1, true))
+      -- every inquiry reached the fake over at most a handful of connections
+      local ports = {}
+      for _, r in ipairs(fake:requests_for("InquiryPriceRenewInstances")) do ports[r.peer_port] = true end
+      local nports = 0
+      for _ in pairs(ports) do nports = nports + 1 end
+      assert.is_true(nports <= 32, "connections used " .. nports)
+    end)
+  end)
+
+  describe("part 2: credentials never block the worker", function()
+    local ngx_
+    setup(function()
+      ngx_ = nginx.start{
+        name = "i22p2", workers = 1,
+        http = "  init_by_lua_block { " .. app_cfg(fake) .. " }\n",
+        server = loc("/role", "require('support.ngx_app').role()"),
+      }
+    end)
+    teardown(function() if ngx_ then ngx_:stop() end end)
+
+    -- /ping's worst latency while `path` runs; returns it and path's answer.
+    local function ping_during(path)
+      local multi = core.multi()
+      local slow = assert(core.http{ timeout = 30 })
+      local id = multi:add(slow, { method = "GET", url = ngx_.url .. path })
+      local t0 = core.monotonic()
+      local finished = false
+      local function run(s)
+        for _, d in ipairs(multi:run(s) or {}) do if d == id then finished = true end end
+      end
+      run(0.1)
+      local worst = 0
+      for _ = 1, 15 do
+        local status, _, secs = ngx_:get("/ping")
+        assert.are.equal(200, status)
+        if secs > worst then worst = secs end
+        run(0.02)
+      end
+      while not finished and core.monotonic() - t0 < 20 do run(0.5) end
+      local res = assert(multi:result(id))
+      multi:close(); slow:close()
+      return worst, json.decode(res.body)
+    end
+
+    it("a slow metadata service (0.6 s): /ping stays fast while a request fetches instance-role credentials", function()
+      fake:faults{ { action = "MetadataCredentials", kind = "slow", delay = 0.6, count = 1 } }
+      local worst, r = ping_during("/role")
+      print(string.format("\n  /ping worst %.1f ms while /role waited %.2f s for the metadata service",
+        worst * 1000, r.elapsed))
+      assert.is_true(r.ok, r.str)
+      assert.are.equal("instance_role:cloudrenew-role", r.source)
+      assert.is_true(r.elapsed >= 0.6, "elapsed " .. r.elapsed)
+      assert.is_true(worst < 0.1, "worst /ping " .. worst)
+    end)
+
+    it("a slow STS (0.6 s): /ping stays fast while a request assumes a role", function()
+      fake:faults{ { action = "AssumeRole", kind = "slow", delay = 0.6, count = 1 } }
+      local worst, r = ping_during("/role?sts=1")
+      print(string.format("\n  /ping worst %.1f ms while /role?sts=1 waited %.2f s for STS", worst * 1000, r.elapsed))
+      assert.is_true(r.ok, r.str)
+      assert.is_true(r.elapsed >= 0.6, "elapsed " .. r.elapsed)
+      assert.is_true(worst < 0.1, "worst /ping " .. worst)
+    end)
+  end)
+end)
