@@ -31,7 +31,7 @@ function M.new_transport(o)
   local t, err = transport.new{
     ca_file = o.ca_file, proxy = o.proxy, connect_to = o.connect_to, timeout = o.timeout,
     connect_timeout = o.connect_timeout, max_response = o.max_response, user_agent = o.user_agent or M.USER_AGENT,
-    transport = o.transport,
+    transport = o.transport, pool = o.pool,
   }
   if not t then return invalid(err) end
   return t

@@ -190,7 +190,7 @@ function M.check_options(opts, defaults)
     if not x then return invalid(err) end
     o[k] = x
   end
-  for _, k in ipairs({ "ca_file", "proxy", "connect_to", "region", "language" }) do
+  for _, k in ipairs({ "ca_file", "proxy", "connect_to", "region", "language", "pool" }) do
     if opts[k] ~= nil then
       local _, err = M.check_string(k, opts[k])
       if err then return invalid(err) end

@@ -58,26 +58,35 @@ local orphans = {}   -- handles inherited through fork: never cleaned up here (a
                      -- close_notify would go down the parent's connection)
 
 function M.new(opts)
-  local c, err = M.curl(opts)
-  if not c then return nil, err end
-  local self = setmetatable({ curl = c, pid = M.pid(), opts = opts }, Auto)
+  local self = setmetatable({ pid = M.pid(), opts = opts }, Auto)
   local mode = opts.transport
   if mode ~= "curl" and not opts.proxy and type(rawget(_G, "ngx")) == "table" then
+    -- Under nginx the libcurl handle is made on first use only: a client per
+    -- request that only ever rides cosockets allocates nothing native.
     self.ngx = require("cloudrenew.net.transport_ngx").new(opts)
+    return self
   end
+  local c, err = M.curl(opts)
+  if not c then return nil, err end
+  self.curl = c
   return self
 end
 
 function Auto:send(req)
   local pid = M.pid()
   if pid ~= self.pid then
-    orphans[#orphans + 1] = self.curl
+    if self.curl then orphans[#orphans + 1] = self.curl end
     local c, err = M.curl(self.opts)
     if not c then return nil, { kind = "nomem", sent = false, message = tostring(err) } end
     self.curl, self.pid = c, pid
     if self.ngx then self.ngx = require("cloudrenew.net.transport_ngx").new(self.opts) end
   end
   if self.ngx and require("cloudrenew.net.transport_ngx").usable() then return self.ngx:send(req) end
+  if not self.curl then
+    local c, err = M.curl(self.opts)
+    if not c then return nil, { kind = "nomem", sent = false, message = tostring(err) } end
+    self.curl = c
+  end
   return self.curl:send(req)
 end
 
@@ -86,8 +95,10 @@ function Auto:which()
   return (self.ngx and require("cloudrenew.net.transport_ngx").usable()) and "ngx" or "curl"
 end
 
+-- Frees what the client holds: its libcurl handle (connections included).
+-- Cosocket connections are never held between calls (see transport_ngx).
 function Auto:close()
-  if self.pid == M.pid() then self.curl:close() end
+  if self.curl and self.pid == M.pid() then self.curl:close() end
 end
 
 return M

@@ -23,19 +23,28 @@ end
 local Ngx = {}
 Ngx.__index = Ngx
 
-local serial = 0
-
--- opts: { connect_to, timeout, connect_timeout, max_response, user_agent }
+-- opts: { connect_to, timeout, connect_timeout, max_response, user_agent, pool }
 function M.new(opts)
-  serial = serial + 1
   return setmetatable({
     connect_to = opts.connect_to, timeout = opts.timeout or 60,
     connect_timeout = opts.connect_timeout or 10, max_response = opts.max_response or 8 * 1024 * 1024,
-    user_agent = opts.user_agent,
-    -- Keep-alive pools are per client (and per worker, as cosocket pools are):
-    -- two clients never exchange connections, so never answers either.
-    pool = "cloudrenew#" .. serial .. "#" .. tostring(os.time()) .. "#" .. tostring({}):match("0x%x+$"),
+    user_agent = opts.user_agent, pool_label = opts.pool,
   }, Ngx)
+end
+
+-- Keep-alive pools are per worker (as cosocket pools are) and per destination
+-- and TLS identity, as lua-resty-http names them: scheme, the host name (Host
+-- header, SNI and the name verified), port, the address connected to, and
+-- verification (always on). Never per client object: a client per request
+-- then costs no connection of its own, and at most M.POOL_SIZE idle
+-- connections per destination stay open, each for M.IDLE_MS at most. `pool`
+-- (a client option) separates clients whose TLS trust differs in ways the
+-- name cannot show (locations with different lua_ssl_trusted_certificate).
+function M.pool_name(scheme, host, port, chost, cport, label)
+  local name = "cloudrenew|" .. scheme .. "://" .. host .. ":" .. port .. "|" .. chost .. ":" .. cport
+  if scheme == "https" then name = name .. "|sni=" .. host .. "|verify" end
+  if label then name = name .. "|" .. label end
+  return name
 end
 
 local function failure(kind, sent, message, status)
@@ -237,7 +246,7 @@ function Ngx:exchange(req, scheme, host, port, target, fresh)
     chost = chost:match("^%[(.*)%]$") or chost
     cport = tonumber(cport)
   end
-  local pool = self.pool .. "|" .. scheme .. "|" .. host .. "|" .. port .. "|" .. chost .. ":" .. cport
+  local pool = M.pool_name(scheme, host, port, chost, cport, self.pool_label)
   if fresh then pool = pool .. "|fresh|" .. tostring(sock) .. now() end
   sock:settimeout(math.max(1, math.floor(math.min(self.connect_timeout, self.timeout) * 1000)))
   local ok, err = sock:connect(chost, cport, { pool = pool, pool_size = M.POOL_SIZE })
@@ -304,6 +313,8 @@ function Ngx:send(req)
   return res, err
 end
 
-function Ngx:close() end   -- pooled connections belong to the worker; nothing to free
+-- A client holds no connection between calls: each exchange returns its
+-- connection to the worker's shared pool (or closes it) before answering.
+function Ngx:close() end
 
 return M
