@@ -155,13 +155,27 @@ describe_nginx("issue 22 (real nginx)", function()
 
     it("a slow metadata service (0.6 s): /ping stays fast while a request fetches instance-role credentials", function()
       fake:faults{ { action = "MetadataCredentials", kind = "slow", delay = 0.6, count = 1 } }
-      local worst, r = ping_during("/role")
+      local worst, r = ping_during("/role?flush=1")
       print(string.format("\n  /ping worst %.1f ms while /role waited %.2f s for the metadata service",
         worst * 1000, r.elapsed))
       assert.is_true(r.ok, r.str)
       assert.are.equal("instance_role:cloudrenew-role", r.source)
       assert.is_true(r.elapsed >= 0.6, "elapsed " .. r.elapsed)
       assert.is_true(worst < 0.1, "worst /ping " .. worst)
+    end)
+
+    it("6 requests at once, each with its own client, fetch instance-role credentials once (single flight per worker)", function()
+      assert.are.same({ [200] = 1 }, (blast(ngx_, "/role?flush=only", 1, 1)))
+      fake:faults{ { action = "MetadataCredentials", kind = "slow", delay = 0.6, count = 1 } }
+      local t0 = core.monotonic()
+      local st = blast(ngx_, "/role", 6, 6)
+      local secs = core.monotonic() - t0
+      assert.are.same({ [200] = 6 }, st)
+      local fetched = #fake:requests_for("MetadataCredentials")
+      print(string.format("\n  6 per-request clients at once, metadata answering in 0.6 s: %d credential fetch(es), %.2f s",
+        fetched, secs))
+      assert.are.equal(1, fetched)
+      assert.are.equal(6, #fake:requests_for("InquiryPriceRenewInstances"))
     end)
 
     it("a slow STS (0.6 s): /ping stays fast while a request assumes a role", function()

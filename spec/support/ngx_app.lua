@@ -290,6 +290,10 @@ end
 -- metadata service) or from STS AssumeRole, made in this request.
 function M.role()
   local a = ngx.req.get_uri_args()
+  -- ?flush=1: forget the worker's instance-role credentials first
+  if a.flush then for k in pairs(require("cloudrenew.credentials.roles").shared or {}) do
+    require("cloudrenew.credentials.roles").shared[k] = nil end end
+  if a.flush == "only" then return out{ ok = true } end
   local t0 = ngx.now()
   local o = { region = "ap-guangzhou", endpoint = cfg().url, timeout = 10 }
   if a.sts then
