@@ -62,10 +62,19 @@ function M.metadata_disabled(o)
   return o.metadata_endpoint == nil and (v == "1" or v == "true")
 end
 
--- A transport for one metadata service, made on first use.
+-- A transport for one metadata service, made on first use: cosockets where
+-- the ngx_lua phase allows them (a request handler or a timer waits without
+-- blocking the worker), libcurl elsewhere (init, init_worker: blocking).
 local function metadata_http(o)
-  local t
-  return function(method, url, headers)
+  local t, tn
+  local function sender()
+    local tngx = package.loaded["cloudrenew.net.transport_ngx"]
+      or (type(rawget(_G, "ngx")) == "table" and require("cloudrenew.net.transport_ngx"))
+    if o.transport ~= "curl" and tngx and tngx.usable() then
+      tn = tn or tngx.new{ timeout = M.METADATA_TIMEOUT, connect_timeout = M.METADATA_CONNECT_TIMEOUT,
+        max_response = 64 * 1024, user_agent = o.user_agent or ("cloudrenew/" .. core.version) }
+      return tn
+    end
     if not t then
       local err
       -- proxy "": never through a proxy (nor http_proxy from the environment):
@@ -75,11 +84,16 @@ local function metadata_http(o)
         user_agent = o.user_agent or ("cloudrenew/" .. core.version) }
       if not t then return nil, tostring(err) end
     end
+    return t
+  end
+  return function(method, url, headers)
+    local s, serr = sender()
+    if not s then return nil, serr end
     local res, terr
     -- One quick second try (metadata services blip), but none after a timeout:
     -- an unreachable service costs one connect timeout, not two.
     for try = 1, 2 do
-      res, terr = t:send{ method = method, url = url, headers = headers or {}, body = "", fresh = false }
+      res, terr = s:send{ method = method, url = url, headers = headers or {}, body = "", fresh = false }
       if (res and res.status < 500) or (terr and terr.kind == "timeout") then break end
       if try == 1 then runtime.sleep(0.1) end
     end
@@ -87,6 +101,32 @@ local function metadata_http(o)
     if res.status ~= 200 then return nil, "HTTP " .. tostring(res.status), res.status end
     return res.body
   end
+end
+
+-- Under nginx, instance-role credentials are kept per worker, keyed by cloud,
+-- metadata service and role: a client made per request reuses them instead of
+-- asking the metadata service again, and one refresh at a time runs in the
+-- worker (light threads and other requests wait for it, yielding).
+M.shared = {}
+M.SHARED_WAIT = 10
+local function shared_fetch(key, early, fetch)
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) ~= "table" then return fetch() end
+  local e = M.shared[key]
+  if not e then e = {}; M.shared[key] = e end
+  local limit = core.monotonic() + M.SHARED_WAIT
+  while e.refreshing and core.monotonic() < limit and runtime.yieldable() do runtime.sleep(0.01) end
+  local c = e.creds
+  if c and c.expires_at and core.time() < c.expires_at - early then
+    return { id = c.id, key = c.key, token = c.token, expires_at = c.expires_at, source = c.source,
+             warning = c.warning }
+  end
+  e.refreshing = true
+  local ok, out, where, why = pcall(fetch)
+  e.refreshing = false
+  if not ok then error(out, 0) end
+  if out then e.creds = out end
+  return out, where, why
 end
 
 local ROLE = "^%s*([%w%-_.+=,@]+)%s*$"
@@ -126,9 +166,11 @@ end
 function M.tencent_instance_role(o)
   local base = (o.metadata_endpoint or M.METADATA.tencent) .. "/latest/meta-data/cam/security-credentials/"
   local get = metadata_http(o)
+  local early = (o.refresh_early or 300) + 5
   return provider("instance_role", function()
     local where = "instance role at " .. base
     if M.metadata_disabled(o) then return nil, where .. " (disabled by CLOUDRENEW_METADATA_DISABLED)" end
+    return shared_fetch("tencent|" .. base .. "|" .. tostring(o.role_name), early, function()
     local role = o.role_name
     if not role then
       local body, err = get("GET", base)
@@ -147,6 +189,7 @@ function M.tencent_instance_role(o)
       t.ExpiredTime or t.Expiration, "instance_role: role " .. role)
     if not out then return nil, where, why end
     return out
+    end)
   end)
 end
 
@@ -155,9 +198,11 @@ function M.volcengine_instance_role(o)
   local root = o.metadata_endpoint or M.METADATA.volcengine
   local base = root .. "/volcstack/latest/iam/security_credentials/"
   local get = metadata_http(o)
+  local early = (o.refresh_early or 300) + 5
   return provider("instance_role", function()
     local where = "instance role at " .. root
     if M.metadata_disabled(o) then return nil, where .. " (disabled by CLOUDRENEW_METADATA_DISABLED)" end
+    return shared_fetch("volcengine|" .. root .. "|" .. tostring(o.role_name), early, function()
     local tok, err = get("PUT", root .. "/latest/api/token", { { "X-volc-ecs-metadata-token-ttl-seconds", "21600" } })
     if not tok then return nil, where .. " (" .. err .. ")" end
     if not tok:find("^[%w%-_.=+/]+$") then return nil, where, "instance_role: the metadata service answered no token" end
@@ -182,6 +227,7 @@ function M.volcengine_instance_role(o)
       "instance_role: role " .. role)
     if not out then return nil, where, why end
     return out
+    end)
   end)
 end
 
