@@ -187,4 +187,74 @@ describe_nginx("issue 22 (real nginx)", function()
       assert.is_true(worst < 0.1, "worst /ping " .. worst)
     end)
   end)
+
+  describe("part 3: DNS", function()
+    local ngx_, hole
+    setup(function()
+      -- a name server that never answers: nginx's resolver waits resolver_timeout
+      local tmp = os.tmpname()
+      os.execute("python3 -c 'import socket,time,os; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); "
+        .. "s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1], os.getpid(), flush=True); time.sleep(600)' > "
+        .. tmp .. " 2>&1 &")
+      local deadline = core.monotonic() + 10
+      repeat
+        core.sleep(0.05)
+        local port, pid = (nginx.read(tmp) or ""):match("^(%d+) (%d+)")
+        if port then hole = { port = tonumber(port), pid = tonumber(pid) } end
+      until hole or core.monotonic() > deadline
+      os.remove(tmp)
+      assert(hole, "the silent name server did not start")
+      ngx_ = nginx.start{
+        name = "i22p3", workers = 1,
+        http = "  resolver 127.0.0.1:" .. hole.port .. " ipv6=off;\n  resolver_timeout 10s;\n"
+          .. "  init_by_lua_block { " .. app_cfg(fake) .. " }\n",
+        server = loc("/percall", "require('support.ngx_app').percall()"),
+      }
+    end)
+    teardown(function()
+      if ngx_ then ngx_:stop() end
+      if hole then os.execute("kill " .. hole.pid) end
+    end)
+
+    it("the call's timeout bounds name resolution (resolver_timeout 10s, timeout = 1): not_executed within ~1 s", function()
+      local r, status = get_json(ngx_, "/percall?timeout=1&endpoint=https://cvm.example.invalid", 30)
+      print(string.format("\n  a name server that never answers, timeout = 1: %s after %.2f s", tostring(r.code),
+        r.elapsed or -1))
+      assert.are.equal(502, status)
+      assert.are.equal("ClientError.Timeout", r.code, r.str)
+      assert.are.equal("not_executed", r.outcome)
+      assert.is_true(r.elapsed < 1.5, "elapsed " .. tostring(r.elapsed))
+      assert.truthy(r.message:find("resolv", 1, true), r.message)
+    end)
+
+    it("localhost resolves without DNS under nginx (its resolver ignores /etc/hosts)", function()
+      local port = fake.url:match(":(%d+)$")
+      local r, status = get_json(ngx_, "/percall?timeout=3&endpoint=http://localhost:" .. port, 30)
+      assert.are.equal(200, status, r.str)
+      assert.is_true(r.ok, r.str)
+      assert.is_true(r.elapsed < 1, "elapsed " .. tostring(r.elapsed))
+    end)
+  end)
+
+  describe("part 3: no resolver directive", function()
+    local ngx_
+    setup(function()
+      ngx_ = nginx.start{ name = "i22p3b", workers = 1,
+        http = "  init_by_lua_block { " .. app_cfg(fake) .. " }\n",
+        server = loc("/percall", "require('support.ngx_app').percall()") }
+    end)
+    teardown(function() if ngx_ then ngx_:stop() end end)
+
+    it("the error names the name server /etc/resolv.conf lists, not 127.0.0.53", function()
+      local ns = (nginx.read("/etc/resolv.conf") or ""):match("\n%s*nameserver%s+([%d%.]+)")
+        or (nginx.read("/etc/resolv.conf") or ""):match("^%s*nameserver%s+([%d%.]+)")
+      local r = get_json(ngx_, "/percall?endpoint=https://cvm.tencentcloudapi.com")
+      assert.are.equal("ClientError.Network", r.code)
+      assert.are.equal("not_executed", r.outcome)
+      assert.truthy(r.message:find("resolver", 1, true), r.message)
+      assert.truthy(r.message:find("/etc/resolv.conf", 1, true), r.message)
+      if ns then assert.truthy(r.message:find("resolver " .. ns, 1, true), r.message) end
+      if ns ~= "127.0.0.53" then assert.falsy(r.message:find("127.0.0.53", 1, true), r.message) end
+    end)
+  end)
 end)
