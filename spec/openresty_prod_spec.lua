@@ -191,11 +191,10 @@ describe_nginx("issue 22 (real nginx)", function()
   describe("part 3: DNS", function()
     local ngx_, hole
     setup(function()
-      -- a name server that never answers: nginx's resolver waits resolver_timeout
+      -- spec/support/fakedns.py: *.fake.test is 127.0.0.1, any other name is never
+      -- answered (nginx's resolver then waits resolver_timeout)
       local tmp = os.tmpname()
-      os.execute("python3 -c 'import socket,time,os; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); "
-        .. "s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1], os.getpid(), flush=True); time.sleep(600)' > "
-        .. tmp .. " 2>&1 &")
+      os.execute("python3 spec/support/fakedns.py > " .. tmp .. " 2>&1 &")
       local deadline = core.monotonic() + 10
       repeat
         core.sleep(0.05)
@@ -217,7 +216,7 @@ describe_nginx("issue 22 (real nginx)", function()
     end)
 
     it("the call's timeout bounds name resolution (resolver_timeout 10s, timeout = 1): not_executed within ~1 s", function()
-      local r, status = get_json(ngx_, "/percall?timeout=1&endpoint=https://cvm.example.invalid", 30)
+      local r, status = get_json(ngx_, "/percall?timeout=1&retry=0&endpoint=https://cvm.example.invalid", 30)
       print(string.format("\n  a name server that never answers, timeout = 1: %s after %.2f s", tostring(r.code),
         r.elapsed or -1))
       assert.are.equal(502, status)
@@ -225,6 +224,24 @@ describe_nginx("issue 22 (real nginx)", function()
       assert.are.equal("not_executed", r.outcome)
       assert.is_true(r.elapsed < 1.5, "elapsed " .. tostring(r.elapsed))
       assert.truthy(r.message:find("resolv", 1, true), r.message)
+      -- with the default retries, each attempt is bounded the same way
+      r = get_json(ngx_, "/percall?timeout=1&endpoint=https://cvm.example.invalid", 60)
+      print(string.format("  with retries: %s after %.2f s", tostring(r.code), r.elapsed or -1))
+      assert.are.equal("ClientError.Timeout", r.code, r.str)
+      assert.is_true(r.elapsed < 10, "elapsed " .. tostring(r.elapsed))
+    end)
+
+    it("a name the resolver answers: connected through the light thread, pooled for inquiries", function()
+      local port = fake.url:match(":(%d+)$")
+      for _ = 1, 3 do
+        local r, status = get_json(ngx_, "/percall?insecure=1&timeout=3&endpoint=http://cvm.fake.test:" .. port, 30)
+        assert.are.equal(200, status, r.str)
+        assert.is_true(r.ok, r.str)
+      end
+      local q = fake:requests_for("InquiryPriceRenewInstances")
+      assert.are.equal(3, #q)
+      assert.are.equal(q[1].peer_port, q[3].peer_port)
+      assert.are.equal("cvm.fake.test:" .. port, q[1].headers.host)
     end)
 
     it("localhost resolves without DNS under nginx (its resolver ignores /etc/hosts)", function()

@@ -271,6 +271,8 @@ function M.percall()
   local a = ngx.req.get_uri_args()
   -- unpaced: the spec measures connections, not the 10/s limit
   local extra = { timeout = tonumber(a.timeout), rate_limits = false }
+  if a.retry == "0" then extra.retry = false end
+  if a.insecure then extra.allow_insecure_http = true end
   if a.endpoint then extra.endpoint = a.endpoint end
   if a.ca_file then extra.ca_file = a.ca_file end
   if a.tls then extra.endpoint = "UNSET"; extra.connect_to = cfg().tls_addr end

@@ -67,10 +67,10 @@ end
 -- blocking the worker), libcurl elsewhere (init, init_worker: blocking).
 local function metadata_http(o)
   local t, tn
-  local function sender()
+  local function sender(no_ngx)
     local tngx = package.loaded["cloudrenew.net.transport_ngx"]
       or (type(rawget(_G, "ngx")) == "table" and require("cloudrenew.net.transport_ngx"))
-    if o.transport ~= "curl" and tngx and tngx.usable() then
+    if not no_ngx and o.transport ~= "curl" and tngx and tngx.usable() then
       tn = tn or tngx.new{ timeout = M.METADATA_TIMEOUT, connect_timeout = M.METADATA_CONNECT_TIMEOUT,
         max_response = 64 * 1024, user_agent = o.user_agent or ("cloudrenew/" .. core.version) }
       return tn
@@ -94,6 +94,12 @@ local function metadata_http(o)
     -- an unreachable service costs one connect timeout, not two.
     for try = 1, 2 do
       res, terr = s:send{ method = method, url = url, headers = headers or {}, body = "", fresh = false }
+      if terr and terr.why == "no_resolver" then
+        -- nginx has no `resolver`: the metadata host name through libcurl (blocking)
+        s, serr = sender(true)
+        if not s then return nil, serr end
+        res, terr = s:send{ method = method, url = url, headers = headers or {}, body = "", fresh = false }
+      end
       if (res and res.status < 500) or (terr and terr.kind == "timeout") then break end
       if try == 1 then runtime.sleep(0.1) end
     end

@@ -47,8 +47,8 @@ function M.pool_name(scheme, host, port, chost, cport, label)
   return name
 end
 
-local function failure(kind, sent, message, status)
-  return nil, { kind = kind, sent = sent, message = message, status = status }
+local function failure(kind, sent, message, status, why)
+  return nil, { kind = kind, sent = sent, message = message, status = status, why = why }
 end
 
 local function now() return rawget(_G, "ngx").now() end
@@ -233,6 +233,55 @@ local function no_resolver(err)
   return type(err) == "string" and err:find("no resolver defined", 1, true)
 end
 
+-- The first name server /etc/resolv.conf lists: what nginx's `resolver`
+-- should name on this host (nginx itself never reads that file).
+function M.system_nameserver(path)
+  local f = io.open(path or "/etc/resolv.conf", "rb")
+  if not f then return nil end
+  local text = f:read(8192) or ""
+  f:close()
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    local ns = line:match("^%s*nameserver%s+([%x%.:]+)%s*$")
+    if ns then return ns:find(":", 1, true) and ("[" .. ns .. "]") or ns end
+  end
+end
+
+function M.resolver_advice()
+  local ns = M.system_nameserver()
+  if ns then
+    return "add `resolver " .. ns .. " ipv6=off;` to the http block (the name server /etc/resolv.conf lists)"
+  end
+  return "add `resolver ADDRESS ipv6=off;` to the http block, ADDRESS the name server /etc/resolv.conf lists"
+end
+
+-- Names that are this host: connected to without asking DNS (nginx's resolver
+-- does not read /etc/hosts).
+M.LOOPBACK = { localhost = "127.0.0.1", ["localhost."] = "127.0.0.1", ["ip6-localhost"] = "::1",
+               ["ip6-loopback"] = "::1" }
+
+local function is_address(h)
+  return h:find("^%d+%.%d+%.%d+%.%d+$") ~= nil or h:find(":", 1, true) ~= nil or h:find("^unix:") ~= nil
+end
+
+-- connect(), with name resolution bounded by `left` seconds: nginx's resolver
+-- waits resolver_timeout (30 s by default) whatever the socket's timeout, so a
+-- name is resolved inside a light thread that is killed at the deadline.
+local function connect(ngx, sock, chost, cport, opts, left)
+  if is_address(chost) then return sock:connect(chost, cport, opts) end
+  local okspawn, th = pcall(ngx.thread.spawn, function() return "connected", sock:connect(chost, cport, opts) end)
+  if not okspawn then return sock:connect(chost, cport, opts) end
+  local timer = ngx.thread.spawn(function() ngx.sleep(math.max(0.001, left)); return "deadline" end)
+  local ok1, tag, res, err = ngx.thread.wait(th, timer)
+  if ok1 and tag == "deadline" then
+    ngx.thread.kill(th)
+    sock:close()
+    return nil, "resolve_timeout"
+  end
+  ngx.thread.kill(timer)
+  if not ok1 then return nil, tostring(tag) end
+  return res, err
+end
+
 -- One exchange on one connection. `fresh`: a connection of its own, closed
 -- after the answer (renewals: a reused connection the server already dropped
 -- would leave it unknown whether the request arrived).
@@ -248,12 +297,18 @@ function Ngx:exchange(req, scheme, host, port, target, fresh)
   end
   local pool = M.pool_name(scheme, host, port, chost, cport, self.pool_label)
   if fresh then pool = pool .. "|fresh|" .. tostring(sock) .. now() end
-  sock:settimeout(math.max(1, math.floor(math.min(self.connect_timeout, self.timeout) * 1000)))
-  local ok, err = sock:connect(chost, cport, { pool = pool, pool_size = M.POOL_SIZE })
+  chost = M.LOOPBACK[chost:lower()] or chost
+  local ctime = math.min(self.connect_timeout, self.timeout)
+  sock:settimeout(math.max(1, math.floor(ctime * 1000)))
+  local ok, err = connect(ngx, sock, chost, cport, { pool = pool, pool_size = M.POOL_SIZE }, ctime)
   if not ok then
     if no_resolver(err) then
-      return failure("network", false, "cannot resolve " .. chost .. ": nginx has no `resolver` directive "
-        .. "(add e.g. `resolver 127.0.0.53 ipv6=off;` to the http block)")
+      return failure("network", false, "cannot resolve " .. chost .. ": nginx has no `resolver` directive ("
+        .. M.resolver_advice() .. ")", nil, "no_resolver")
+    end
+    if err == "resolve_timeout" then
+      return failure("timeout", false, string.format("timed out resolving %s (%g s): is nginx's `resolver` "
+        .. "the name server /etc/resolv.conf lists?", chost, ctime))
     end
     if err == "timeout" then return failure("timeout", false, "timed out connecting to " .. chost) end
     return failure("network", false, "cannot connect to " .. chost .. ":" .. cport .. ": " .. tostring(err))
