@@ -105,6 +105,7 @@ local SHAPES = {
   connect_to = { "^[^%c%s]+:%d+$", "HOST:PORT, e.g. 127.0.0.1:8443" },
   proxy = { "^[^%c%s]+$", "a proxy URL (no spaces or control characters)" },
   ca_file = { "^[^%c]+$", "a file path (no control characters)" },
+  pool = { "^[%w%-_.:]+$", "a keep-alive pool label (up to 64 letters, digits, '-', '_', '.' or ':')", 64 },
 }
 
 function M.check_string(k, v)
