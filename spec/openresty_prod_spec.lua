@@ -274,4 +274,109 @@ describe_nginx("issue 22 (real nginx)", function()
       if ns ~= "127.0.0.53" then assert.falsy(r.message:find("127.0.0.53", 1, true), r.message) end
     end)
   end)
+
+  describe("part 4: a timer job (examples/openresty/renewals.lua)", function()
+    local N = 30
+
+    -- The example's own nginx set-up and Lua module, against the fake (TLS, real host name).
+    local function start_example(name)
+      local c = fakecloud.credentials().tencent[1]
+      local ids = {}
+      for i = 1, N do ids[i] = string.format("ins-job%05d", i) end
+      return nginx.start{
+        name = name, workers = 2, log_level = "info",
+        main = "env TENCENTCLOUD_SECRET_ID=" .. c.secret_id .. "; env TENCENTCLOUD_SECRET_KEY=" .. c.secret_key
+          .. "; env CLOUDRENEW_CONNECT_TO=" .. fake.tls_addr .. "; env CVM_INSTANCES=" .. table.concat(ids, ",")
+          .. "; env APPLY=1; env BUDGET=1000000;",
+        http = "  lua_ssl_trusted_certificate " .. nginx.abs(fake.certs.ca) .. ";\n  lua_ssl_verify_depth 3;\n"
+          .. "  lua_shared_dict cloudrenew 1m;\n  lua_shared_dict renewals 1m;\n"
+          .. "  init_by_lua_block { package.path = '@ROOT@/examples/openresty/?.lua;' .. package.path }\n"
+          .. "  init_worker_by_lua_block { require('renewals').start() }\n",
+        server = loc("/last-run", "require('renewals').last_run()"),
+      }
+    end
+
+    local function wait_for(pred, seconds)
+      local deadline = core.monotonic() + seconds
+      while core.monotonic() < deadline do
+        if pred() then return true end
+        core.sleep(0.05)
+      end
+      return false
+    end
+
+    local function audit(ngx_)
+      local intents, results = {}, {}
+      for line in (nginx.read(ngx_.prefix .. "/logs/renewals.jsonl") or ""):gmatch("[^\n]+") do
+        local t = json.decode(line)
+        if t.type == "intent" or t.event == "intent" then intents[#intents + 1] = t
+        elseif t.type == "result" or t.event == "result" then results[#results + 1] = t end
+      end
+      return intents, results
+    end
+
+    it("nginx -s quit while the job renews: no new renewal starts once the worker is exiting, none sent twice", function()
+      local ngx_ = start_example("i22p4q")
+      local ok, err = pcall(function()
+        assert.is_true(wait_for(function() return #fake:requests_for("RenewInstances") >= 1 end, 20),
+          "the job never renewed: " .. ngx_:error_log():sub(-1500))
+        local pid = ngx_:pid()
+        ngx_:signal("quit")
+        assert.is_true(wait_for(function() return not os.execute("kill -0 " .. pid .. " 2>/dev/null") end, 30))
+        local sent = fake:requests_for("RenewInstances")
+        local ids = {}
+        for _, r in ipairs(sent) do
+          local id = json.decode(r.body).InstanceIds[1]
+          assert.is_nil(ids[id], "renewed twice: " .. id)
+          ids[id] = true
+        end
+        local intents, results = audit(ngx_)
+        print(string.format("\n  quit during the job: %d of %d renewals sent, %d intents, %d results", #sent, N,
+          #intents, #results))
+        assert.is_true(#sent < N, "every renewal went out after quit: " .. #sent)
+        assert.are.equal(#intents, #results)
+        assert.are.equal(#sent, #intents)
+        local log = ngx_:error_log()
+        assert.truthy(log:find("exiting", 1, true), log:sub(-2000))
+      end)
+      ngx_:stop()
+      assert(ok, err)
+    end)
+
+    it("a reload while the job runs logs no error or notice line about the lock (info at most)", function()
+      local ngx_ = start_example("i22p4r")
+      local ok, err = pcall(function()
+        assert.is_true(wait_for(function() return #fake:requests_for("RenewInstances") >= 1 end, 20))
+        ngx_:signal("reload")
+        assert.is_true(wait_for(function() return ngx_:error_log():find("locked by another running process", 1, true) end, 20),
+          ngx_:error_log():sub(-2000))
+        for line in ngx_:error_log():gmatch("[^\n]+") do
+          if line:find("locked by another running process", 1, true) then
+            assert.truthy(line:find("[info]", 1, true), line)
+          end
+        end
+      end)
+      ngx_:stop()
+      assert(ok, err)
+    end)
+  end)
+
+  describe("part 4: ca_file on the cosocket path", function()
+    local ngx_
+    setup(function()
+      ngx_ = nginx.start{ name = "i22p4c", workers = 1,
+        http = "  lua_ssl_trusted_certificate " .. nginx.abs(fake.certs.ca) .. ";\n  lua_ssl_verify_depth 3;\n"
+          .. "  init_by_lua_block { " .. app_cfg(fake) .. " }\n",
+        server = loc("/percall", "require('support.ngx_app').percall()") }
+    end)
+    teardown(function() if ngx_ then ngx_:stop() end end)
+
+    it("is refused with a message naming lua_ssl_trusted_certificate, nothing sent", function()
+      local r, status = get_json(ngx_, "/percall?tls=1&ca_file=" .. nginx.abs(fake.certs.wrong_ca))
+      assert.are.equal(502, status)
+      assert.are.equal("ClientError.InvalidParameter", r.code)
+      assert.truthy(r.message:find("lua_ssl_trusted_certificate", 1, true), r.message)
+      assert.are.equal(0, #fake:requests_for("InquiryPriceRenewInstances"))
+    end)
+  end)
 end)

@@ -39,7 +39,7 @@ function M.available()
   return f ~= nil and io.open(M.MODULES[2], "rb") ~= nil
 end
 
--- opts: { name, workers = 1, worker_connections = 256, http = "extra http-block directives",
+-- opts: { name, workers = 1, worker_connections = 256, log_level = "warn", http = "extra http-block directives",
 --         server = "server-block directives (locations)", main = "main-block lines" }
 function M.start(opts)
   local root = abs(ROOT)
@@ -60,7 +60,7 @@ function M.start(opts)
     conf[#conf + 1] = "worker_processes " .. (opts.workers or 1) .. ";"
     conf[#conf + 1] = "daemon on; master_process on;"
     conf[#conf + 1] = "pid " .. prefix .. "/logs/nginx.pid;"
-    conf[#conf + 1] = "error_log " .. prefix .. "/logs/error.log warn;"
+    conf[#conf + 1] = "error_log " .. prefix .. "/logs/error.log " .. (opts.log_level or "warn") .. ";"
     conf[#conf + 1] = opts.main or ""
     conf[#conf + 1] = "events { worker_connections " .. (opts.worker_connections or 256) .. "; }"
     conf[#conf + 1] = "http {"
