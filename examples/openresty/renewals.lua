@@ -51,9 +51,17 @@ local function job(premature)
     }
     tc:close()
   end
+  if not report and err.busy then
+    -- After a reload the previous generation's worker may still be finishing
+    -- its run (it holds the audit log): nothing to do, nothing wrong.
+    return ngx.log(ngx.INFO, "cloudrenew job: skipped, ", tostring(err))
+  end
   local summary = report and { at = ngx.now(), totals = report.totals } or { at = ngx.now(), error = tostring(err) }
   ngx.shared.renewals:set("last", json.encode(summary))
-  ngx.log(ngx.NOTICE, "cloudrenew job: ", report and json.encode(report.totals) or tostring(err))
+  if report and ngx.worker.exiting() and report.totals.skipped > 0 then
+    ngx.log(ngx.NOTICE, "cloudrenew job: nginx is exiting; renewals not started were skipped for the next run")
+  end
+  ngx.log(report and ngx.NOTICE or ngx.ERR, "cloudrenew job: ", report and json.encode(report.totals) or tostring(err))
 end
 
 function M.start()

@@ -43,6 +43,12 @@ end
 -- transport = "curl" | "ngx" | nil (nil: cosockets inside ngx_lua where the
 -- phase allows them, libcurl elsewhere). nil when valid, else why not.
 function M.check(v, o)
+  if o.ca_file and v ~= "curl" and not o.proxy and type(rawget(_G, "ngx")) == "table" then
+    -- cosockets verify against nginx's lua_ssl_trusted_certificate only: a
+    -- ca_file they would silently ignore is refused
+    return "ca_file does not apply to nginx cosockets: set `lua_ssl_trusted_certificate " .. o.ca_file
+      .. ";` in nginx.conf instead, or transport = \"curl\" (blocking) to use ca_file"
+  end
   if v == nil or v == "curl" then return nil end
   if v ~= "ngx" then return 'transport must be "curl" or "ngx", got ' .. tostring(v) end
   if type(rawget(_G, "ngx")) ~= "table" then return 'transport = "ngx" needs OpenResty (ngx_lua)' end

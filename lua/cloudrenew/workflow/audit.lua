@@ -229,7 +229,7 @@ function M.open(path, opts)
   if opts and opts.lock then
     local lock, err, busy = core.lock(path)
     if not lock then
-      return nil, busy and (err .. ": another run is using this log; let it finish, then run again") or err
+      return nil, busy and (err .. ": another run is using this log; let it finish, then run again") or err, busy
     end
     log.lock_handle = lock
   end

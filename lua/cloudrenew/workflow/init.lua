@@ -200,6 +200,22 @@ local function decide(items, caps)
   end
 end
 
+-- Under nginx, a worker told to exit (reload, quit) starts no new renewal: the
+-- ones already sent finish (their intent and result are written); the rest are
+-- skipped, nothing sent, for the next run (the new workers') to renew.
+local function exiting()
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) ~= "table" or type(ngx.worker) ~= "table" or type(ngx.worker.exiting) ~= "function" then return false end
+  local ok, yes = pcall(ngx.worker.exiting)
+  return ok and yes == true
+end
+M.exiting = exiting
+
+local function stop(it)
+  it.outcome = "skipped"
+  it.error = errors.client("Exiting", "not sent: this nginx worker is exiting (reload or quit); the next run renews it")
+end
+
 local function renew_all(o, p, items, log, conc)
   local todo = {}
   for _, it in ipairs(items) do
@@ -208,10 +224,12 @@ local function renew_all(o, p, items, log, conc)
   local cloud, done = o.client.cloud, 0
   local where = settle.place(o.client, o.product)   -- recorded in each intent; settling asks exactly there
   local function one(it)
+    if exiting() then return stop(it) end
     local token = p.token and ("cr-" .. core.random_hex(16)) or nil
     local attempt
     -- The expiry before sending: what confirmation and settling compare with.
     it.expires_before = confirm.before(o.client, o.product, it.id)
+    if exiting() then return stop(it) end
     -- Many hosts: claim it in the Redis ledger as late as possible, after the
     -- paced read and right before the send (cloudrenew.workflow.ledger sets
     -- it.outcome when another host has it or Redis refuses: nothing sent). The
@@ -328,9 +346,12 @@ function M.renew_if_under_budget(o)
   if audit.is(o.audit_log) then
     log = o.audit_log
   elseif o.audit_log then
-    local err
-    log, err = audit.open(o.audit_log, { lock = not o.dry_run })
-    if not log then return nil, errors.client("AuditLog", err) end
+    local err, busy
+    log, err, busy = audit.open(o.audit_log, { lock = not o.dry_run })
+    -- busy: another run holds the log (under nginx, the previous generation's
+    -- worker still finishing its job after a reload): nothing was done, and
+    -- err.busy lets a timer job log that quietly
+    if not log then return nil, errors.client("AuditLog", err, { busy = busy and true or nil }) end
     own = true
   end
   local cloud = o.client.cloud
