@@ -14,6 +14,7 @@ cp examples/openresty/renewals.lua "$pre/app/"
 sh spec/support/certs.sh build/test-certs
 sed -e "s#/etc/ssl/certs/ca-certificates.crt#$root/build/test-certs/ca.pem#" \
     -e "s#listen 127.0.0.1:8089#listen 127.0.0.1:$port#" \
+    -e "s#resolver NAMESERVER#resolver $(awk '/^nameserver/ { print $2; exit }' /etc/resolv.conf)#" \
     examples/openresty/nginx.conf > "$pre/conf/nginx.conf"
 [ "$(id -u)" = 0 ] && sed -i '1i user root root;' "$pre/conf/nginx.conf"
 python3 spec/fakecloud/fakecloud.py --port 0 --tls-port 0 \

@@ -9,6 +9,7 @@ local M = {}
 M.EVERY = 6 * 3600
 
 -- Credentials come from TENCENTCLOUD_SECRET_ID/KEY (see `env` in nginx.conf).
+-- A client per request or timer run is cheap (no connection of its own); close it.
 local function client()
   return cloudrenew.tencent{
     region = os.getenv("TENCENTCLOUD_REGION") or "ap-guangzhou",
@@ -47,7 +48,9 @@ local function job(premature)
       client = tc, product = "cvm", resources = ids(), period = 1,
       max_price = tonumber(os.getenv("MAX_PRICE") or ""), budget = tonumber(os.getenv("BUDGET") or ""),
       dry_run = os.getenv("APPLY") ~= "1",
+      -- a directory the worker user (nginx's `user`) may write; the demo's prefix is its own
       audit_log = ngx.config.prefix() .. "logs/renewals.jsonl",
+      settle = true,   -- first resolve what a stopped worker left unknown, from the cloud's records
     }
     tc:close()
   end
