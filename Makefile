@@ -24,7 +24,7 @@ OBJS     := $(patsubst csrc/%.c,$(OUTDIR)/obj/%.o,$(SRCS))
 MODULE   := $(OUTDIR)/cloudrenew/core.so
 BUSTED   := busted --lua=lua5.4
 
-.PHONY: all deps deps-san test demo openresty-demo memcheck asan fuzz bench bench-idle bench-sign bench-cpu clean
+.PHONY: all deps deps-san test demo openresty-demo memcheck asan fuzz bench bench-idle bench-sign bench-cpu bench-ngx clean
 
 all: $(MODULE)
 
@@ -148,6 +148,13 @@ bench-idle: deps all
 bench-redis: deps all
 	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="build/?.so;;" \
 	  lua5.4 bench/redis_pacing.lua $(BENCH_ARGS)
+
+# Issue 22: 10,000 per-request clients through a real nginx (2 workers,
+# worker_connections 512): statuses, idle connections, RSS. See bench/README.md.
+bench-ngx: deps all
+	$(MAKE) LUA=luajit all
+	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="build/?.so;;" \
+	  lua5.4 bench/ngx_percall.lua $(BENCH_ARGS)
 
 # Public signers vs a raw C HMAC chain (bench/sign_raw.c, a bench-only module) in
 # one process per Lua: ratio = sign rate / raw rate, target >= 0.5 under Lua 5.4
