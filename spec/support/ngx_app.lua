@@ -293,8 +293,7 @@ end
 function M.role()
   local a = ngx.req.get_uri_args()
   -- ?flush=1: forget the worker's instance-role credentials first
-  if a.flush then for k in pairs(require("cloudrenew.credentials.roles").shared or {}) do
-    require("cloudrenew.credentials.roles").shared[k] = nil end end
+  if a.flush then require("cloudrenew.credentials.roles").forget_shared() end
   if a.flush == "only" then return out{ ok = true } end
   local t0 = ngx.now()
   local o = { region = "ap-guangzhou", endpoint = cfg().url, timeout = 10 }

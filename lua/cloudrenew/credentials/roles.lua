@@ -112,14 +112,19 @@ end
 -- Under nginx, instance-role credentials are kept per worker, keyed by cloud,
 -- metadata service and role: a client made per request reuses them instead of
 -- asking the metadata service again, and one refresh at a time runs in the
--- worker (light threads and other requests wait for it, yielding).
-M.shared = {}
+-- worker (light threads and other requests wait for it, yielding). The cache
+-- is local to this file: secrets are never a field anything else can reach.
+local shared = {}
 M.SHARED_WAIT = 10
+-- Forget the worker's instance-role credentials (the next client fetches anew).
+function M.forget_shared()
+  for k in pairs(shared) do shared[k] = nil end
+end
 local function shared_fetch(key, early, fetch)
   local ngx = rawget(_G, "ngx")
   if type(ngx) ~= "table" then return fetch() end
-  local e = M.shared[key]
-  if not e then e = {}; M.shared[key] = e end
+  local e = shared[key]
+  if not e then e = {}; shared[key] = e end
   local limit = core.monotonic() + M.SHARED_WAIT
   while e.refreshing and core.monotonic() < limit and runtime.yieldable() do runtime.sleep(0.01) end
   local c = e.creds
@@ -245,7 +250,7 @@ local function sts_client(cloud, o, creds)
     local err
     inner, err = require("cloudrenew.client." .. cloud).new{
       credentials = creds, region = o.sts_region or o.region or (cloud == "tencent" and "ap-guangzhou" or "cn-beijing"),
-      endpoint = o.sts_endpoint or M.STS[cloud], ca_file = o.ca_file, proxy = o.proxy,
+      endpoint = o.sts_endpoint or M.STS[cloud], ca_file = o.ca_file, proxy = o.proxy, transport = o.transport,
       connect_to = o.connect_to, allow_insecure_http = o.allow_insecure_http,
       -- the caller's own part (the inner client prefixes cloudrenew/VERSION again) and
       -- hooks: STS calls show in on_request/on_response and --verbose too

@@ -270,7 +270,8 @@ local function connect(ngx, sock, chost, cport, opts, left)
   if is_address(chost) then return sock:connect(chost, cport, opts) end
   local okspawn, th = pcall(ngx.thread.spawn, function() return "connected", sock:connect(chost, cport, opts) end)
   if not okspawn then return sock:connect(chost, cport, opts) end
-  local timer = ngx.thread.spawn(function() ngx.sleep(math.max(0.001, left)); return "deadline" end)
+  -- a little after the socket's own connect timeout, which then names the failure
+  local timer = ngx.thread.spawn(function() ngx.sleep(left + 0.05); return "deadline" end)
   local ok1, tag, res, err = ngx.thread.wait(th, timer)
   if ok1 and tag == "deadline" then
     ngx.thread.kill(th)
