@@ -150,17 +150,18 @@ describe("settling unknown outcomes", function()
       assert.are.same({}, fake:renewals())
     end)
 
-    it("issue 21: confirm = false costs exactly the one read before sending per renewed resource, as docs/workflows.md says", function()
+    it("issue 21/25: confirm = false costs only the reads before sending (shared: many ids a read), as docs/workflows.md says", function()
       fake:resources{ { id = "i-st00000000000000007", expires_in_days = 3 }, { id = "i-st00000000000000008", expires_in_days = 3 } }
       local r = run{ client = volc, product = "ecs", resources = { "i-st00000000000000007", "i-st00000000000000008" }, confirm = false }
       assert.are.same({ "renewed", "renewed" }, { r.items[1].outcome, r.items[2].outcome })
-      assert.are.equal(2, #fake:requests_for("DescribeInstances"))
+      local reads = fake:requests_for("DescribeInstances")
+      assert.is_true(#reads >= 1 and #reads <= 2, #reads .. " reads")
       for _, e in ipairs(events(log, "intent")) do assert.truthy(e.expires_before) end
       assert.are.equal(0, #events(log, "confirm"))
       local f = assert(io.open("docs/workflows.md", "rb"))
       local doc = f:read("a")
       f:close()
-      assert.truthy(doc:find("`confirm = false` skips the polls only: one read per renewed resource, none after.", 1, true))
+      assert.truthy(doc:find("`confirm = false` skips the polls only: the reads before sending stay, none after.", 1, true))
     end)
 
     it("a re-send the cloud refuses proves nothing was executed: failed", function()

@@ -40,6 +40,22 @@ function M.sleep(seconds)
   end
 end
 
+-- Let the other coroutines (map's) or light threads (ngx) run once, then go
+-- on: how the audit log gathers the lines written at one moment. A no-op
+-- where nothing else can run.
+function M.yield()
+  if in_scheduler() then
+    coroutine.yield("sleep", core.monotonic())
+  elseif yieldable() then
+    rawget(_G, "ngx").sleep(0)
+  end
+end
+
+-- Is the running code where M.yield lets others run?
+function M.can_yield()
+  return in_scheduler() ~= nil or yieldable()
+end
+
 -- The hook, except that ngx.sleep (which raises "API disabled" where the
 -- phase cannot yield) becomes a blocking sleep there.
 function M.hook_sleep(seconds)

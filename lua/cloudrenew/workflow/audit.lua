@@ -10,6 +10,7 @@
 local core = require("cloudrenew.core")
 local json = require("cloudrenew.client.json")
 local money = require("cloudrenew.workflow.money")
+local runtime = require("cloudrenew.net.runtime")
 
 local M = {}
 
@@ -217,7 +218,8 @@ end
 -- first (one run at a time per log: two overlapping cron runs would both see
 -- "not renewed yet" and both pay); only then is a torn last line cut off.
 function M.open(path, opts)
-  local log = setmetatable({ path = path, warnings = {}, attempts = {}, by_key = {} }, Log)
+  local log = setmetatable({ path = path, warnings = {}, attempts = {}, by_key = {},
+    writes = { count = 0, lines = 0, seconds = 0, longest = 0 } }, Log)
   -- Only a regular file (or nothing yet, to create): a directory cannot be read
   -- as a log, a FIFO would hang the run, a device is not a log.
   local kind, kerr = core.file_kind(path)
@@ -289,15 +291,56 @@ end
 
 -- One line, only if the reader would accept it back. After any failed write
 -- the log takes no more intents: nothing more is sent in this run.
-function Log:append(entry)
+-- entry -> its line (time stamped, checked, encoded), or nil, why.
+function Log:_line(entry)
   if self.torn then return nil, self.torn .. ": open the log with its lock to append" end
   entry.time = iso_now()
   local why = check(entry)
   if why then return nil, "cannot record " .. tostring(entry.id) .. ": " .. why end
   local line, err = json.encode(entry)
   if not line then return nil, "cannot encode audit entry: " .. tostring(err) end
-  local ok, werr = core.append_durable(self.path, line .. "\n")
-  if ok and self.mine then self.mine[line .. "\n"] = true end   -- known already when the tail is re-read
+  return line .. "\n"
+end
+
+function Log:append(entry)
+  local line, why = self:_line(entry)
+  if not line then return nil, why end
+  -- Group commit (the workflow's pipeline turns it on): lines written by
+  -- concurrent renewals at one moment share one write and one fsync; each
+  -- caller still returns only once its own line is durable.
+  if self.group and entry.event ~= "settle" and runtime.can_yield() then
+    local batch = self.batch
+    if batch then   -- a leader is gathering: join it and wait for its write
+      batch[#batch + 1] = line
+      while not batch.done do runtime.yield() end
+      if not batch.ok then return nil, batch.err end
+      return true
+    end
+    batch = { line }
+    self.batch = batch
+    runtime.yield()   -- the others ready now add theirs
+    self.batch = nil
+    batch.ok, batch.err = self:_write(batch)
+    batch.done = true
+    if not batch.ok then return nil, batch.err end
+    return true
+  end
+  return self:_write({ line })
+end
+
+-- One write and one fsync of lines (core append_durable); counted in
+-- self.writes (count, lines, seconds, longest) for the report.
+function Log:_write(lines)
+  local data = #lines == 1 and lines[1] or table.concat(lines)
+  local t0 = core.monotonic()
+  local ok, werr = core.append_durable(self.path, data)
+  local took = core.monotonic() - t0
+  local w = self.writes
+  w.count, w.lines, w.seconds = w.count + 1, w.lines + #lines, w.seconds + took
+  if took > w.longest then w.longest = took end
+  if ok and self.mine then   -- known already when the tail is re-read
+    for _, l in ipairs(lines) do self.mine[l] = true end
+  end
   if not ok then
     if not self.failed then
       self.failed = werr
@@ -405,6 +448,31 @@ local function follow(self, event, attempt, fields)
 end
 
 function Log:confirm(attempt, fields) return follow(self, "confirm", attempt, fields) end
+
+-- Many confirm lines, { { attempt, fields }, ... }, in one write and one fsync
+-- (a confirmation round's verdicts): { { true } | { nil, err } } in that order.
+function Log:confirm_many(list)
+  local out, lines, entries = {}, {}, {}
+  for i, x in ipairs(list) do
+    local e = { event = "confirm", attempt = x[1] }
+    for k, v in pairs(x[2]) do e[k] = v end
+    if e.error ~= nil then e.error = { code = text(e.error.code), message = text(e.error.message) } end
+    local line, why = nil, self:_follow_why(e)
+    if not why then line, why = self:_line(e) end
+    if line then
+      lines[#lines + 1], entries[#entries + 1] = line, { i, e }
+    else
+      out[i] = { nil, why }
+    end
+  end
+  if #lines > 0 then
+    local ok, werr = self:_write(lines)
+    for _, p in ipairs(entries) do
+      if ok then assert(self:_add(p[2])); out[p[1]] = { true } else out[p[1]] = { nil, werr } end
+    end
+  end
+  return out
+end
 function Log:settle(attempt, fields) return follow(self, "settle", attempt, fields) end
 
 -- Is v a log returned by open()?

@@ -73,42 +73,58 @@ local function list_of(res, field, action)
   return l
 end
 
--- Each reader(c, id) -> state or nil, err. state = { found, expires (Unix s),
--- expires_at (canonical text), auto_renew (bool|nil), renew_flag, prepaid
--- (bool|nil), latest = { operation, state, request_id, message } (cvm) }.
+-- Each product's read: one request answers up to `batch` ids (the documented
+-- maximum of its id list), parse(x) turns one listed entry into a state:
+-- { found, expires (Unix s), expires_at (canonical text), auto_renew
+-- (bool|nil), renew_flag, prepaid (bool|nil), latest = { operation, state,
+-- request_id, message } (cvm) }. An id the answer does not list is
+-- { found = false }.
 local READ = {}
 
-function READ.cvm(c, id)
-  local res, err = c:call("cvm", "2017-03-12", "DescribeInstances", { InstanceIds = { id } }, { idempotent = true })
-  if not res then return nil, err end
-  local set, lerr = list_of(res, "InstanceSet", "DescribeInstances")
-  if not set then return nil, lerr end
-  for _, x in ipairs(set) do
-    if type(x) == "table" and x.InstanceId == id then
-      return { found = true, expires = M.parse_time(x.ExpiredTime), renew_flag = str(x.RenewFlag),
-        auto_renew = is(x.RenewFlag, "NOTIFY_AND_AUTO_RENEW"), prepaid = is(x.InstanceChargeType, "PREPAID"),
-        -- server text reaches logs and terminals: printable and bounded (errors.text)
-        latest = { operation = errors.text(str(x.LatestOperation), 64), state = errors.text(str(x.LatestOperationState), 32),
-                   request_id = str(x.LatestOperationRequestId), message = errors.text(str(x.LatestOperationErrorMsg)) } }
-    end
-  end
-  return { found = false }
-end
+READ.cvm = { batch = 100, field = "InstanceSet", action = "DescribeInstances", key = "InstanceId",
+  -- InstanceIds takes up to 100 ids; Limit defaults to 20, so a batch says 100
+  call = function(c, ids)
+    return c:call("cvm", "2017-03-12", "DescribeInstances", { InstanceIds = ids, Limit = 100 }, { idempotent = true })
+  end,
+  parse = function(x)
+    return { found = true, expires = M.parse_time(x.ExpiredTime), renew_flag = str(x.RenewFlag),
+      auto_renew = is(x.RenewFlag, "NOTIFY_AND_AUTO_RENEW"), prepaid = is(x.InstanceChargeType, "PREPAID"),
+      -- server text reaches logs and terminals: printable and bounded (errors.text)
+      latest = { operation = errors.text(str(x.LatestOperation), 64), state = errors.text(str(x.LatestOperationState), 32),
+                 request_id = str(x.LatestOperationRequestId), message = errors.text(str(x.LatestOperationErrorMsg)) } }
+  end }
 
-function READ.ecs(c, id)
-  local res, err = c:call("ecs", "2020-04-01", "DescribeInstances", { InstanceIds = { id } },
-                          { method = "GET", idempotent = true })
-  if not res then return nil, err end
-  local set, lerr = list_of(res, "Instances", "DescribeInstances")
-  if not set then return nil, lerr end
-  for _, x in ipairs(set) do
-    if type(x) == "table" and x.InstanceId == id then
-      return { found = true, expires = M.parse_time(x.ExpiredAt),
-        prepaid = is(x.InstanceChargeType, "PrePaid") }
-    end
-  end
-  return { found = false }
-end
+READ.ecs = { batch = 100, field = "Instances", action = "DescribeInstances", key = "InstanceId",
+  call = function(c, ids)
+    return c:call("ecs", "2020-04-01", "DescribeInstances", { InstanceIds = ids, MaxResults = 100 },
+                  { method = "GET", idempotent = true })
+  end,
+  parse = function(x)
+    return { found = true, expires = M.parse_time(x.ExpiredAt), prepaid = is(x.InstanceChargeType, "PrePaid") }
+  end }
+
+READ.teo = { batch = 20, field = "Plans", action = "DescribePlans", key = "PlanId",
+  -- Filters.Values takes up to 20 plan ids
+  call = function(c, ids)
+    return c:call("teo", "2022-09-01", "DescribePlans",
+                  { Filters = { { Name = "plan-id", Values = ids } }, Limit = 200 }, { idempotent = true })
+  end,
+  parse = function(x)
+    return { found = true, expires = M.parse_time(x.ExpiredTime),
+      auto_renew = either(x.AutoRenewal, true, false), prepaid = either(x.PayMode, 1, 0) }
+  end }
+
+-- Host Security: yunjing renews, cwp knows the deadline (Beijing time, no zone);
+-- DescribeMachineInfo takes one machine and answers with its fields at the top.
+READ.hspro = { batch = 1, action = "DescribeMachineInfo",
+  call = function(c, ids)
+    return c:call("cwp", "2018-02-28", "DescribeMachineInfo", { Quuid = ids[1] }, { idempotent = true })
+  end,
+  one = function(m, id)
+    if m.Quuid ~= nil and m.Quuid ~= id then return { found = false } end
+    return { found = true, expires = M.parse_time(m.ProVersionDeadline, 8),
+      prepaid = either(m.PayMode, "PREPAY", "POSTPAY") }
+  end }
 
 -- ECS's own read has no renewal flag; billing's does (status only: it lags 3-5 s).
 function M.ecs_renew_type(c, id)
@@ -121,41 +137,56 @@ function M.ecs_renew_type(c, id)
   return nil
 end
 
-function READ.teo(c, id)
-  local res, err = c:call("teo", "2022-09-01", "DescribePlans",
-                          { Filters = { { Name = "plan-id", Values = { id } } } }, { idempotent = true })
-  if not res then return nil, err end
-  local set, lerr = list_of(res, "Plans", "DescribePlans")
-  if not set then return nil, lerr end
-  for _, x in ipairs(set) do
-    if type(x) == "table" and x.PlanId == id then
-      return { found = true, expires = M.parse_time(x.ExpiredTime),
-        auto_renew = either(x.AutoRenewal, true, false), prepaid = either(x.PayMode, 1, 0) }
-    end
-  end
-  return { found = false }
+-- How many ids one read request takes (1 for a product without a read).
+function M.read_batch(product)
+  return READ[product] and READ[product].batch or 1
 end
 
--- Host Security: yunjing renews, cwp knows the deadline (Beijing time, no zone).
-function READ.hspro(c, id)
-  local res, err = c:call("cwp", "2018-02-28", "DescribeMachineInfo", { Quuid = id }, { idempotent = true })
+local function read_set(r, client, ids)
+  local res, err = r.call(client, ids)
   if not res then return nil, err end
-  local m = res   -- the machine's fields are the answer's own (tccli cwp DescribeMachineInfoResponse)
-  if m.Quuid ~= nil and m.Quuid ~= id then return { found = false } end
-  return { found = true, expires = M.parse_time(m.ProVersionDeadline, 8),
-    prepaid = either(m.PayMode, "PREPAY", "POSTPAY") }
+  local out = {}
+  if r.one then
+    out[ids[1]] = r.one(res, ids[1])
+    return out
+  end
+  local set, lerr = list_of(res, r.field, r.action)
+  if not set then return nil, lerr end
+  local want = {}
+  for _, id in ipairs(ids) do want[id] = true end
+  for _, x in ipairs(set) do
+    local id = type(x) == "table" and x[r.key]
+    if type(id) == "string" and want[id] and not out[id] then out[id] = r.parse(x) end
+  end
+  for _, id in ipairs(ids) do out[id] = out[id] or { found = false } end
+  return out
+end
+
+-- Read up to read_batch(product) resources in one request: { [id] = state },
+-- or nil, err (the whole read failed). Never raises.
+function M.read_many(client, product, ids)
+  local r = READ[product]
+  if not r then return nil, errors.client("InvalidParameter", "no read action for " .. tostring(product)) end
+  if #ids > r.batch then
+    return nil, errors.client("InvalidParameter", string.format("%s reads take at most %d ids", product, r.batch))
+  end
+  local ok, out, err = pcall(read_set, r, client, ids)
+  if not ok then return nil, errors.client("Internal", "reading " .. tostring(ids[1]) .. " raised: " .. tostring(out)) end
+  if out then
+    for _, st in pairs(out) do
+      if st.expires then st.expires_at = M.format_time(st.expires) end
+    end
+  end
+  return out, err
 end
 
 M.readable = { cvm = true, ecs = true, teo = true, hspro = true }
 
 -- Read one resource: state (see READ) or nil, err. Never raises.
 function M.read(client, product, id)
-  local f = READ[product]
-  if not f then return nil, errors.client("InvalidParameter", "no read action for " .. tostring(product)) end
-  local ok, st, err = pcall(f, client, id)
-  if not ok then return nil, errors.client("Internal", "reading " .. tostring(id) .. " raised: " .. tostring(st)) end
-  if st and st.expires then st.expires_at = M.format_time(st.expires) end
-  return st, err
+  local out, err = M.read_many(client, product, { id })
+  if not out then return nil, err end
+  return out[id]
 end
 
 -- ---- confirming ------------------------------------------------------------
@@ -182,39 +213,57 @@ end
 -- by, message, polls }. outcome stays "renewed" when unconfirmed: the cloud
 -- accepted it, so it is never sent again.
 function M.confirm(client, product, id, before, rid, opts)
-  local out = { confirmed = false, outcome = "renewed", polls = 0 }
-  if not before and not (product == "cvm" and rid) then
-    out.message = "no expiry was read before sending, so there is nothing to compare with"
-    return out
-  end
+  local out = M.cannot(product, before, rid)
+  if out then return out end
+  out = { confirmed = false, outcome = "renewed", polls = 0 }
   local deadline = core.monotonic() + opts.timeout
   local delay = opts.interval
   while true do
     local st, err = M.read(client, product, id)
-    out.polls = out.polls + 1
-    if st and st.found then
-      out.expires_after = st.expires_at
-      local v = M.verdict(product, st, before, rid)
-      if v then
-        out.confirmed, out.outcome, out.by, out.message = v.confirmed, v.outcome, v.by, v.message
-        return out
-      end
-      out.message = st.latest and st.latest.request_id == rid and st.latest.state
-        and ("LatestOperationState still " .. st.latest.state) or "the expiry has not moved yet"
-    elseif st then
-      out.message = "the read API does not list " .. id
-      return out
-    else
-      out.message = "read failed: " .. tostring(err)
-      if not err.retryable then return out end
-    end
+    if M.poll(out, product, id, before, rid, st, err) then return out end
     local left = deadline - core.monotonic()
     if left <= 0 then break end
     runtime.sleep(math.min(delay, left))
     delay = math.min(delay * M.BACKOFF, opts.interval * M.BACKOFF_CAP)
   end
+  return M.expire(out, opts)
+end
+
+-- No verdict in time: out says so (outcome stays "renewed").
+function M.expire(out, opts)
   out.message = string.format("not confirmed within %gs: %s", opts.timeout, out.message)
   return out
+end
+
+-- What one read (st, or nil, err) means for confirmation out: true when it is
+-- final (a verdict, or a read that can never succeed), false to ask again.
+function M.poll(out, product, id, before, rid, st, err)
+  out.polls = out.polls + 1
+  if st and st.found then
+    out.expires_after = st.expires_at
+    local v = M.verdict(product, st, before, rid)
+    if v then
+      out.confirmed, out.outcome, out.by, out.message = v.confirmed, v.outcome, v.by, v.message
+      return true
+    end
+    out.message = st.latest and st.latest.request_id == rid and st.latest.state
+      and ("LatestOperationState still " .. st.latest.state) or "the expiry has not moved yet"
+    return false
+  elseif st then
+    out.message = "the read API does not list " .. id
+    return true
+  end
+  out.message = "read failed: " .. tostring(err)
+  return not (err and err.retryable)
+end
+
+-- A confirmation that cannot start: no expiry before and no request id to
+-- follow (nil when it can).
+function M.cannot(product, before, rid)
+  if not before and not (product == "cvm" and rid) then
+    return { confirmed = false, outcome = "renewed", polls = 0,
+             message = "no expiry was read before sending, so there is nothing to compare with" }
+  end
 end
 
 -- ---- the workflow's hooks ---------------------------------------------------
@@ -232,7 +281,14 @@ end
 -- poll, write the confirm line, and set it.confirmed, it.expires_after and,
 -- for a CVM FAILED, it.outcome = "failed" with the cloud's message.
 function M.after(log, attempt, o, it, opts)
-  local c = M.confirm(o.client, o.product, it.id, M.parse_time(it.expires_before), it.request_id, opts)
+  return M.finish(log, attempt, o, it,
+    M.confirm(o.client, o.product, it.id, M.parse_time(it.expires_before), it.request_id, opts))
+end
+
+-- Record confirmation c (as M.confirm returns it) of item `it`: see M.after.
+-- defer: only set the item's fields and return the confirm line's fields
+-- (the caller writes many at once with M.record).
+function M.finish(log, attempt, o, it, c, defer)
   it.confirmed, it.expires_after, it.confirmed_by = c.confirmed, c.expires_after, c.by
   local err
   if c.outcome == "failed" then
@@ -243,12 +299,18 @@ function M.after(log, attempt, o, it, opts)
   elseif not c.confirmed then
     it.confirm_message = c.message
   end
-  if log and attempt then
-    local ok, aerr = log:confirm(attempt, { cloud = o.client.cloud, product = o.product, id = it.id, run_id = o.run_id,
-      confirmed = c.confirmed, outcome = c.outcome, expires_after = c.expires_after, error = err })
-    if not ok then log.warnings[#log.warnings + 1] = "confirmation of " .. it.id .. " not recorded: " .. tostring(aerr) end
+  local line = { cloud = o.client.cloud, product = o.product, id = it.id, run_id = o.run_id,
+    confirmed = c.confirmed, outcome = c.outcome, expires_after = c.expires_after, error = err }
+  if log and attempt and not defer then M.record(log, { { attempt, line } }, { it }) end
+  return c, line
+end
+
+-- Write confirm lines { { attempt, fields } } of items its (one write), with
+-- a warning for each the log refuses.
+function M.record(log, lines, its)
+  for i, r in ipairs(log:confirm_many(lines)) do
+    if not r[1] then log.warnings[#log.warnings + 1] = "confirmation of " .. its[i].id .. " not recorded: " .. tostring(r[2]) end
   end
-  return c
 end
 
 return M

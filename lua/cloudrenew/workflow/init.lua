@@ -4,7 +4,6 @@
 -- Money is integer cents throughout (cloudrenew.workflow.money).
 local audit = require("cloudrenew.workflow.audit")
 local confirm = require("cloudrenew.workflow.confirm")
-local core = require("cloudrenew.core")
 local errors = require("cloudrenew.client.errors")
 local map = require("cloudrenew.net.map")
 local money = require("cloudrenew.workflow.money")
@@ -12,9 +11,9 @@ local num = require("cloudrenew.client.num")
 local products = require("cloudrenew.products")
 local settle = require("cloudrenew.workflow.settle")
 local discover = require("cloudrenew.workflow.discover")
+local pipeline = require("cloudrenew.workflow.pipeline")
 
 local M = {}
-local unpack = table.unpack or unpack
 
 local function invalid(msg)
   return nil, errors.client("InvalidParameter", "renew_if_under_budget: " .. msg)
@@ -126,167 +125,15 @@ function M.validate(o)
   return true
 end
 
+-- Never raises: a broken progress printer (or a Redis hiccup keeping the
+-- lease) must not stop a pipeline lane.
 local function progress(o, phase, done, total)
-  if o.ledger_ then o.ledger_:keepalive() end    -- many hosts: hold the run's lease
+  if o.ledger_ then pcall(o.ledger_.keepalive, o.ledger_) end    -- many hosts: hold the run's lease
   if o.on_progress then pcall(o.on_progress, phase, done, total) end
 end
 
--- Price the rows not yet priced. A batch the cloud rejects as a whole (say one
--- unknown id among twenty) is halved until the culprit stands alone, so one
--- bad id never costs the others their price.
-local function price_all(o, p, items, conc)
-  local todo = {}
-  for _, it in ipairs(items) do if not it.resumed then todo[#todo + 1] = it end end
-  local batches = {}
-  for i = 1, #todo, p.batch do
-    local b = {}
-    for j = i, math.min(i + p.batch - 1, #todo) do b[#b + 1] = todo[j] end
-    batches[#batches + 1] = b
-  end
-  local done = 0
-  local function run(batch)
-    local prices, err = p.inquire(o.client, batch, o.period, o.price)
-    if not prices and #batch > 1 and err and err.outcome == "rejected" and not err.retryable then
-      local half = math.floor(#batch / 2)
-      run({ unpack(batch, 1, half) })
-      return run({ unpack(batch, half + 1, #batch) })
-    end
-    for _, it in ipairs(batch) do
-      local pr = prices and prices[it.id]
-      if pr and pr.cents then
-        it.price_cents, it.currency, it.inquiry_request_id = pr.cents, pr.currency, pr.request_id
-      elseif pr and pr.error then   -- answered, but not with a price we can trust
-        it.error = pr.error
-      else
-        it.error = err or errors.client("BadResponse", "the price answer did not list " .. it.id)
-      end
-    end
-    done = done + #batch
-    progress(o, "inquire", done, #todo)
-  end
-  if #batches == 0 then return end
-  local _, errs = map.map(batches, run, { concurrency = conc })
-  for i, b in ipairs(batches) do
-    if errs[i] then   -- run raised (a bug): no guessing a price
-      for _, it in ipairs(b) do
-        if not it.price_cents then it.error = errs[i] end
-      end
-    end
-  end
-end
-
--- Stable order: the first resources listed get the budget first; a later,
--- cheaper one may still fit after a dearer one did not.
-local function decide(items, caps)
-  local committed = 0
-  for _, it in ipairs(items) do
-    if it.resumed then
-      committed = committed + (it.price_cents or 0)
-    end
-  end
-  for _, it in ipairs(items) do
-    if not it.resumed then
-      if not it.price_cents then
-        it.decision = "no_price"
-      elseif caps.max_price and it.price_cents > caps.max_price then
-        it.decision = "over_max_price"
-      elseif caps.budget and committed + it.price_cents > caps.budget then
-        it.decision = "over_budget"
-      else
-        it.decision = "renew"
-        committed = committed + it.price_cents
-      end
-    end
-  end
-end
-
--- Under nginx, a worker told to exit (reload, quit) starts no new renewal: the
--- ones already sent finish (their intent and result are written); the rest are
--- skipped, nothing sent, for the next run (the new workers') to renew.
-local function exiting()
-  local ngx = rawget(_G, "ngx")
-  if type(ngx) ~= "table" or type(ngx.worker) ~= "table" or type(ngx.worker.exiting) ~= "function" then return false end
-  local ok, yes = pcall(ngx.worker.exiting)
-  return ok and yes == true
-end
-M.exiting = exiting
-
-local function stop(it)
-  it.outcome = "skipped"
-  it.error = errors.client("Exiting", "not sent: this nginx worker is exiting (reload or quit); the next run renews it")
-end
-
-local function renew_all(o, p, items, log, conc)
-  local todo = {}
-  for _, it in ipairs(items) do
-    if it.decision == "renew" and not it.resumed then todo[#todo + 1] = it end
-  end
-  local cloud, done = o.client.cloud, 0
-  local where = settle.place(o.client, o.product)   -- recorded in each intent; settling asks exactly there
-  local function one(it)
-    if exiting() then return stop(it) end
-    local token = p.token and ("cr-" .. core.random_hex(16)) or nil
-    local attempt
-    -- The expiry before sending: what confirmation and settling compare with.
-    it.expires_before = confirm.before(o.client, o.product, it.id)
-    if exiting() then return stop(it) end
-    -- Many hosts: claim it in the Redis ledger as late as possible, after the
-    -- paced read and right before the send (cloudrenew.workflow.ledger sets
-    -- it.outcome when another host has it or Redis refuses: nothing sent). The
-    -- claim carries the expiry read and the token, so any host can settle it.
-    local lat = o.ledger_ and o.ledger_:claim(it, o, token)
-    if o.ledger_ and not lat then return end
-    if log then
-      local aerr
-      attempt, aerr = log:intent{ cloud = cloud, product = o.product, id = it.id, period = o.period,
-        price = money.format(it.price_cents), currency = it.currency, run_id = o.run_id, client_token = token,
-        expires_before = it.expires_before, region = where.region, host = where.host }
-      if not attempt then
-        it.outcome = "failed"
-        -- nothing was sent; the log refuses every later intent of this run
-        it.error = errors.client("AuditLog", "not sent: " .. tostring(aerr))
-        if lat then o.ledger_:settle(it, lat, o) end
-        return
-      end
-    end
-    local res, err, order = p.renew(o.client, it, o.period, token)
-    if res then
-      it.outcome, it.request_id, it.order = "renewed", res.RequestId, order
-    else
-      it.outcome = err.outcome == "unknown" and "unknown" or "failed"
-      it.error, it.request_id = err, err.request_id
-    end
-    if log then
-      local ok, aerr = log:result(attempt, { cloud = cloud, product = o.product, id = it.id, period = o.period,
-        run_id = o.run_id, outcome = it.outcome, request_id = it.request_id, order = it.order,
-        error = it.error and { code = it.error.code, message = it.error.message } or nil })
-      if not ok then log.warnings[#log.warnings + 1] = "result for " .. it.id .. " not recorded: " .. tostring(aerr) end
-    end
-    if lat then o.ledger_:settle(it, lat, o) end
-    if it.outcome == "renewed" and o.confirm_opts then
-      confirm.after(log, attempt, o, it, o.confirm_opts)
-    elseif it.outcome == "unknown" and o.settle and log then
-      -- The same run, after its retries: settle now if proof is already there.
-      local a = log.attempts[attempt]
-      -- (never settle_after here: the cloud may still be processing what this run sent)
-      local r = settle.attempt(log, o.client, a, {})
-      if r.outcome ~= "unknown" then
-        it.outcome, it.settled_by, it.expires_after = r.outcome, r.settled_by, r.expires_after
-        it.order = it.order or r.order
-        if r.outcome == "renewed" then it.error = nil end
-      end
-    end
-    done = done + 1
-    progress(o, "renew", done, #todo)
-  end
-  if #todo == 0 then return end
-  local _, errs = map.map(todo, one, { concurrency = conc })
-  for i, it in ipairs(todo) do
-    -- one() raised (a bug) after its intent may have been written: it may
-    -- have sent the renewal, so it is unknown, never failed.
-    if it.outcome == "planned" then it.outcome, it.error = "unknown", errs[i] end
-  end
-end
+M.exiting = pipeline.exiting
+M.pipeline = pipeline
 
 local function totals_of(items)
   local t = { resources = #items, planned = 0, renewed = 0, failed = 0, unknown = 0, skipped = 0,
@@ -414,34 +261,28 @@ function M.renew_if_under_budget(o)
     end
     items[i] = it
   end
-  price_all(o, p, items, conc)
-  decide(items, caps)
-  for _, it in ipairs(items) do
-    if it.decision ~= "renew" then it.outcome = "skipped"
-    elseif not it.resumed then it.outcome = "planned" end
-  end
-  if log then   -- the same resource renewed (or maybe) in this log under another run_id: say so
-    for _, it in ipairs(items) do
-      if it.decision == "renew" and not it.resumed then
-        for _, a in ipairs(log:history(cloud, o.product, it.id)) do
-          local was = audit.effective(a)
-          if a.intent.run_id ~= o.run_id and (was == "renewed" or was == "unknown") then
-            log.warnings[#log.warnings + 1] = string.format("%s: this log already holds a %s renewal of it under"
-              .. " run_id %s (attempt %s, %s); run_id %s renews it again", it.id, was,
-              a.intent.run_id and string.format("%q", a.intent.run_id) or "none", tostring(a.intent.attempt),
-              tostring(a.intent.time), o.run_id and string.format("%q", o.run_id) or "none")
-            break
-          end
+  -- Price, decide, read, renew and confirm, overlapping (cloudrenew.workflow.pipeline).
+  pipeline.run(o, p, items, log, caps, conc, {
+    progress = function(phase, done, total) progress(o, phase, done, total) end,
+    on_planned = function(it)
+      if not log then return end
+      -- the same resource renewed (or maybe) in this log under another run_id: say so
+      for _, a in ipairs(log:history(cloud, o.product, it.id)) do
+        local was = audit.effective(a)
+        if a.intent.run_id ~= o.run_id and (was == "renewed" or was == "unknown") then
+          log.warnings[#log.warnings + 1] = string.format("%s: this log already holds a %s renewal of it under"
+            .. " run_id %s (attempt %s, %s); run_id %s renews it again", it.id, was,
+            a.intent.run_id and string.format("%q", a.intent.run_id) or "none", tostring(a.intent.attempt),
+            tostring(a.intent.time), o.run_id and string.format("%q", o.run_id) or "none")
+          break
         end
       end
-    end
-  end
-  if not o.dry_run then renew_all(o, p, items, log, conc) end
+    end })
   if o.ledger_ then o.ledger_:close(log) end
   if own then log:close() end
   local report = { cloud = cloud, product = o.product, period = o.period, dry_run = o.dry_run and true or false,
                    run_id = o.run_id, items = {}, totals = totals_of(items),
-                   audit = log and { path = log.path, warnings = log.warnings } or nil }
+                   audit = log and { path = log.path, warnings = log.warnings, writes = log.writes } or nil }
   for i, it in ipairs(items) do
     report.items[i] = report_item(it)
     report.currency = report.currency or it.currency
