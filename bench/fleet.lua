@@ -113,15 +113,16 @@ for j, job in ipairs(jobs) do
     end
     local bound = job.bound + (job.tail or 0)
     local ratio = elapsed / bound
-    local target = job.run and 1.10 or 1.15
+    -- the 1k job's target is the audit log's share (< 10 %); its ratio is shown
+    local target = job.run and 1.10 or (job.fast and math.huge or 1.15)
     local t = r and r.totals or {}
     local aud = r and r.audit and r.audit.writes
     local confirmed_ok = job.run or job.confirm == false or (t.confirmed == job.n)
     local audit_ok = not job.fast or (aud and aud.seconds / elapsed < 0.10)
     local ok = r and once == job.n and twice == 0 and ratio <= target and confirmed_ok and audit_ok
     failed = failed or not ok
-    print(string.format("%-34s %5d %7.1f %9.2f %6.3f %6.2f %8s %8s %9s %6s  %s", job.name, job.n, bound, elapsed,
-      ratio, target, once .. (twice > 0 and ("+" .. twice .. "x2") or ""), job.run and "-" or tostring(t.confirmed),
+    print(string.format("%-34s %5d %7.1f %9.2f %6.3f %6s %8s %8s %9s %6s  %s", job.name, job.n, bound, elapsed,
+      ratio, target == math.huge and "-" or string.format("%.2f", target), once .. (twice > 0 and ("+" .. twice .. "x2") or ""), job.run and "-" or tostring(t.confirmed),
       aud and string.format("%.2f", aud.seconds) or "-",
       aud and string.format("%.1f", 100 * aud.seconds / elapsed) or "-", ok and "PASS" or "MISS"))
     if err then print("  error: " .. tostring(err)) end
