@@ -96,7 +96,7 @@ for j, job in ipairs(jobs) do
       c = volc()
     end
     local log = dir .. "/audit-" .. j .. ".log"
-    local t0 = core.monotonic()
+    local t0, c0 = core.monotonic(), os.clock()
     local r, err
     if job.run then
       r = job.run(c, list)
@@ -104,7 +104,7 @@ for j, job in ipairs(jobs) do
       r, err = workflow.renew_if_under_budget{ client = c, product = job.product, resources = list, period = 1,
         audit_log = log, confirm = job.confirm }
     end
-    local elapsed = core.monotonic() - t0
+    local elapsed, cpu = core.monotonic() - t0, os.clock() - c0
     c:close()
     local counts = fake:renewals()
     local once, twice = 0, 0
@@ -126,6 +126,7 @@ for j, job in ipairs(jobs) do
       aud and string.format("%.2f", aud.seconds) or "-",
       aud and string.format("%.1f", 100 * aud.seconds / elapsed) or "-", ok and "PASS" or "MISS"))
     if err then print("  error: " .. tostring(err)) end
+    print(string.format("  client CPU %.2f s (%.1f ms a resource)", cpu, 1000 * cpu / job.n))
     if aud then
       print(string.format("  audit log: %d lines in %d writes (one fsync each), longest %.1f ms",
         aud.lines, aud.count, aud.longest * 1000))

@@ -38,9 +38,14 @@ function M.map(list, fn, opts)
   local n = #list
   local results, errs = {}, {}
   local multi = core.multi()
-  local sched = { workers = {} }
   local waiting = {}     -- transfer id -> coroutine
   local sleepers = {}    -- coroutine -> wake time
+  -- wake(co): a worker sleeping in runtime.sleep wakes on the next turn (what
+  -- the workflow's pipeline lanes wait with when their queue is empty).
+  local sched = { workers = {}, wake = function(co)
+    local s = sleepers[co]
+    if s then s[1] = 0 end
+  end }
   local running, next_item = 0, 1
   local outer = runtime.current
 

@@ -51,6 +51,14 @@ function M.yield()
   end
 end
 
+-- Wake worker co of the current map scheduler early from its runtime.sleep;
+-- false where that cannot be done (no scheduler: ngx light threads, plain code).
+function M.wake(co)
+  local s = M.current
+  if s and s.wake and s.workers[co] then s.wake(co); return true end
+  return false
+end
+
 -- Is the running code where M.yield lets others run?
 function M.can_yield()
   return in_scheduler() ~= nil or yieldable()

@@ -21,7 +21,8 @@ local settle = require("cloudrenew.workflow.settle")
 local M = {}
 local unpack = table.unpack or unpack
 
-M.IDLE = 0.005     -- a lane with nothing to do looks again after this long (seconds)
+M.IDLE = 0.01      -- under ngx, a lane with nothing to do looks again after this long (seconds)
+M.NAP = 0.25       -- in cloudrenew.map, an idle lane sleeps this long unless woken (notify)
 M.AHEAD = 2        -- expiries read ahead of the renewals, x concurrency: bounds how old a read is
 M.MAX_LANES = { price = 256, read = 64, renew = 640 }   -- within map's 1024 in all
 
@@ -64,9 +65,32 @@ local function stop(it)
   it.error = errors.client("Exiting", "not sent: this nginx worker is exiting (reload or quit); the next run renews it")
 end
 
--- A FIFO queue.
-local function queue() return { head = 1, tail = 0 } end
-local function push(q, v) q.tail = q.tail + 1; q[q.tail] = v end
+-- Idle lanes wait for news: in cloudrenew.map they sleep until notify wakes
+-- them (or up to `most` seconds); elsewhere (ngx light threads) they poll.
+local function idle(S, most)
+  local co = coroutine.running()
+  if runtime.current and runtime.current.workers[co] then
+    S.waiters[co] = true
+    runtime.sleep(math.min(most or M.NAP, M.NAP))
+    S.waiters[co] = nil
+  else
+    runtime.sleep(M.IDLE)
+  end
+end
+
+-- Something changed (a queue, a count a lane waits on): wake the idle lanes.
+local function notify(S)
+  for co in pairs(S.waiters) do runtime.wake(co) end
+end
+M.notify = notify
+
+-- A FIFO queue; push wakes the idle lanes.
+local function queue(S) return { head = 1, tail = 0, S = S } end
+local function push(q, v)
+  q.tail = q.tail + 1
+  q[q.tail] = v
+  if q.S then notify(q.S) end
+end
 local function size(q) return q.tail - q.head + 1 end
 local function take(q)
   if q.head > q.tail then return nil end
@@ -153,6 +177,7 @@ local function price_lane(S)
     end
     ok, e = protect(advance, S)
     if not ok then S.broken = raised("deciding", e) end
+    notify(S)
   end
 end
 
@@ -185,10 +210,11 @@ local function read_lane(S)
       if not M.exiting() then protect(read_before, S, batch) end
       S.reading = S.reading - #batch
       for _, it in ipairs(batch) do push(S.ready, it) end
+      notify(S)
     elseif (size(S.to_read) == 0 and S.next_decide > #S.items) or S.broken then
       return
     else
-      runtime.sleep(M.IDLE)
+      idle(S)
     end
   end
 end
@@ -257,15 +283,17 @@ local function renew_lane(S)
       -- may have sent the renewal, so it is unknown, never failed.
       if not ok and it.outcome == "planned" then it.outcome, it.error = "unknown", raised("renewing", e) end
       S.renewed = S.renewed + 1
+      notify(S)   -- room ahead for the read lanes
       S.progress("renew", S.renewed, S.next_decide > #S.items and S.planned
         or S.planned + #S.items - S.next_decide + 1)
     elseif (S.next_decide > #S.items and size(S.to_read) == 0 and S.reading == 0) or S.broken then
       break
     else
-      runtime.sleep(M.IDLE)
+      idle(S)
     end
   end
   S.renew_lanes = S.renew_lanes - 1
+  notify(S)
 end
 
 -- ---- confirming -----------------------------------------------------------------
@@ -325,8 +353,7 @@ local function confirm_lane(S)
       round_at = core.monotonic() + delay
       if S.o.ledger_ then pcall(S.o.ledger_.keepalive, S.o.ledger_) end
     else
-      local wake = #pending > 0 and math.min(round_at, soonest) - now or M.IDLE * 10
-      runtime.sleep(math.max(M.IDLE, math.min(wake, finished and 0.25 or M.IDLE * 10)))
+      idle(S, #pending > 0 and math.max(0.001, math.min(round_at, soonest) - now) or nil)
     end
   end
 end
@@ -339,9 +366,10 @@ end
 function M.run(o, p, items, log, caps, conc, hooks)
   local S = { o = o, p = p, log = log, caps = caps, items = items, cloud = o.client.cloud,
     next_decide = 1, committed = 0, priced = 0, to_price = 0, planned = 0, renewed = 0, reading = 0,
-    batches = queue(), to_read = queue(), ready = queue(), pending = {}, added = 0,
+    pending = {}, added = 0, waiters = {},
     progress = hooks.progress, on_planned = hooks.on_planned,
     readable = confirm.readable[o.product] and true or false, read_batch = confirm.read_batch(o.product) }
+  S.batches, S.to_read, S.ready = queue(S), queue(S), queue(S)
   for _, it in ipairs(items) do
     if it.resumed then S.committed = S.committed + (it.price_cents or 0) end
   end
@@ -378,6 +406,7 @@ function M.run(o, p, items, log, caps, conc, hooks)
         S.added = S.added + 1
         S.pending[#S.pending + 1] = { it = it, attempt = attempt, before = before,
           deadline = now + o.confirm_opts.timeout, out = { confirmed = false, outcome = "renewed", polls = 0 } }
+        notify(S)
       end
       add(1, confirm_lane)
     end
