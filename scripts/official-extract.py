@@ -102,14 +102,16 @@ def project_actions(root):
             for m in calls.finditer(text):
                 svc, ver, act = m.groups()
                 # a service both clouds lack is no project action; the cloud is
-                # the one whose catalogue knows the service
+                # the one whose catalogue knows the service at that version (both
+                # clouds have a "billing": Tencent 2018-07-09, Volcengine 2022-01-01)
                 for cloud in ("tencent", "volcengine"):
-                    if re.search(r'cloud\s*=\s*"%s",\s*service\s*=\s*"%s"' % (cloud, svc), cat):
+                    if re.search(r'cloud\s*=\s*"%s",\s*service\s*=\s*"%s",\s*version\s*=\s*"%s"'
+                                 % (cloud, svc, re.escape(ver)), cat):
                         acts.add((cloud, svc, ver, act))
                         break
                 else:
-                    sys.exit("%s: %s %s %s: no catalogue row names service %s for either cloud"
-                             % (fn, svc, ver, act, svc))
+                    sys.exit("%s: %s %s %s: no catalogue row names service %s %s for either cloud"
+                             % (fn, svc, ver, act, svc, ver))
     return sorted(acts)
 
 

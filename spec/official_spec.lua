@@ -891,6 +891,14 @@ local function drive(h, strict)
   end
   must(confirm.ecs_renew_type(volc, "i-rec00001"), nil, "confirm.ecs_renew_type")
 
+  -- expiring (issue 23): both clouds' billing lists of every prepaid instance, priced
+  local expiring = require("cloudrenew.workflow.expiring")
+  local rep, rerr = expiring.list{ clients = { tc, volc }, days = 30 }
+  must(rep, rerr, "expiring")
+  if strict then
+    assert(#rep.errors == 0 and #rep.rows >= 2, "expiring: the billing lists did not reach the table")
+  end
+
   -- the workflow: discovery, inquiry, decision, renewal, confirmation; settling
   -- when a renewal's answer is lost (ecs: the same ClientToken again)
   local dir = tmpdir()
@@ -1045,6 +1053,9 @@ describe("official definitions (issue 20)", function()
         { "tencent/sts/2018-08-13/AssumeRoleWithWebIdentity", "Response.Credentials.TmpSecretKey" },
         { "volcengine/sts/2018-01-01/AssumeRole", "Result.Credentials.SessionToken" },
         { "tencent/teo/2022-09-01/RenewPlan", "Response.DealName" },
+        { "tencent/billing/2018-07-09/DescribeRenewInstances", "Response.InstanceList[].ExpireTime" },
+        { "tencent/billing/2018-07-09/DescribeRenewInstances", "Response.InstanceList[].RegionCode" },
+        { "volcengine/billing/2022-01-01/ListAvailableInstances", "Result.InstanceList[].Product" },
       } do
         assert.truthy(seen[want[1]] and seen[want[1]][want[2]], want[1] .. " " .. want[2] .. " was never read")
       end

@@ -12,7 +12,10 @@ import zlib
 
 from params import Invalid, as_int
 
-PRODUCTS = ("cvm", "ecs", "teo", "hspro")
+# "other": a product only the billing actions show (billing.py): it needs `cloud`
+# and `product_code` (Tencent ProductCode, Volcengine Product).
+PRODUCTS = ("cvm", "ecs", "teo", "hspro", "other")
+CLOUDS = {"cvm": "tencent", "teo": "tencent", "hspro": "tencent", "ecs": "volcengine"}
 BEIJING = datetime.timezone(datetime.timedelta(hours=8))
 UTC = datetime.timezone.utc
 RESULTS = ("SUCCESS", "FAILED")
@@ -75,12 +78,18 @@ def _resource(spec, default_expiry):
             "operation_result": spec.get("operation_result", "SUCCESS"),
             "operation_error": spec.get("operation_error", "renewal failed (injected)"),
             "plan_type": spec.get("plan_type", "plan-standard"), "area": spec.get("area", "mainland"),
+            "cloud": spec.get("cloud"), "product_code": spec.get("product_code"),
+            "sub_product_code": spec.get("sub_product_code"), "name": spec.get("name"),
             "latest": None}
+
+
+def cloud_of(r):
+    return CLOUDS.get(r["product"]) or r["cloud"]
 
 
 FIELDS = {"id", "product", "region", "prepaid", "charge_type", "expires_at", "expires_in_days",
           "auto_renew", "status", "time_format", "operation_result", "operation_error",
-          "plan_type", "area"}
+          "plan_type", "area", "cloud", "product_code", "sub_product_code", "name"}
 
 
 def _check_spec(s, now):
@@ -96,9 +105,14 @@ def _check_spec(s, now):
     for k in ("prepaid", "auto_renew"):
         if k in s and not isinstance(s[k], bool):
             raise ValueError("%s must be true or false" % k)
-    for k in ("region", "charge_type", "status", "operation_error", "plan_type", "area"):
+    for k in ("region", "charge_type", "status", "operation_error", "plan_type", "area", "product_code",
+              "sub_product_code", "name"):
         if s.get(k) is not None and not isinstance(s[k], str):
             raise ValueError("%s must be a string or null" % k)
+    if s.get("cloud") not in (None, "tencent", "volcengine"):
+        raise ValueError('cloud must be "tencent" or "volcengine"')
+    if s.get("product") == "other" and (s.get("cloud") is None or not s.get("product_code")):
+        raise ValueError('product "other" needs cloud and product_code')
     if s.get("time_format", "Z") not in ("Z", "+00:00"):
         raise ValueError('time_format must be "Z" or "+00:00"')
     if s.get("operation_result", "SUCCESS") not in RESULTS:
@@ -350,6 +364,8 @@ def install_tencent(actions, versions):
     actions["teo"]["DescribePlans"] = teo_describe_plans
     actions["cwp"] = {"DescribeMachineInfo": cwp_describe_machine_info}
     versions["cwp"] = "2018-02-28"
+    import billing
+    billing.install_tencent(actions, versions)
 
 
 # ---- Volcengine ------------------------------------------------------------------
@@ -400,57 +416,7 @@ def _ecs_charge(r):
     return r["charge_type"] or ("PrePaid" if r["prepaid"] else "PostPaid")
 
 
-UTC_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
-
-
-def _utc(v, name):
-    if not isinstance(v, str) or not UTC_Z.fullmatch(v):
-        raise Invalid("InvalidParameter", "%s must be yyyy-MM-ddTHH:mm:ssZ" % name)
-    return datetime.datetime.strptime(v, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
-
-
-def billing_list_available_instances(req, ctx, q, state):
-    if req.method != "POST":
-        raise Invalid("InvalidParameter", "ListAvailableInstances must be sent with HTTP POST")
-    try:
-        p = json.loads(req.body.decode("utf-8") or "{}")
-    except ValueError:
-        p = None
-    if not isinstance(p, dict):
-        raise Invalid("InvalidParameter", "The request body is not a JSON object.")
-    extra = set(p) - {"Product", "InstanceIDs", "RenewType", "ExpiredTimeStart", "ExpiredTimeEnd",
-                      "MaxResults", "NextToken"}
-    if extra:
-        raise Invalid("InvalidParameter", "unknown parameter %s" % sorted(extra)[0])
-    limit = _limit(p, "MaxResults", 10, 100, False, "InvalidParameter")
-    offset = _from_token(p.get("NextToken"), "InvalidParameter")
-    start = _utc(p["ExpiredTimeStart"], "ExpiredTimeStart") if "ExpiredTimeStart" in p else None
-    end = _utc(p["ExpiredTimeEnd"], "ExpiredTimeEnd") if "ExpiredTimeEnd" in p else None
-    if start is not None and end is not None and not 0 <= end - start <= 31 * 86400:
-        raise Invalid("InvalidParameter", "ExpiredTimeStart..ExpiredTimeEnd must span 0 to 31 days")
-    ids = p.get("InstanceIDs")
-    if ids is not None and (not isinstance(ids, list) or len(ids) > 100):
-        raise Invalid("InvalidParameter", "InstanceIDs holds at most 100 ids")
-    if p.get("Product") not in (None, "ECS"):
-        return {"InstanceList": [], "NextToken": ""}
-    renew = {"Manually", "Automatically", "NoRenew"}
-    if p.get("RenewType") is not None and p["RenewType"] not in renew:
-        raise Invalid("InvalidParameter", "RenewType must be one of %s" % sorted(renew))
-    now = state.now()
-    rows = [r for r in _of(state, "ecs") if r["prepaid"] and r["expires"] is not None
-            and (ids is None or r["id"] in ids)
-            and (start is None or r["expires"] >= start) and (end is None or r["expires"] <= end)
-            and (p.get("RenewType") is None or _renew_type(r) == p["RenewType"])]
-    out = [{"InstanceID": r["id"], "Product": "ECS", "ExpiredTime": _fmt(r["expires"], "Z"),
-            "RenewType": _renew_type(r),
-            "Status": "Expired" if r["expires"] <= now else "Normal"} for r in rows[offset:offset + limit]]
-    return {"InstanceList": out, "NextToken": _token(offset + limit, len(rows))}
-
-
-def _renew_type(r):
-    return "Automatically" if r["auto_renew"] else "Manually"
-
-
 def install_volcengine(actions):
     actions["ecs"][("DescribeInstances", "2020-04-01")] = ecs_describe_instances
-    actions["billing"][("ListAvailableInstances", "2022-01-01")] = billing_list_available_instances
+    import billing   # every prepaid instance of the account: both clouds' billing lists
+    billing.install_volcengine(actions)

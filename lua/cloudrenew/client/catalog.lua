@@ -117,6 +117,9 @@ local PAGE = { type = "integer", min = 0, max = 1000000000 }
 local TOKEN = { type = "string", max = 1024 }
 local UTC_TIME = { type = "string", pattern = "^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$",
                    example = "yyyy-MM-ddTHH:mm:ssZ (UTC)" }
+-- "格式为yyyy-MM-dd HH:mm:ss" (billing DescribeRenewInstances); the zone is not stated: Beijing time assumed.
+local BEIJING_TIME = { type = "string", pattern = "^%d%d%d%d%-%d%d%-%d%d %d%d:%d%d:%d%d$",
+                       example = "yyyy-MM-dd HH:mm:ss (Beijing time)" }
 local READS = {
   { cloud = "tencent", service = "cvm", version = "2017-03-12", action = "DescribeInstances",
     method = "POST", rate = 40, kind = "inquiry", region = "required",
@@ -166,6 +169,20 @@ local READS = {
       ExpiredTimeStart = UTC_TIME, ExpiredTimeEnd = UTC_TIME,
       MaxResults = { type = "integer", required = true, min = 1, max = 100 },   -- required officially
       NextToken = TOKEN,
+    } },
+  -- Issue 23: every prepaid instance the renewal management page knows, any product
+  -- and region. 20/s: "A maximum of 20 requests can be initiated per second for this
+  -- API" (tencentcloud.com/document/api/555/78424); tccli's api.json states no rate.
+  { cloud = "tencent", service = "billing", version = "2018-07-09", action = "DescribeRenewInstances",
+    method = "POST", rate = 20, kind = "inquiry",
+    pages = { style = "token", token = "NextToken", limit = "MaxResults", max = 100, list = "InstanceList" },
+    params = {
+      MaxResults = { type = "integer", required = true, min = 1, max = 100 },   -- "取值范围：1~100"
+      NextToken = TOKEN,
+      Reverse = { type = "boolean" },
+      RenewFlagList = { type = "array", max = 3, unique = true, items = { type = "string", enum = RENEW_FLAGS } },
+      InstanceIdList = { type = "array", max = 100, unique = true, items = { type = "string", min = 1, max = 128 } },
+      ExpireTimeStart = BEIJING_TIME, ExpireTimeEnd = BEIJING_TIME,
     } },
 }
 for _, row in ipairs(READS) do M.actions[#M.actions + 1] = row end

@@ -13,9 +13,13 @@ local P = {
   -- InquiryPriceRenewInstances answers one total for all the ids it is given,
   -- so a per-resource price needs a batch of one.
   batch = 1,
-  inquire = function(c, rows, period)
-    local res, err = c.cvm:InquiryPriceRenewInstances{
-      InstanceIds = { rows[1].id }, InstanceChargePrepaid = { Period = period } }
+  -- Tencent billing DescribeRenewInstances lists it as ProductCode p_cvm (issue 23);
+  -- route: what renews it; regional: its inquiry and renewal go to the instance's region.
+  billing_code = "p_cvm", route = "cvm RenewInstances", regional = true,
+  -- copts: call options (the region of an instance listed account-wide)
+  inquire = function(c, rows, period, _, copts)
+    local res, err = c.cvm:InquiryPriceRenewInstances({
+      InstanceIds = { rows[1].id }, InstanceChargePrepaid = { Period = period } }, copts)
     if not res then return nil, err end
     local price = type(res.Price) == "table" and res.Price or {}
     local inst, ierr = item_cents(price.InstancePrice, "Price.InstancePrice", res)

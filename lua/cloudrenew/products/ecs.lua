@@ -6,6 +6,8 @@ local errors = require("cloudrenew.client.errors")
 local P = {
   cloud = "volcengine", id_pattern = "^i%-[0-9a-z]+$", id_example = "i-3tiefmkskq3vj0hx1lt5", periods = base.set{ 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 24, 36 },
   batch = 20,  -- QueryPriceForRenew prices up to 20 instances, one amount each
+  -- billing ListAvailableInstances' Product (issue 23); the route that renews it
+  billing_code = "ECS", route = "ecs RenewInstance",
   inquire = function(c, rows, period)
     local ids = {}
     for i, r in ipairs(rows) do ids[i] = r.id end

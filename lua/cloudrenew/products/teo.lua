@@ -8,6 +8,8 @@ local num = require("cloudrenew.client.num")
 local P = {
   cloud = "tencent", id_pattern = "^edgeone%-[0-9a-z]+$", id_example = "edgeone-2unuvzjmmn2q", periods = base.SHORT,
   batch = 1,
+  -- billing DescribeRenewInstances' ProductCode: assumed (no definition names teo's; docs/official.md)
+  billing_code = "p_teo", route = "teo RenewPlan",
   -- teo has no price inquiry: the caller's table or function is the price list.
   caller_priced = true,
   inquire = function(_, rows, period, price)

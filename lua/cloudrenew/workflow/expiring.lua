@@ -1,0 +1,244 @@
+-- Everything that expires (issue 23 part 1): the clouds' billing lists of every
+-- prepaid instance of the account, any product and region, as one table.
+--
+--   local expiring = require("cloudrenew.workflow.expiring")
+--   local report, err = expiring.list{ clients = { tc, volc }, days = 30 }
+--
+-- Tencent billing 2018-07-09 DescribeRenewInstances and Volcengine billing
+-- 2022-01-01 ListAvailableInstances (no Product filter), every page. Each row says
+-- its expiry, days left, the auto-renew flag, whether cloudrenew renews its product
+-- (route) or only the console does, and, for what is due, the renewal price where
+-- the product has an inquiry. Nothing is renewed or changed. Everything the clouds
+-- send is bounded: an unreadable expiry is an unknown expiry, a malformed entry is
+-- counted, never raised on.
+local core = require("cloudrenew.core")
+local dates = require("cloudrenew.workflow.dates")
+local errors = require("cloudrenew.client.errors")
+local money = require("cloudrenew.workflow.money")
+local num = require("cloudrenew.client.num")
+local pages = require("cloudrenew.client.pages")
+local products = require("cloudrenew.products")
+
+local M = {}
+
+M.DEFAULT_DAYS, M.MAX_DAYS = 30, 3660
+M.MAX_TEXT = 128       -- ids, codes, names: longer ids are no ids, longer names are cut
+local DAY = 86400
+
+local function invalid(msg)
+  return nil, errors.client("InvalidParameter", "expiring: " .. msg)
+end
+
+-- A bounded, printable string from a server, or nil.
+local function text(v, cut)
+  if type(v) ~= "string" or v == "" or v:find("%c") then return nil end
+  if #v > M.MAX_TEXT then
+    if not cut then return nil end
+    return v:sub(1, M.MAX_TEXT) .. "..."
+  end
+  return v
+end
+
+local function region_of(v)
+  return type(v) == "string" and #v <= 64 and v:find("^[%w%-_.]+$") and v or nil
+end
+
+-- Per cloud: the billing list, and one entry of it -> the facts a row needs.
+local AUTO = { NOTIFY_AND_AUTO_RENEW = true, NOTIFY_AND_MANUAL_RENEW = false,
+               DISABLE_NOTIFY_AND_MANUAL_RENEW = false,
+               Automatically = true, Manually = false, NoRenew = false }
+local LIST = {
+  tencent = { service = "billing", action = "DescribeRenewInstances",
+    entry = function(x)
+      -- ExpireTime: "yyyy-MM-dd HH:mm:ss", Beijing time (docs/official.md)
+      return { id = x.InstanceId, code = x.ProductCode, sub = x.SubProductCode, region = x.RegionCode,
+               raw_expiry = x.ExpireTime, expires = dates.parse(x.ExpireTime, 8), flag = x.RenewFlag,
+               status = x.Status, name = x.InstanceName, product_name = x.ProductName }
+    end },
+  volcengine = { service = "billing", action = "ListAvailableInstances",
+    entry = function(x)
+      -- the whole account, no region in the answer
+      return { id = x.InstanceID, code = x.Product, raw_expiry = x.ExpiredTime, expires = dates.parse(x.ExpiredTime),
+               flag = x.RenewType, status = x.Status, name = x.InstanceName, product_name = x.ProductName }
+    end },
+}
+
+-- by_code[cloud][billing code] = product name (from the product modules)
+local function by_code()
+  local t = { tencent = {}, volcengine = {} }
+  for name, p in pairs(products) do
+    if p.billing_code and t[p.cloud] then t[p.cloud][p.billing_code] = name end
+  end
+  return t
+end
+
+local KNOWN = { clients = true, days = true, all = true, price = true, period = true }
+
+local function check(o)
+  if type(o) ~= "table" then return invalid("options must be a table like { clients = { tc, volc }, days = 30 }") end
+  for k in pairs(o) do
+    if not KNOWN[k] then return invalid(tostring(k) .. " is not an option (clients, days, all, price, period)") end
+  end
+  local c = { days = M.DEFAULT_DAYS, all = o.all == true, price = o.price ~= false, period = 1, clients = {} }
+  if type(o.clients) ~= "table" or #o.clients == 0 then
+    return invalid("clients must list a cloudrenew.tencent and/or cloudrenew.volcengine client")
+  end
+  local seen = {}
+  for i, cl in ipairs(o.clients) do
+    if type(cl) ~= "table" or not LIST[cl.cloud] or type(cl.call) ~= "function" then
+      return invalid(string.format("clients[%d] is not a cloudrenew client", i))
+    end
+    if seen[cl.cloud] then return invalid("clients lists two " .. cl.cloud .. " clients: one per cloud (the lists are account-wide)") end
+    seen[cl.cloud] = true
+    c.clients[i] = cl
+  end
+  if o.days ~= nil then
+    c.days = num.canon(o.days)
+    if not num.finite(c.days) or c.days < 0 or c.days > M.MAX_DAYS then
+      return invalid("days must be a number of days from 0 to " .. M.MAX_DAYS .. ", got " .. num.show(o.days))
+    end
+  end
+  for _, k in ipairs{ "all", "price" } do
+    if o[k] ~= nil and type(o[k]) ~= "boolean" then return invalid(k .. " must be true or false") end
+  end
+  if o.period ~= nil then
+    c.period = num.int(o.period, 1, 60)
+    if not c.period then return invalid("period must be a whole number of months from 1 to 60, got " .. num.show(o.period)) end
+  end
+  return c
+end
+
+local function error_of(cloud, err)
+  return { cloud = cloud, code = type(err) == "table" and err.code or "Error",
+           message = errors.text(type(err) == "table" and err.message or err),
+           request_id = type(err) == "table" and err.request_id or nil }
+end
+
+-- One cloud's list -> rows, or nil, err. totals counts the malformed and duplicates.
+local function read(client, codes, now, c, totals)
+  local l = LIST[client.cloud]
+  local items, err = pages.all(client[l.service]:pages(l.action, { MaxResults = 100 }), "InstanceList")
+  if not items then return nil, err end
+  local rows, seen = {}, {}
+  for _, x in ipairs(items) do
+    local e = type(x) == "table" and l.entry(x) or nil
+    local id = e and text(e.id)
+    if not id then
+      totals.malformed = totals.malformed + 1
+    elseif seen[id] then
+      totals.duplicates = totals.duplicates + 1
+    else
+      seen[id] = true
+      local code = text(e.code)
+      local pname = code and codes[client.cloud][code]
+      local p = pname and products[pname]
+      local region = region_of(e.region)
+      local expires = e.expires
+      local r = { cloud = client.cloud, id = id, name = text(e.name, true), product_code = code,
+        sub_product_code = text(e.sub), product_name = text(e.product_name, true), region = region,
+        expires_at = expires, expires = expires and dates.format(expires) or nil,
+        expiry_as_sent = not expires and text(e.raw_expiry, true) or nil,
+        days_left = expires and math.floor((expires - now) / DAY) or nil,
+        renew_flag = text(e.flag), status = text(e.status) }
+      if type(e.flag) == "string" then r.auto_renew = AUTO[e.flag] end   -- nil: an unknown flag
+      if r.days_left and math.tointeger then r.days_left = math.tointeger(r.days_left) end
+      r.due = expires == nil or expires <= now + c.days * DAY
+      -- renewable here: a product module renews it and the id has its shape
+      local row = p and p.row(p.billing_row and p.billing_row(id, region, client) or id, 1, client)
+      if row then
+        r.product, r.route, r.renewable, r._p, r._row = pname, p.route, true, p, row
+      else
+        r.renewable, r.route = false, "console"
+      end
+      r.attention = r.due and r.auto_renew ~= true and not r.renewable
+      if r.expires == nil then totals.unknown_expiry = totals.unknown_expiry + 1 end
+      rows[#rows + 1] = r
+    end
+  end
+  return rows
+end
+
+-- Price the due, renewable rows of one client, batched per product and region.
+local function price(client, rows, period)
+  local groups, order = {}, {}
+  for _, r in ipairs(rows) do
+    if r.due and r._p then
+      local p = r._p
+      if p.caller_priced then
+        r.price_note = "caller-priced: " .. r.product .. " has no price inquiry"
+      elseif not p.periods[period] then
+        r.price_note = string.format("%s is not renewed for %d month(s)", r.product, period)
+      else
+        local key = r.product .. "|" .. (p.regional and (r.region or "") or "")
+        if not groups[key] then groups[key] = {}; order[#order + 1] = key end
+        local g = groups[key]
+        g[#g + 1] = r
+      end
+    end
+  end
+  for _, key in ipairs(order) do
+    local g = groups[key]
+    local p = g[1]._p
+    local copts = p.regional and g[1].region and { region = g[1].region } or nil
+    for i = 1, #g, p.batch do
+      local batch, rws = {}, {}
+      for j = i, math.min(i + p.batch - 1, #g) do
+        batch[#batch + 1] = g[j]
+        rws[#rws + 1] = g[j]._row
+      end
+      local ok, quotes, err = pcall(p.inquire, client, rws, period, nil, copts)
+      if not ok then quotes, err = nil, errors.client("Internal", "inquiry raised: " .. tostring(quotes)) end
+      for _, r in ipairs(batch) do
+        local qt = quotes and quotes[r.id]
+        if qt and qt.cents then
+          r.price_cents, r.price, r.currency = qt.cents, money.format(qt.cents), text(qt.currency)
+        else
+          local e = (qt and qt.error) or err or errors.client("BadResponse", "the inquiry named no price for " .. r.id)
+          r.price_error = { code = e.code, message = errors.text(e.message), request_id = e.request_id }
+        end
+      end
+    end
+  end
+end
+
+-- o = { clients = { tc, volc }, days = 30, all = false, price = true, period = 1 }.
+-- Returns { rows, totals, errors, days, period, generated } or nil, err (bad input).
+-- A cloud whose list fails is in report.errors (code, message, RequestId); the
+-- other clouds are still listed.
+function M.list(o)
+  local c, cerr = check(o)
+  if not c then return nil, cerr end
+  local now = core.time()
+  local codes = by_code()
+  local report = { rows = {}, errors = {}, days = c.days, period = c.period, generated = dates.format(now),
+    totals = { listed = 0, shown = 0, due = 0, attention = 0, not_due = 0, malformed = 0, duplicates = 0,
+               unknown_expiry = 0, priced = 0 } }
+  local t = report.totals
+  for _, client in ipairs(c.clients) do
+    local ok, rows, err = pcall(read, client, codes, now, c, t)
+    if not ok then rows, err = nil, errors.client("Internal", "listing raised: " .. tostring(rows)) end
+    if not rows then
+      report.errors[#report.errors + 1] = error_of(client.cloud, err)
+    else
+      if c.price then price(client, rows, c.period) end
+      for _, r in ipairs(rows) do
+        t.listed = t.listed + 1
+        if r.due then t.due = t.due + 1 else t.not_due = t.not_due + 1 end
+        if r.attention then t.attention = t.attention + 1 end
+        if r.price then t.priced = t.priced + 1 end
+        r._p, r._row = nil, nil
+        if r.due or c.all then report.rows[#report.rows + 1] = r end
+      end
+    end
+  end
+  t.shown = #report.rows
+  table.sort(report.rows, function(a, b)
+    if (a.expires_at == nil) ~= (b.expires_at == nil) then return a.expires_at == nil end
+    if a.expires_at ~= b.expires_at then return a.expires_at < b.expires_at end
+    if a.cloud ~= b.cloud then return a.cloud < b.cloud end
+    return a.id < b.id
+  end)
+  return report
+end
+
+return M

@@ -1,0 +1,176 @@
+"""The clouds' billing lists of every prepaid instance of the account (issue 23), over
+the fleet (describe.py): Tencent billing 2018-07-09 DescribeRenewInstances and
+Volcengine billing 2022-01-01 ListAvailableInstances, each any product and region.
+Only fields the official definitions have (official.py checks the answers).
+
+Values the definitions leave open, as docs/official.md records them:
+- Tencent ExpireTime and the ExpireTimeStart/End filters: "yyyy-MM-dd HH:mm:ss"
+  (the request's stated format, and tccli's example answer), read as Beijing time.
+- Tencent Status NORMAL / ISOLATED (the definition's two values), RenewFlag the three
+  documented flags, RenewPeriodUnit "m"; the list is ordered by expiry (Reverse: the
+  other way), NextToken null on the last page (tccli's example answer).
+- ProductCode / SubProductCode of the products cloudrenew knows: p_cvm/sp_cvm and
+  p_yunjing/sp_yunjing_vas appear in the definitions; teo's p_teo/sp_teo is assumed.
+  A fleet entry may name any code (`product_code`, `sub_product_code`).
+- Volcengine Product "ECS" for ecs, RenewType Manually/Automatically, Status
+  Normal/Expired, ExpiredTime RFC 3339 UTC "Z". Call with state.lock held.
+"""
+import datetime
+import json
+import re
+
+import describe
+from params import Invalid, as_int
+
+BEIJING = datetime.timezone(datetime.timedelta(hours=8))
+UTC = datetime.timezone.utc
+TC_CODES = {"cvm": ("p_cvm", "sp_cvm"), "hspro": ("p_yunjing", "sp_yunjing_vas"), "teo": ("p_teo", "sp_teo")}
+TC_FLAGS = ("NOTIFY_AND_MANUAL_RENEW", "NOTIFY_AND_AUTO_RENEW", "DISABLE_NOTIFY_AND_MANUAL_RENEW")
+VOLC_CODES = {"ecs": "ECS"}
+
+
+def _account(state, cloud):
+    """Every prepaid resource of one cloud with an expiry, any product and region."""
+    now = state.now()
+    out = []
+    for r in state.fleet.values():
+        if describe.cloud_of(r) == cloud and r["prepaid"]:
+            describe.settle(state, r, now)
+            out.append(r)
+    return out
+
+
+def _page_of(tok, code):
+    if tok in (None, ""):
+        return 0
+    m = re.fullmatch(r"tok-([0-9]{1,9})", tok) if isinstance(tok, str) else None
+    if not m:
+        raise Invalid(code, "The specified NextToken is invalid.")
+    return int(m.group(1))
+
+
+def _max_results(p, code):
+    n = as_int(p.get("MaxResults"))
+    if n is None or not 1 <= n <= 100:      # tccli: "取值范围：1~100"; the catalogue's 100 for Volcengine
+        raise Invalid(code, "MaxResults must be an integer in 1..100")
+    return n
+
+
+# ---- Tencent --------------------------------------------------------------------
+
+BJ_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+
+
+def _bj(v, name):
+    if not isinstance(v, str) or not BJ_TIME.fullmatch(v):
+        raise Invalid("InvalidParameterValue", "%s must be yyyy-MM-dd HH:mm:ss" % name)
+    try:
+        return datetime.datetime.strptime(v, "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING).timestamp()
+    except ValueError:
+        raise Invalid("InvalidParameterValue", "%s is no such date" % name)
+
+
+def _flag(r):
+    if r.get("renew_flag"):
+        return r["renew_flag"]
+    return "NOTIFY_AND_AUTO_RENEW" if r["auto_renew"] else "NOTIFY_AND_MANUAL_RENEW"
+
+
+def tencent_describe_renew_instances(ctx, p, state):
+    limit = _max_results(p, "InvalidParameterValue")
+    offset = _page_of(p.get("NextToken"), "InvalidParameterValue")
+    flags = p.get("RenewFlagList")
+    if flags is not None and any(f not in TC_FLAGS for f in flags):
+        raise Invalid("InvalidParameterValue", "RenewFlagList: each is one of %s" % ", ".join(TC_FLAGS))
+    ids = p.get("InstanceIdList")
+    if ids is not None and len(ids) > 100:
+        raise Invalid("InvalidParameterValue", "InstanceIdList holds at most 100 ids")
+    start = _bj(p["ExpireTimeStart"], "ExpireTimeStart") if p.get("ExpireTimeStart") is not None else None
+    end = _bj(p["ExpireTimeEnd"], "ExpireTimeEnd") if p.get("ExpireTimeEnd") is not None else None
+    now = state.now()
+    rows = [r for r in _account(state, "tencent")
+            if (ids is None or r["id"] in ids) and (flags is None or _flag(r) in flags)
+            and (start is None or (r["expires"] is not None and r["expires"] >= start))
+            and (end is None or (r["expires"] is not None and r["expires"] <= end))]
+    rows.sort(key=lambda r: (r["expires"] is None, r["expires"] or 0, r["id"]), reverse=p.get("Reverse") is True)
+    out = []
+    for r in rows[offset:offset + limit]:
+        code, sub = TC_CODES.get(r["product"], (None, None))
+        item = {"InstanceId": r["id"], "ProductCode": r["product_code"] or code,
+                "SubProductCode": r["sub_product_code"] or sub or (r["product_code"] or "").replace("p_", "sp_", 1),
+                "RegionCode": r["region"], "RenewFlag": _flag(r),
+                "Status": "ISOLATED" if r["expires"] is not None and r["expires"] <= now else "NORMAL",
+                "ExpireTime": None if r["expires"] is None else
+                datetime.datetime.fromtimestamp(r["expires"], BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+                "InstanceName": r["name"] or ""}
+        if r["auto_renew"]:
+            item["RenewPeriod"], item["RenewPeriodUnit"] = 1, "m"
+        out.append(item)
+    more = offset + limit < len(rows)
+    return {"InstanceList": out, "NextToken": "tok-%d" % (offset + limit) if more else None}
+
+
+def install_tencent(actions, versions):
+    actions["billing"] = {"DescribeRenewInstances": tencent_describe_renew_instances}
+    versions["billing"] = "2018-07-09"
+
+
+# ---- Volcengine -----------------------------------------------------------------
+
+UTC_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+
+
+def _utc(v, name):
+    if not isinstance(v, str) or not UTC_Z.fullmatch(v):
+        raise Invalid("InvalidParameter", "%s must be yyyy-MM-ddTHH:mm:ssZ" % name)
+    return datetime.datetime.strptime(v, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def _renew_type(r):
+    return "Automatically" if r["auto_renew"] else "Manually"
+
+
+def volc_list_available_instances(req, ctx, q, state):
+    if req.method != "POST":
+        raise Invalid("InvalidParameter", "ListAvailableInstances must be sent with HTTP POST")
+    try:
+        p = json.loads(req.body.decode("utf-8") or "{}")
+    except ValueError:
+        p = None
+    if not isinstance(p, dict):
+        raise Invalid("InvalidParameter", "The request body is not a JSON object.")
+    limit = _max_results(p, "InvalidParameter")
+    offset = _page_of(p.get("NextToken"), "InvalidParameter")
+    start = _utc(p["ExpiredTimeStart"], "ExpiredTimeStart") if "ExpiredTimeStart" in p else None
+    end = _utc(p["ExpiredTimeEnd"], "ExpiredTimeEnd") if "ExpiredTimeEnd" in p else None
+    if start is not None and end is not None and not 0 <= end - start <= 31 * 86400:
+        raise Invalid("InvalidParameter", "ExpiredTimeStart..ExpiredTimeEnd must span 0 to 31 days")
+    ids = p.get("InstanceIDs")
+    if ids is not None and (not isinstance(ids, list) or len(ids) > 100):
+        raise Invalid("InvalidParameter", "InstanceIDs holds at most 100 ids")
+    renew = {"Manually", "Automatically", "NoRenew"}
+    if p.get("RenewType") is not None and p["RenewType"] not in renew:
+        raise Invalid("InvalidParameter", "RenewType must be one of %s" % sorted(renew))
+    now = state.now()
+
+    def product(r):
+        return r["product_code"] or VOLC_CODES.get(r["product"])
+
+    rows = [r for r in sorted(_account(state, "volcengine"), key=lambda r: (r["product"], r["id"]))
+            if r["expires"] is not None
+            and (p.get("Product") is None or product(r) == p["Product"])
+            and (ids is None or r["id"] in ids)
+            and (start is None or r["expires"] >= start) and (end is None or r["expires"] <= end)
+            and (p.get("RenewType") is None or _renew_type(r) == p["RenewType"])]
+    out = []
+    for r in rows[offset:offset + limit]:
+        item = {"InstanceID": r["id"], "Product": product(r), "ExpiredTime": describe._fmt(r["expires"], "Z"),
+                "RenewType": _renew_type(r), "Status": "Expired" if r["expires"] <= now else "Normal"}
+        if r["name"]:
+            item["InstanceName"] = r["name"]
+        out.append(item)
+    return {"InstanceList": out, "NextToken": "tok-%d" % (offset + limit) if offset + limit < len(rows) else ""}
+
+
+def install_volcengine(actions):
+    actions["billing"][("ListAvailableInstances", "2022-01-01")] = volc_list_available_instances
