@@ -80,6 +80,28 @@ CLOUDRENEW=bin/cloudrenew CLOUDRENEW_LOG_DIR="$out/cron" CLOUDRENEW_NOTIFY="echo
 echo "-- bin/cloudrenew apply again: the audit log shows everything done, nothing is sent twice"
 bin/cloudrenew apply build/demo/inventory.json --audit-log "$out/cron/renewals-%Y-%m.jsonl"
 rc=$?
+echo
+echo "== bin/cloudrenew expiring: every prepaid instance of both accounts due within 30 days, any product and region"
+python3 - "$out/fake.json" <<'PY'
+import json, sys, urllib.request
+port = json.load(open(sys.argv[1]))["http_port"]
+fleet = [
+    {"id": "ins-2zvpghhc", "region": "ap-guangzhou", "expires_in_days": 6.5},
+    {"id": "ins-db000001", "region": "ap-shanghai", "expires_in_days": 13.5, "auto_renew": True},
+    {"id": "ins-later001", "region": "ap-beijing", "expires_in_days": 90.5},
+    {"id": "edgeone-2unuvzjmmn2q", "expires_in_days": 20.5},
+    {"id": "2c6d9e4f-demo-0001", "product": "hspro", "region": "ap-guangzhou", "expires_in_days": 4.5},
+    {"id": "disk-demo0001", "product": "other", "cloud": "tencent", "product_code": "p_cbs",
+     "sub_product_code": "sp_cbs", "region": "ap-shanghai", "expires_in_days": 9.5},
+    {"id": "i-3tiefmkskq3vj0hx1lt5", "expires_in_days": 11.5},
+    {"id": "rds-demo0001", "product": "other", "cloud": "volcengine", "product_code": "RDS_MySQL",
+     "expires_in_days": 17.5, "auto_renew": True},
+]
+urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:%d/__fake/resources" % port,
+    json.dumps({"resources": fleet}).encode(), {"Content-Type": "application/json"})).read()
+PY
+bin/cloudrenew expiring build/demo/inventory.json --days 30
+echo "exit status $? (0 nothing due needs attention, 1 something due is neither auto-renewing nor renewable here)"
 set -e
 echo "exit status $rc (0 all done, 1 some failed, 2 bad input, 3 unknown outcomes)"
 exit $rc

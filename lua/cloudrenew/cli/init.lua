@@ -48,6 +48,7 @@ function M.parser()
     :flag("--dry-run", "Same as plan.")
   -- cloudrenew.cli.reconcile: read the clouds and the audit log; renew nothing new.
   common(p:command("status", "Per resource: expiry, auto-renew flag and what the audit log says."))
+  require("cloudrenew.cli.expiring").command(p)   -- issue 23: every prepaid instance, across clouds
   common(p:command("reconcile", "Settle the audit log's unknown and unconfirmed renewals from the clouds' read APIs."))
     :option("--settle-after", "Seconds after which an unknown renewal whose expiry has not moved counts as failed"
       .. " (off unless given).")
@@ -190,6 +191,7 @@ local function run(argv, out, err)
     err:write(parser:get_help(), "\n")
     return M.BAD_INPUT
   end
+  if opts.command == "expiring" then return require("cloudrenew.cli.expiring").run(opts, out, err) end
   -- "2.0" is 2; the same range as the workflow's, checked before anything else.
   local c = num.int(opts.concurrency, 1, workflow.MAX_CONCURRENCY)
   if not c then

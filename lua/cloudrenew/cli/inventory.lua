@@ -191,7 +191,8 @@ end
 
 -- Parse and check an inventory file. Returns { path, clouds = { [cloud] =
 -- client options }, groups = { ... } } or nil, "FILE: entry.field: problem".
-function M.load(path)
+-- opts.clouds_only: a file with client options and no groups is fine (`expiring`).
+function M.load(path, opts)
   local function fail(field, msg)
     return nil, string.format("%s: %s%s", path, field and (field .. ": ") or "", msg)
   end
@@ -252,7 +253,7 @@ function M.load(path)
       end
     end
   end
-  if #inv.groups == 0 then
+  if #inv.groups == 0 and not (opts and opts.clouds_only) then
     return fail(nil, "lists no resources: add e.g. \"tencent\": {\"cvm\": {\"period\": 1, \"resources\": [...]}}")
   end
   return inv
