@@ -132,6 +132,22 @@ describe("expiring (issue 23 part 1)", function()
     assert.are.equal(0, #fake:requests_for("ListAvailableInstances"))
   end)
 
+  it("a product cloudrenew renews stays renewable when its row names no region; it is just not priced", function()
+    fake:resources{ { id = "ins-noregion1", expires_in_days = 5.5 },
+                    { id = "quuid-noregion", product = "hspro", expires_in_days = 6.5 } }
+    local bare = fx:tencent{ region = fakecloud.UNSET }
+    local report = assert(expiring.list{ clients = { bare }, days = 30 })
+    for _, r in ipairs(report.rows) do
+      assert.is_true(r.renewable, r.id)
+      assert.is_false(r.attention, r.id)
+      assert.is_nil(r.price, r.id)
+      assert.truthy(r.price_note:find("no region", 1, true), r.price_note)
+    end
+    assert.are.equal(2, #report.rows)
+    assert.are.equal(0, #fake:requests_for("InquiryPriceRenewInstances"))
+    assert.are.equal(0, #fake:requests_for("InquiryPriceOpenProVersionPrepaid"))
+  end)
+
   it("pages exactly as the definitions say: MaxResults 100 and NextToken, to the end", function()
     local list = {}
     for i = 1, 230 do list[i] = { id = string.format("ins-p%07d", i), region = "ap-guangzhou", expires_in_days = 1 + i % 20 } end

@@ -143,10 +143,11 @@ local function read(client, codes, now, c, totals)
       if type(e.flag) == "string" then r.auto_renew = AUTO[e.flag] end   -- nil: an unknown flag
       if r.days_left and math.tointeger then r.days_left = math.tointeger(r.days_left) end
       r.due = expires == nil or expires <= now + c.days * DAY
-      -- renewable here: a product module renews it and the id has its shape
-      local row = p and p.row(p.billing_row and p.billing_row(id, region, client) or id, 1, client)
-      if row then
-        r.product, r.route, r.renewable, r._p, r._row = pname, p.route, true, p, row
+      -- renewable here: a product module renews it and the id has its shape; the
+      -- row its inquiry takes may still be missing something (a region: price_note)
+      if p and (not p.id_pattern or id:find(p.id_pattern)) then
+        r.product, r.route, r.renewable, r._p = pname, p.route, true, p
+        r._row, r._row_err = p.row(p.billing_row and p.billing_row(id, region, client) or id, 1, client)
       else
         r.renewable, r.route = false, "console"
       end
@@ -164,8 +165,14 @@ local function price(client, rows, period)
   for _, r in ipairs(rows) do
     if r.due and r._p then
       local p = r._p
+      local region = r.region or (client.options and client.options.region)
       if p.caller_priced then
         r.price_note = "caller-priced: " .. r.product .. " has no price inquiry"
+      elseif not region and (p.regional or not r._row) then
+        r.price_note = "not priced: the list names no region and the client has none"
+      elseif not r._row then
+        r.price_note = "not priced: " .. tostring(r._row_err)
+        r.price_note = "not priced: the list names no region and the client has none"
       elseif not p.periods[period] then
         r.price_note = string.format("%s is not renewed for %d month(s)", r.product, period)
       else
@@ -226,7 +233,7 @@ function M.list(o)
         if r.due then t.due = t.due + 1 else t.not_due = t.not_due + 1 end
         if r.attention then t.attention = t.attention + 1 end
         if r.price then t.priced = t.priced + 1 end
-        r._p, r._row = nil, nil
+        r._p, r._row, r._row_err = nil, nil, nil
         if r.due or c.all then report.rows[#report.rows + 1] = r end
       end
     end
