@@ -84,6 +84,7 @@ build = {
     ["cloudrenew.workflow.confirm"] = "lua/cloudrenew/workflow/confirm.lua",
     ["cloudrenew.workflow.dates"] = "lua/cloudrenew/workflow/dates.lua",
     ["cloudrenew.workflow.discover"] = "lua/cloudrenew/workflow/discover.lua",
+    ["cloudrenew.workflow.autorenew"] = "lua/cloudrenew/workflow/autorenew.lua",
     ["cloudrenew.workflow.expiring"] = "lua/cloudrenew/workflow/expiring.lua",
     ["cloudrenew.workflow.ledger"] = "lua/cloudrenew/workflow/ledger.lua",
     ["cloudrenew.workflow.money"] = "lua/cloudrenew/workflow/money.lua",

@@ -899,6 +899,20 @@ local function drive(h, strict)
     assert(#rep.errors == 0 and #rep.rows >= 2, "expiring: the billing lists did not reach the table")
   end
 
+  -- autorenew (issue 23 part 4): billing lists by id, SetRenewal / SetRenewalType, read back
+  local autorenew = require("cloudrenew.workflow.autorenew")
+  local adir = tmpdir()
+  local arep, aerr = autorenew.apply{ clients = { tc, volc }, audit_log = adir .. "/autorenew.jsonl", changes = {
+    { cloud = "tencent", id = "ins-rec00001", auto_renew = true, period = 1 },
+    { cloud = "volcengine", id = "i-rec00001", auto_renew = true, period = 1 } } }
+  must(arep, aerr, "autorenew")
+  if strict then
+    for _, it in ipairs(arep.items) do
+      assert(it.decision == "change", "autorenew " .. it.id .. ": " .. tostring(it.decision) .. ": the list did not reach the change")
+    end
+  end
+  os.execute("rm -rf " .. adir)
+
   -- the workflow: discovery, inquiry, decision, renewal, confirmation; settling
   -- when a renewal's answer is lost (ecs: the same ClientToken again)
   local dir = tmpdir()
@@ -1056,6 +1070,8 @@ describe("official definitions (issue 20)", function()
         { "tencent/billing/2018-07-09/DescribeRenewInstances", "Response.InstanceList[].ExpireTime" },
         { "tencent/billing/2018-07-09/DescribeRenewInstances", "Response.InstanceList[].RegionCode" },
         { "volcengine/billing/2022-01-01/ListAvailableInstances", "Result.InstanceList[].Product" },
+        { "volcengine/billing/2022-01-01/SetRenewalType", "Result.SuccessInstanceList[].InstanceID" },
+        { "tencent/billing/2018-07-09/SetRenewal", "Response.InstanceList[].InstanceId" },
       } do
         assert.truthy(seen[want[1]] and seen[want[1]][want[2]], want[1] .. " " .. want[2] .. " was never read")
       end

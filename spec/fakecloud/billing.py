@@ -104,14 +104,39 @@ def tencent_describe_renew_instances(ctx, p, state):
                 datetime.datetime.fromtimestamp(r["expires"], BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
                 "InstanceName": r["name"] or ""}
         if r["auto_renew"]:
-            item["RenewPeriod"], item["RenewPeriodUnit"] = 1, "m"
+            item["RenewPeriod"], item["RenewPeriodUnit"] = r.get("renew_period") or (1, "m")
         out.append(item)
     more = offset + limit < len(rows)
     return {"InstanceList": out, "NextToken": "tok-%d" % (offset + limit) if more else None}
 
 
+def tencent_set_renewal(ctx, p, state):
+    """SetRenewal: one instance's renewal flag and auto-renew period. An instance the
+    account does not hold is the common ResourceNotFound; a ProductCode or RegionCode
+    that is not the instance's, a flag or period outside the documented values,
+    InvalidParameterValue. The answer's InstanceList lists failed instances: none."""
+    r = state.fleet.get(p["InstanceId"])
+    if r is None or describe.cloud_of(r) != "tencent" or not r["prepaid"]:
+        raise Invalid("ResourceNotFound", "instance %s not found" % p["InstanceId"])
+    code = r["product_code"] or TC_CODES.get(r["product"], (None,))[0]
+    if p["ProductCode"] != code or p["RegionCode"] != r["region"]:
+        raise Invalid("InvalidParameterValue", "ProductCode/RegionCode are not those of %s" % r["id"])
+    if p["RenewFlag"] not in TC_FLAGS:
+        raise Invalid("InvalidParameterValue", "RenewFlag must be one of %s" % ", ".join(TC_FLAGS))
+    unit = p.get("RenewPeriodUnit", "m")
+    n = as_int(p.get("RenewPeriod", "1"), True)
+    # "如果是月，支持：1-11 如果是年，支持：1-5"
+    if unit not in ("m", "y") or n is None or not 1 <= n <= (11 if unit == "m" else 5):
+        raise Invalid("InvalidParameterValue", "RenewPeriod is 1-11 months or 1-5 years")
+    r["auto_renew"] = p["RenewFlag"] == "NOTIFY_AND_AUTO_RENEW"
+    r["renew_flag"] = p["RenewFlag"] if p["RenewFlag"] == "DISABLE_NOTIFY_AND_MANUAL_RENEW" else None
+    r["renew_period"] = (n, unit) if r["auto_renew"] else None
+    return {"InstanceList": []}
+
+
 def install_tencent(actions, versions):
-    actions["billing"] = {"DescribeRenewInstances": tencent_describe_renew_instances}
+    actions["billing"] = {"DescribeRenewInstances": tencent_describe_renew_instances,
+                          "SetRenewal": tencent_set_renewal}
     versions["billing"] = "2018-07-09"
 
 
@@ -172,5 +197,37 @@ def volc_list_available_instances(req, ctx, q, state):
     return {"InstanceList": out, "NextToken": "tok-%d" % (offset + limit) if offset + limit < len(rows) else ""}
 
 
+def volc_set_renewal_type(req, ctx, q, state):
+    """SetRenewalType: one instance's RenewType. An instance of another Product or
+    none is simply not in SuccessInstanceList; a ClientToken seen before answers as
+    it did then and changes nothing again."""
+    if req.method != "POST":
+        raise Invalid("InvalidParameter", "SetRenewalType must be sent with HTTP POST")
+    try:
+        p = json.loads(req.body.decode("utf-8") or "{}")
+    except ValueError:
+        p = None
+    if not isinstance(p, dict):
+        raise Invalid("InvalidParameter", "The request body is not a JSON object.")
+    if p["RenewType"] not in ("Manually", "Automatically", "NoRenew"):
+        raise Invalid("InvalidParameter", "RenewType must be Manually, Automatically or NoRenew")
+    if p.get("RenewalDurationUnit") not in (None, "Month", "Year"):
+        raise Invalid("InvalidParameter", "RenewalDurationUnit must be Month or Year")
+    key = ("SetRenewalType", ctx.cred_id, p.get("ClientToken"))
+    if p.get("ClientToken") and key in state.tokens:
+        return state.tokens[key][1]
+    r = state.fleet.get(p["InstanceID"])
+    done = []
+    if r is not None and describe.cloud_of(r) == "volcengine" and r["prepaid"] \
+            and (r["product_code"] or VOLC_CODES.get(r["product"])) == p["Product"]:
+        r["auto_renew"] = p["RenewType"] == "Automatically"
+        done = [{"InstanceID": r["id"], "Product": p["Product"]}]
+    answer = {"SuccessInstanceList": done}
+    if p.get("ClientToken"):
+        state.tokens[key] = (None, answer)
+    return answer
+
+
 def install_volcengine(actions):
     actions["billing"][("ListAvailableInstances", "2022-01-01")] = volc_list_available_instances
+    actions["billing"][("SetRenewalType", "2022-01-01")] = volc_set_renewal_type

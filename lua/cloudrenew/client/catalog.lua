@@ -187,6 +187,39 @@ local READS = {
 }
 for _, row in ipairs(READS) do M.actions[#M.actions + 1] = row end
 
+-- Issue 23 part 4: auto-renew flags through the billing APIs (any product). They spend
+-- nothing now but commit future spend: kind "renewal" (never re-sent on an unknown).
+local AUTORENEW = {
+  -- 20/s: "A maximum of 20 requests can be initiated per second for this API"
+  -- (tencentcloud.com/document/api/555/78444); tccli states none.
+  { cloud = "tencent", service = "billing", version = "2018-07-09", action = "SetRenewal",
+    method = "POST", rate = 20, kind = "renewal",
+    params = {
+      ProductCode = { type = "string", required = true, min = 1, max = 128 },
+      RegionCode = { type = "string", required = true, min = 1, max = 64 },
+      InstanceId = { type = "string", required = true, min = 1, max = 128 },   -- "仅支持指定一个"
+      RenewFlag = { type = "string", required = true, enum = RENEW_FLAGS },
+      -- a STRING in the API: "如果是月，支持：1-11 如果是年，支持：1-5"
+      RenewPeriod = { type = "string", pattern = "^[1-9][0-9]?$", example = "1 to 11 (months) or 1 to 5 (years)" },
+      RenewPeriodUnit = { type = "string", enum = { "y", "m" } },
+    } },
+  -- No documented limit found: 5/s assumed, as ListAvailableInstances.
+  { cloud = "volcengine", service = "billing", version = "2022-01-01", action = "SetRenewalType",
+    method = "POST", rate = 5, kind = "renewal", host = "billing.volcengineapi.com", token = "ClientToken",
+    params = {
+      Product = { type = "string", required = true, min = 1, max = 64 },
+      InstanceID = { type = "string", required = true, min = 1, max = 128 },
+      RenewType = { type = "string", required = true, enum = { "Manually", "Automatically", "NoRenew" } },
+      RenewalDuration = { type = "integer", min = 1, max = 60 },
+      RenewalDurationUnit = { type = "string", enum = { "Month", "Year" } },   -- values assumed (as ecs PeriodUnit)
+      RenewalTimes = { type = "integer", min = 1, max = 1000 },
+      SetRenewalRelatedInstance = { type = "boolean" },
+      ClientToken = { type = "string", min = 1, max = 64, pattern = "^[\32-\126]+$",
+                      example = "at most 64 printable ASCII characters" },
+    } },
+}
+for _, row in ipairs(AUTORENEW) do M.actions[#M.actions + 1] = row end
+
 -- Lookups: by_service[cloud][service][action] = row; services[cloud][service] = version.
 M.by_service, M.services = {}, {}
 for _, row in ipairs(M.actions) do

@@ -22,7 +22,8 @@ local OUTCOMES = { renewed = true, failed = true, unknown = true }
 -- settle: how a later look turned an unknown (or unconfirmed) one into an outcome.
 local EVENTS = { intent = true, result = true, confirm = true, settle = true }
 local FINAL = { renewed = true, failed = true }
-M.SETTLED_BY = { client_token = true, expiry = true, latest_operation = true, settle_after = true }
+-- flag: an auto-renew change (cloudrenew.workflow.autorenew) read back as the one wanted
+M.SETTLED_BY = { client_token = true, expiry = true, latest_operation = true, settle_after = true, flag = true }
 
 -- Canonical text of a key part: a string as it is, an integral number in %d
 -- (never tostring of a raw float: 1.0 and 1 are one value); nil otherwise.
@@ -83,7 +84,7 @@ local FIELDS = {
   expires_after = { utc, "a UTC time like 2026-12-01T00:00:00Z", nil, AFTER },
   confirmed = { function(v) return type(v) == "boolean" end, "true or false", { confirm = true }, "confirm" },
   settled_by = { function(v) return M.SETTLED_BY[v] ~= nil end,
-                 "client_token, expiry, latest_operation or settle_after", { settle = true }, "settle" },
+                 "client_token, expiry, latest_operation, settle_after or flag", { settle = true }, "settle" },
 }
 
 local function belongs(f4, event)

@@ -48,14 +48,14 @@ local AUTO = { NOTIFY_AND_AUTO_RENEW = true, NOTIFY_AND_MANUAL_RENEW = false,
                DISABLE_NOTIFY_AND_MANUAL_RENEW = false,
                Automatically = true, Manually = false, NoRenew = false }
 local LIST = {
-  tencent = { service = "billing", action = "DescribeRenewInstances",
+  tencent = { service = "billing", action = "DescribeRenewInstances", ids = "InstanceIdList",
     entry = function(x)
       -- ExpireTime: "yyyy-MM-dd HH:mm:ss", Beijing time (docs/official.md)
       return { id = x.InstanceId, code = x.ProductCode, sub = x.SubProductCode, region = x.RegionCode,
                raw_expiry = x.ExpireTime, expires = dates.parse(x.ExpireTime, 8), flag = x.RenewFlag,
                status = x.Status, name = x.InstanceName, product_name = x.ProductName }
     end },
-  volcengine = { service = "billing", action = "ListAvailableInstances",
+  volcengine = { service = "billing", action = "ListAvailableInstances", ids = "InstanceIDs",
     entry = function(x)
       -- the whole account, no region in the answer
       return { id = x.InstanceID, code = x.Product, raw_expiry = x.ExpiredTime, expires = dates.parse(x.ExpiredTime),
@@ -115,10 +115,17 @@ local function error_of(cloud, err)
 end
 
 -- One cloud's list -> rows, or nil, err. totals counts the malformed and duplicates.
+-- c.ids: only these ids (the list's own id filter, 100 a request).
 local function read(client, codes, now, c, totals)
   local l = LIST[client.cloud]
-  local items, err = pages.all(client[l.service]:pages(l.action, { MaxResults = 100 }), "InstanceList")
-  if not items then return nil, err end
+  local items = {}
+  for i = 1, c.ids and #c.ids or 1, 100 do
+    local q = { MaxResults = 100 }
+    if c.ids then q[l.ids] = { (table.unpack or unpack)(c.ids, i, math.min(i + 99, #c.ids)) } end
+    local got, err = pages.all(client[l.service]:pages(l.action, q), "InstanceList")
+    if not got then return nil, err end
+    for _, x in ipairs(got) do items[#items + 1] = x end
+  end
   local rows, seen = {}, {}
   for _, x in ipairs(items) do
     local e = type(x) == "table" and l.entry(x) or nil
@@ -159,11 +166,11 @@ local function read(client, codes, now, c, totals)
   return rows
 end
 
--- Price the due, renewable rows of one client, batched per product and region.
-local function price(client, rows, period)
+-- Price the due (every: all) renewable rows of one client, batched per product and region.
+local function price(client, rows, period, every)
   local groups, order = {}, {}
   for _, r in ipairs(rows) do
-    if r.due and r._p then
+    if (r.due or every) and r._p then
       local p = r._p
       local region = r.region or (client.options and client.options.region)
       if p.caller_priced then
@@ -239,13 +246,35 @@ function M.list(o)
     end
   end
   t.shown = #report.rows
-  table.sort(report.rows, function(a, b)
+  M.sort(report.rows)
+  return report
+end
+
+function M.sort(rows)
+  table.sort(rows, function(a, b)
     if (a.expires_at == nil) ~= (b.expires_at == nil) then return a.expires_at == nil end
     if a.expires_at ~= b.expires_at then return a.expires_at < b.expires_at end
     if a.cloud ~= b.cloud then return a.cloud < b.cloud end
     return a.id < b.id
   end)
-  return report
+end
+
+-- The rows of the given ids (any expiry) from one client's billing list, each
+-- priced for period where it can be (opts.price ~= false): { [id] = row }, or
+-- nil, err. For cloudrenew.workflow.autorenew; ids are checked by the caller.
+function M.lookup(client, ids, opts)
+  opts = opts or {}
+  local t = { malformed = 0, duplicates = 0, unknown_expiry = 0 }
+  local c = { ids = ids, days = M.MAX_DAYS }
+  local rows, err = read(client, by_code(), core.time(), c, t)
+  if not rows then return nil, err end
+  if opts.price ~= false then price(client, rows, opts.period or 1, true) end
+  local out = {}
+  for _, r in ipairs(rows) do
+    r._p, r._row, r._row_err = nil, nil, nil
+    out[r.id] = r
+  end
+  return out
 end
 
 return M

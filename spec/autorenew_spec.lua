@@ -1,0 +1,171 @@
+-- Issue 23 part 4: auto-renew, managed like renewals. cloudrenew.workflow.autorenew
+-- plans each change before anything is sent, applies it through Tencent billing
+-- SetRenewal / Volcengine billing SetRenewalType (any product), records intent and
+-- result in the audit log, confirms it by reading the flag back, resumes without
+-- re-sending, and holds what it turns on to the budget for one renewal cycle.
+-- Against the fake cloud's billing actions (part 5).
+local autorenew = require("cloudrenew.workflow.autorenew")
+local json = require("cloudrenew.client.json")
+local fakecloud = require("support.fake")
+local fixture = require("support.fixture")
+
+local FLEET = {
+  { id = "ins-ar000001", region = "ap-guangzhou", expires_in_days = 20.5 },                  -- cvm, manual
+  { id = "ins-ar000002", region = "ap-shanghai", expires_in_days = 40.5, auto_renew = true }, -- cvm, auto
+  { id = "disk-ar00001", product = "other", cloud = "tencent", product_code = "p_cbs",
+    sub_product_code = "sp_cbs", region = "ap-shanghai", expires_in_days = 10.5 },           -- console only
+  { id = "i-ar00000000000000001", expires_in_days = 15.5 },                                   -- ecs, manual
+  { id = "rds-ar000001", product = "other", cloud = "volcengine", product_code = "RDS_MySQL",
+    expires_in_days = 30.5, auto_renew = true },
+}
+
+local CHANGES = {
+  { cloud = "tencent", id = "ins-ar000001", auto_renew = true, period = 1 },
+  { cloud = "tencent", id = "ins-ar000002", auto_renew = false },
+  { cloud = "tencent", id = "disk-ar00001", auto_renew = true, period = 12 },
+  { cloud = "volcengine", id = "i-ar00000000000000001", auto_renew = true, period = 1 },
+  { cloud = "volcengine", id = "rds-ar000001", auto_renew = false },
+  { cloud = "tencent", id = "ins-ar000001", auto_renew = true, period = 1, _dup = true },
+}
+
+local function changes(filter)
+  local out = {}
+  for _, c in ipairs(CHANGES) do
+    if not c._dup and (not filter or filter(c)) then
+      out[#out + 1] = { cloud = c.cloud, id = c.id, auto_renew = c.auto_renew, period = c.period }
+    end
+  end
+  return out
+end
+
+local function flags(fake)
+  local t = {}
+  for _, r in ipairs(fake:fleet().resources) do t[r.id] = r.auto_renew end
+  return t
+end
+
+local sets = function(fake)
+  return #fake:requests_for("SetRenewal") + #fake:requests_for("SetRenewalType")
+end
+
+describe("autorenew (issue 23 part 4)", function()
+  local fake, tc, volc
+  local fx = fixture.new{ tls = false }
+  setup(function() fake, tc, volc = fx.fake, fx:tencent(), fx:volcengine() end)
+  before_each(function()
+    fake:resources(FLEET)
+    fake:config{ prices = { ["ins-ar000001"] = 100, ["i-ar00000000000000001"] = 100 } }
+  end)
+
+  it("plan shows each change (current, wanted, period, price of one cycle) and sends nothing", function()
+    local report = assert(autorenew.plan{ clients = { tc, volc }, changes = changes() })
+    local by = fixture.by_id(report)
+    local a = by["ins-ar000001"]
+    assert.are.same({ false, true, 1, "change", "planned", "80.00", "billing SetRenewal" },
+      { a.current, a.wanted, a.period, a.decision, a.outcome, a.price, a.route })
+    local b = by["ins-ar000002"]
+    assert.are.same({ true, false, "change", "planned" }, { b.current, b.wanted, b.decision, b.outcome })
+    assert.is_nil(b.price)                   -- turning off commits nothing
+    local d = by["disk-ar00001"]
+    assert.are.same({ "p_cbs", "ap-shanghai", "change", 12 }, { d.product_code, d.region, d.decision, d.period })
+    assert.is_nil(d.price)                   -- no inquiry for a console-only product
+    local e = by["i-ar00000000000000001"]
+    assert.are.same({ "ECS", "85.00", "billing SetRenewalType" }, { e.product_code, e.price, e.route })
+    assert.are.equal(5, report.totals.planned)
+    assert.are.equal("165.00", report.totals.committed)   -- one cycle of what it turns on, where priced
+    assert.are.equal(0, sets(fake))
+  end)
+
+  it("apply changes exactly the planned flags, once, logs intent, result and confirmation, and resumes", function()
+    local log = fx:log()
+    local before = flags(fake)
+    local report = assert(autorenew.apply{ clients = { tc, volc }, changes = changes(), audit_log = log })
+    assert.are.equal(5, report.totals.applied, json.encode(report.items))
+    for _, it in ipairs(report.items) do
+      assert.are.equal("applied", it.outcome, it.id)
+      assert.is_true(it.confirmed, it.id)
+    end
+    local after = flags(fake)
+    for _, c in ipairs(changes()) do assert.are.equal(c.auto_renew, after[c.id], c.id) end
+    assert.are.equal(5, sets(fake))
+    -- the requests: ProductCode and RegionCode from billing's list, the flag, the period
+    local tr = {}
+    for _, r in ipairs(fake:requests_for("SetRenewal")) do local b = json.decode(r.body); tr[b.InstanceId] = b end
+    assert.are.same({ ProductCode = "p_cvm", RegionCode = "ap-guangzhou", InstanceId = "ins-ar000001",
+                      RenewFlag = "NOTIFY_AND_AUTO_RENEW", RenewPeriod = "1", RenewPeriodUnit = "m" }, tr["ins-ar000001"])
+    assert.are.same({ "1", "y" }, { tr["disk-ar00001"].RenewPeriod, tr["disk-ar00001"].RenewPeriodUnit })
+    assert.are.equal("NOTIFY_AND_MANUAL_RENEW", tr["ins-ar000002"].RenewFlag)
+    local vr = json.decode(fake:requests_for("SetRenewalType")[1].body)
+    assert.truthy(vr.ClientToken and vr.Product and vr.RenewType)
+    -- the log: an intent, a result and a confirm per change
+    assert.are.equal(5, #fixture.events(log, "intent"))
+    assert.are.equal(5, #fixture.events(log, "result"))
+    assert.are.equal(5, #fixture.events(log, "confirm"))
+    for _, e in ipairs(fixture.events(log, "intent")) do assert.truthy(e.product:find("^autorenew:")) end
+    -- again: everything is in the log, nothing is sent
+    local again = assert(autorenew.apply{ clients = { tc, volc }, changes = changes(), audit_log = log })
+    assert.are.equal(5, sets(fake))
+    for _, it in ipairs(again.items) do assert.is_true(it.resumed, it.id) end
+    assert.are_not.same(before, after)
+  end)
+
+  it("the budget holds one renewal cycle of what it turns on; unpriced ones are not turned on under a budget", function()
+    local log = fx:log()
+    local report = assert(autorenew.apply{ clients = { tc, volc }, audit_log = log, budget = "100",
+      changes = changes(function(c) return c.auto_renew end) })
+    local by = fixture.by_id(report)
+    assert.are.equal("applied", by["ins-ar000001"].outcome)               -- 80.00 fits
+    assert.are.equal("over_budget", by["i-ar00000000000000001"].decision) -- 80 + 85 > 100
+    assert.are.equal("no_price", by["disk-ar00001"].decision)
+    assert.are.equal(1, sets(fake))
+    assert.are.equal("80.00", report.totals.committed)
+  end)
+
+  it("an answer lost on the way back is unknown, never re-sent; the flag read back settles it", function()
+    local log = fx:log()
+    fake:faults{ { action = "SetRenewal", kind = "drop_after" } }
+    local one = changes(function(c) return c.id == "ins-ar000001" end)
+    local report = assert(autorenew.apply{ clients = { tc }, changes = one, audit_log = log })
+    local it = report.items[1]
+    assert.are.equal("unknown", it.outcome)
+    assert.are.equal(1, #fake:requests_for("SetRenewal"))
+    assert.is_true(flags(fake)["ins-ar000001"])       -- the fake did act
+    local again = assert(autorenew.apply{ clients = { tc }, changes = one, audit_log = log })
+    assert.are.equal(1, #fake:requests_for("SetRenewal"))
+    assert.are.same({ "applied", true, "flag" }, { again.items[1].outcome, again.items[1].resumed, again.items[1].settled_by })
+    assert.are.equal(1, #fixture.events(log, "settle"))
+  end)
+
+  it("what is already as wanted, not listed or without a region is skipped, nothing sent", function()
+    fake:resources({ { id = "ins-noregion2", expires_in_days = 9 } }, { merge = true })
+    local report = assert(autorenew.apply{ clients = { tc }, audit_log = fx:log(), changes = {
+      { cloud = "tencent", id = "ins-ar000002", auto_renew = true },
+      { cloud = "tencent", id = "ins-nothere1", auto_renew = true },
+      { cloud = "tencent", id = "ins-noregion2", auto_renew = true } } })
+    local by = fixture.by_id(report)
+    assert.are.same({ "unchanged", "not_found", "no_region" },
+      { by["ins-ar000002"].decision, by["ins-nothere1"].decision, by["ins-noregion2"].decision })
+    for _, it in ipairs(report.items) do assert.are.equal("skipped", it.outcome) end
+    assert.are.equal(0, sets(fake))
+  end)
+
+  it("refuses bad input with ClientError.InvalidParameter, sending nothing", function()
+    local ok1 = { cloud = "tencent", id = "ins-ar000001", auto_renew = true }
+    for _, o in ipairs{
+      { clients = { tc }, changes = { { cloud = "tencent", id = "ins-ar000001", auto_renew = "yes" } } },
+      { clients = { tc }, changes = { { cloud = "volcengine", id = "i-1", auto_renew = true } } },
+      { clients = { tc }, changes = { { cloud = "tencent", id = "ins-ar000001", auto_renew = true, period = 0 } } },
+      { clients = { tc }, changes = { { cloud = "tencent", id = "ins-ar000001", auto_renew = true, period = 13 } } },
+      { clients = { tc }, changes = { ok1, ok1 } },
+      { clients = { tc }, changes = { { cloud = "tencent", id = "bad id\n", auto_renew = true } } },
+      { clients = { tc }, changes = {} },
+      { clients = { tc }, changes = { ok1 }, budget = "-1" },
+      { clients = { tc }, changes = { ok1 } },   -- apply without an audit log
+    } do
+      local r, err = autorenew.apply(o)
+      assert.is_nil(r)
+      assert.are.equal("ClientError.InvalidParameter", err.code, tostring(err))
+    end
+    assert.are.same({}, fake:requests())
+  end)
+end)
