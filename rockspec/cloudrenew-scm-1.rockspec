@@ -33,6 +33,7 @@ build = {
     ["cloudrenew.audit"] = "lua/cloudrenew/audit.lua",
     ["cloudrenew.cli"] = "lua/cloudrenew/cli/init.lua",
     ["cloudrenew.cli.inventory"] = "lua/cloudrenew/cli/inventory.lua",
+    ["cloudrenew.cli.autorenew"] = "lua/cloudrenew/cli/autorenew.lua",
     ["cloudrenew.cli.expiring"] = "lua/cloudrenew/cli/expiring.lua",
     ["cloudrenew.cli.reconcile"] = "lua/cloudrenew/cli/reconcile.lua",
     ["cloudrenew.client"] = "lua/cloudrenew/client/init.lua",

@@ -25,13 +25,12 @@ local CHANGES = {
   { cloud = "tencent", id = "disk-ar00001", auto_renew = true, period = 12 },
   { cloud = "volcengine", id = "i-ar00000000000000001", auto_renew = true, period = 1 },
   { cloud = "volcengine", id = "rds-ar000001", auto_renew = false },
-  { cloud = "tencent", id = "ins-ar000001", auto_renew = true, period = 1, _dup = true },
 }
 
 local function changes(filter)
   local out = {}
   for _, c in ipairs(CHANGES) do
-    if not c._dup and (not filter or filter(c)) then
+    if not filter or filter(c) then
       out[#out + 1] = { cloud = c.cloud, id = c.id, auto_renew = c.auto_renew, period = c.period }
     end
   end
@@ -167,5 +166,78 @@ describe("autorenew (issue 23 part 4)", function()
       assert.are.equal("ClientError.InvalidParameter", err.code, tostring(err))
     end
     assert.are.same({}, fake:requests())
+  end)
+end)
+
+describe("cloudrenew autorenew plan|apply (issue 23 part 4)", function()
+  local fake, dir, creds
+  local read, write, q = fakecloud.read_file, fixture.write, fixture.q
+  local fx = fixture.new{ tls = false }
+  setup(function() fake, creds = fx.fake, fakecloud.credentials() end)
+  before_each(function()
+    fake:resources(FLEET)
+    fake:config{ prices = { ["ins-ar000001"] = 100, ["i-ar00000000000000001"] = 100 } }
+    dir = fx:dir()
+  end)
+
+  local function run(args)
+    local e = { "PATH=" .. q(os.getenv("PATH")), "HOME=" .. q(dir), "CLOUDRENEW_METADATA_DISABLED=1",
+      "TENCENTCLOUD_SECRET_ID=" .. q(creds.tencent[1].secret_id), "TENCENTCLOUD_SECRET_KEY=" .. q(creds.tencent[1].secret_key),
+      "VOLCENGINE_ACCESS_KEY=" .. q(creds.volcengine[1].access_key),
+      "VOLCENGINE_SECRET_KEY=" .. q(creds.volcengine[1].secret_key) }
+    local cmd = { "env", "-i", table.concat(e, " "), "lua5.4", "bin/cloudrenew" }
+    for _, a in ipairs(args) do cmd[#cmd + 1] = q(a) end
+    os.execute(table.concat(cmd, " ") .. " >" .. dir .. "/out 2>" .. dir .. "/err; echo $? >" .. dir .. "/rc")
+    return tonumber(read(dir .. "/rc")), read(dir .. "/out") or "", read(dir .. "/err") or ""
+  end
+
+  local function inventory(extra, name)
+    local t = { tencent = { region = "ap-guangzhou", endpoint = fake.url, timeout = 10, autorenew = {} },
+                volcengine = { endpoint = fake.url, timeout = 10, autorenew = {} } }
+    for _, c in ipairs(changes()) do
+      table.insert(t[c.cloud].autorenew, { id = c.id, auto_renew = c.auto_renew, period = c.period })
+    end
+    for cloud, list in pairs(extra or {}) do for _, x in ipairs(list) do table.insert(t[cloud].autorenew, x) end end
+    local path = dir .. "/" .. (name or "inventory.json")
+    write(path, json.encode(t))
+    return path
+  end
+
+  it("plan prints each change and sends nothing; apply makes them once; again sends nothing", function()
+    local log = dir .. "/audit.jsonl"
+    local rc, out, err = run{ "autorenew", "plan", inventory(), "--audit-log", log }
+    assert.are.equal(0, rc, out .. err)
+    assert.truthy(out:find("ins%-ar000001%s+tencent%s+cvm%s+ap%-guangzhou%s+off%s+on%s+1m%s+80%.00%s+change%s+planned"), out)
+    assert.truthy(out:find("rds%-ar000001%s+volcengine%s+RDS_MySQL%s+%-%s+on%s+off"), out)
+    assert.are.equal(0, sets(fake))
+    assert.is_nil(read(log))
+    rc, out = run{ "autorenew", "apply", inventory(), "--audit-log", log }
+    assert.are.equal(0, rc, out)
+    assert.truthy(out:find("5 applied", 1, true), out)
+    assert.are.equal(5, sets(fake))
+    rc, out = run{ "autorenew", "apply", inventory(), "--audit-log", log, "--json" }
+    assert.are.equal(0, rc, out)
+    assert.are.equal(5, sets(fake))
+    local doc = assert(json.decode(out))
+    assert.are.equal(5, doc.totals.resumed)
+  end)
+
+  it("exit 1 when a change cannot be made; 2 on bad input, nothing sent", function()
+    local rc, out = run{ "autorenew", "plan", inventory{ tencent = { { id = "ins-nothere1", auto_renew = true } } } }
+    assert.are.equal(1, rc, out)
+    assert.truthy(out:find("ins%-nothere1.-not_found"), out)
+    local n = #fake:requests()
+    for _, args in ipairs{
+      { "autorenew", "apply", inventory({ tencent = { { id = "ins-ar000009", auto_renew = "yes" } } }, "bad.json") },
+      { "autorenew", "apply", inventory(), "--budget", "lots" },
+      { "autorenew", "run", inventory() },
+    } do
+      local code, _, err = run(args)
+      assert.are.equal(2, code, table.concat(args, " ") .. ": " .. err)
+    end
+    local code, _, err = run{ "autorenew", "apply", inventory{ tencent = { { id = "ins-ar000009", auto_renew = "yes" } } } }
+    assert.truthy(err:find("tencent.autorenew[4].auto_renew", 1, true), err)
+    assert.are.equal(2, code)
+    assert.are.equal(n, #fake:requests())
   end)
 end)

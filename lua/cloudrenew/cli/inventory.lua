@@ -215,6 +215,7 @@ function M.load(path, opts)
       local keys = M.CLOUDS[cloud].client_keys
       local allowed = set(keys)
       for _, p in ipairs(M.CLOUDS[cloud].products) do allowed[p] = true end
+      allowed.autorenew = true   -- `cloudrenew autorenew`: [{ "id", "auto_renew", "period" }]
       ok, e = check_keys(c, allowed, function(k, m) return fail(cloud .. "." .. k, m) end)
       if not ok then return nil, e end
       ok, e = check_client(c, cloud, fail)
@@ -226,6 +227,21 @@ function M.load(path, opts)
         if opts[k] and opts[k]:sub(1, 1) ~= "/" then opts[k] = dir .. opts[k] end
       end
       inv.clouds[cloud] = opts
+      if c.autorenew ~= nil then
+        if not is_list(c.autorenew) or #c.autorenew == 0 then
+          return fail(cloud .. ".autorenew", "must be a list of { \"id\": ..., \"auto_renew\": true|false, \"period\": months }")
+        end
+        inv.autorenew = inv.autorenew or {}
+        for i, x in ipairs(c.autorenew) do
+          local entry = string.format("%s.autorenew[%d]", cloud, i)
+          if type(x) ~= "table" then return fail(entry, "must be an object") end
+          ok, e = check_keys(x, set({ "id", "auto_renew", "period" }), function(k, m) return fail(entry .. "." .. k, m) end)
+          if not ok then return nil, e end
+          -- values are checked by cloudrenew.workflow.autorenew before anything is sent
+          inv.autorenew[#inv.autorenew + 1] = { cloud = cloud, id = x.id, auto_renew = x.auto_renew,
+                                                period = num.canon(x.period), entry = entry }
+        end
+      end
       for _, product in ipairs(M.CLOUDS[cloud].products) do
         local v = c[product]
         if v ~= nil then

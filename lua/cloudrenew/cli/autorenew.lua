@@ -1,0 +1,118 @@
+-- `cloudrenew autorenew plan|apply INVENTORY` (issue 23 part 4): the inventory's
+-- per-cloud "autorenew" lists through cloudrenew.workflow.autorenew. plan shows each
+-- change and sends nothing; apply records each in the audit log, sends it and reads
+-- the flag back. Exit 0 all done, 1 some change failed, was not found or could not
+-- be made (no region, no price under --budget), 2 bad input (nothing sent), 3
+-- unknown outcomes (check the console; re-runs never send them again).
+local M = {}
+
+M.OK, M.FAILED, M.BAD_INPUT, M.UNKNOWN = 0, 1, 2, 3
+local BAD = { not_found = true, no_region = true, no_price = true, unread = true }
+
+function M.command(parser, default_log)
+  local c = parser:command("autorenew", "Turn auto-renew on or off per resource (the inventory's \"autorenew\""
+    .. " lists): plan shows each change, apply makes it, logs it and reads it back.")
+  c:argument("mode", "plan or apply."):choices{ "plan", "apply" }
+  c:argument("inventory", "JSON inventory with \"autorenew\": [{ \"id\", \"auto_renew\", \"period\" }] per cloud.")
+  c:option("--budget", "At most this much for one renewal cycle of what is turned on (this run).")
+  c:option("--audit-log", "Audit log (JSON lines); strftime % codes are expanded.", default_log)
+  c:option("--run-id", "Only count changes recorded under this run id as done.")
+  c:flag("--json", "Print one JSON document instead of a table.")
+  c:flag("--verbose", "One line per request to stderr.")
+  return c
+end
+
+local function ptext(v, max) return require("cloudrenew.client.errors").text(v, max) end
+
+local function fail(opts, out, err, msg)
+  err:write("cloudrenew: ", msg, "\n")
+  if opts.json then
+    out:write(require("cloudrenew.client.json").encode{ version = require("cloudrenew").VERSION,
+      error = { code = "BadInput", message = msg }, exit_code = M.BAD_INPUT }, "\n")
+  end
+  return M.BAD_INPUT
+end
+
+local function flag(v) return v == true and "on" or v == false and "off" or "?" end
+
+local function print_table(out, report, header)
+  out:write(header, "\n\n")
+  local rows = { { "ID", "CLOUD", "PRODUCT", "REGION", "NOW", "WANTED", "PERIOD", "PRICE/CYCLE", "DECISION", "OUTCOME", "DETAIL" } }
+  for _, it in ipairs(report.items) do
+    local d = {}
+    if it.resumed then d[#d + 1] = "from the audit log" end
+    if it.settled_by then d[#d + 1] = "settled by " .. it.settled_by end
+    if it.confirmed == true then d[#d + 1] = "confirmed" elseif it.confirmed == false then d[#d + 1] = "unconfirmed" end
+    if it.error then d[#d + 1] = ptext(it.error.code, 80) .. ": " .. ptext(it.error.message) end
+    if it.request_id then d[#d + 1] = "RequestId " .. ptext(it.request_id, 80) end
+    rows[#rows + 1] = { ptext(it.id, 80), it.cloud, ptext(it.product or it.product_code or "?", 40),
+      ptext(it.region or "-", 40), flag(it.current), flag(it.wanted), it.wanted and (it.period .. "m") or "-",
+      it.price or "-", it.decision or "-", it.outcome, table.concat(d, "; ") }
+  end
+  local w = {}
+  for _, r in ipairs(rows) do for i = 1, #r - 1 do w[i] = math.max(w[i] or 0, #r[i]) end end
+  for _, r in ipairs(rows) do
+    local parts = {}
+    for i = 1, #r - 1 do parts[i] = r[i] .. string.rep(" ", w[i] - #r[i]) end
+    parts[#r] = r[#r]
+    out:write((table.concat(parts, "  "):gsub("%s+$", "")), "\n")
+  end
+  local t = report.totals
+  out:write(string.format("\n%d changes: %d planned, %d applied, %d skipped, %d failed, %d unknown;"
+    .. " one renewal cycle of what is turned on: %s\n", t.changes, t.planned, t.applied, t.skipped, t.failed,
+    t.unknown, t.committed))
+end
+
+function M.run(opts, out, err)
+  local inv, ierr = require("cloudrenew.cli.inventory").load(opts.inventory, { clouds_only = true })
+  if not inv then return fail(opts, out, err, ierr) end
+  if not inv.autorenew then return fail(opts, out, err, opts.inventory .. ": lists no \"autorenew\" changes") end
+  local cloudrenew = require("cloudrenew")
+  local clients, need = {}, {}
+  for _, x in ipairs(inv.autorenew) do need[x.cloud] = true end
+  local function close() for _, c in ipairs(clients) do c:close() end end
+  for _, cloud in ipairs{ "tencent", "volcengine" } do
+    if need[cloud] then
+      local o = {}
+      for k, v in pairs(inv.clouds[cloud] or {}) do o[k] = v end
+      if opts.verbose then
+        o.on_response = function(info) err:write(require("cloudrenew.client.observe").line(info), "\n") end
+      end
+      local c, cerr = cloudrenew[cloud](o)
+      if not c then close(); return fail(opts, out, err, cloud .. ": " .. tostring(cerr.code) .. ": " .. tostring(cerr.message)) end
+      clients[#clients + 1] = c
+    end
+  end
+  local dok, path = pcall(os.date, opts.audit_log)
+  if not dok or type(path) ~= "string" or path == "" then
+    close()
+    return fail(opts, out, err, "--audit-log " .. tostring(opts.audit_log) .. ": bad % code")
+  end
+  local changes = {}
+  for i, x in ipairs(inv.autorenew) do changes[i] = { cloud = x.cloud, id = x.id, auto_renew = x.auto_renew, period = x.period } end
+  local autorenew = require("cloudrenew.workflow.autorenew")
+  local report, rerr = autorenew[opts.mode]{ clients = clients, changes = changes, budget = opts.budget,
+    audit_log = opts.mode == "apply" and path or nil, run_id = opts.run_id }
+  close()
+  if not report then
+    local msg = tostring(rerr and rerr.message or rerr):gsub("^autorenew: ", "")
+    -- changes[i] -> the inventory's entry
+    msg = msg:gsub("^changes%[(%d+)%]", function(i) return inv.autorenew[tonumber(i)].entry end)
+    return fail(opts, out, err, opts.inventory .. ": " .. msg)
+  end
+  local code = M.OK
+  for _, it in ipairs(report.items) do
+    if it.outcome == "unknown" then code = M.UNKNOWN
+    elseif code == M.OK and (it.outcome == "failed" or BAD[it.decision]) then code = M.FAILED end
+  end
+  if opts.json then
+    report.version, report.exit_code, report.audit_log = require("cloudrenew").VERSION, code, opts.mode == "apply" and path or nil
+    out:write(require("cloudrenew.client.json").encode(report), "\n")
+  else
+    print_table(out, report, string.format("cloudrenew autorenew %s %s%s", opts.mode, opts.inventory,
+      opts.mode == "apply" and (" (audit log " .. path .. ")") or ""))
+  end
+  return code
+end
+
+return M
