@@ -102,6 +102,22 @@ urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:%d/__fake/resour
 PY
 bin/cloudrenew expiring build/demo/inventory.json --days 30
 echo "exit status $? (0 nothing due needs attention, 1 something due is neither auto-renewing nor renewable here)"
+echo
+echo "== bin/cloudrenew autorenew: the console-only disk and the ECS instance renew themselves from now on"
+python3 - "$CLOUDRENEW_CONNECT_TO" "$(pwd)/$CLOUDRENEW_CA_FILE" <<'PY'
+import json, sys
+tls = {"connect_to": sys.argv[1], "ca_file": sys.argv[2]}
+inv = {"tencent": dict(tls, region="ap-guangzhou", autorenew=[{"id": "disk-demo0001", "auto_renew": True, "period": 1}]),
+       "volcengine": dict(tls, autorenew=[{"id": "i-3tiefmkskq3vj0hx1lt5", "auto_renew": True, "period": 1}])}
+json.dump(inv, open("build/demo/autorenew.json", "w"), indent=2)
+PY
+bin/cloudrenew autorenew plan build/demo/autorenew.json
+echo "-- apply under a budget of 50 for one cycle: the disk has no price inquiry, so it waits (exit 1)"
+bin/cloudrenew autorenew apply build/demo/autorenew.json --budget 50 --audit-log "$out/cron/autorenew.jsonl"
+echo "-- apply without a budget: the disk too; the ECS change is in the audit log, not sent again"
+bin/cloudrenew autorenew apply build/demo/autorenew.json --audit-log "$out/cron/autorenew.jsonl"
+bin/cloudrenew expiring build/demo/inventory.json --days 30 --no-price
+echo "exit status $? (nothing due needs attention now)"
 set -e
 echo "exit status $rc (0 all done, 1 some failed, 2 bad input, 3 unknown outcomes)"
 exit $rc
