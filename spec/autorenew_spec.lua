@@ -135,6 +135,29 @@ describe("autorenew (issue 23 part 4)", function()
     assert.are.equal(1, #fixture.events(log, "settle"))
   end)
 
+  it("a refused change is failed with the cloud's code and RequestId; a hostile answer never raises", function()
+    local log = fx:log()
+    fake:faults{
+      { action = "SetRenewal", kind = "body", execute = false,
+        body = '{"Response":{"Error":{"Code":"FailedOperation","Message":"no"},"RequestId":"rid-refused-1"}}' },
+      { action = "SetRenewalType", kind = "body", execute = false,
+        body = '{"ResponseMetadata":{"RequestId":"rid-hostile-2","Action":"SetRenewalType","Version":"2022-01-01"},'
+          .. '"Result":{"SuccessInstanceList":[7,{"InstanceID":{}},"x"]}}' } }
+    local ok, report = pcall(autorenew.apply, { clients = { tc, volc }, audit_log = log,
+      changes = changes(function(c) return c.id == "ins-ar000001" or c.id == "i-ar00000000000000001" end) })
+    assert.is_true(ok, tostring(report))
+    local by = fixture.by_id(report)
+    local a, e = by["ins-ar000001"], by["i-ar00000000000000001"]
+    assert.are.same({ "failed", "FailedOperation", "rid-refused-1" }, { a.outcome, a.error.code, a.request_id })
+    assert.are.same({ "failed", "rid-hostile-2" }, { e.outcome, e.request_id })
+    assert.is_false(flags(fake)["ins-ar000001"])
+    -- failed is certain: the next run sends it again (once)
+    local again = assert(autorenew.apply{ clients = { tc }, audit_log = log,
+      changes = changes(function(c) return c.id == "ins-ar000001" end) })
+    assert.are.equal("applied", again.items[1].outcome)
+    assert.are.equal(2, #fake:requests_for("SetRenewal"))
+  end)
+
   it("what is already as wanted, not listed or without a region is skipped, nothing sent", function()
     fake:resources({ { id = "ins-noregion2", expires_in_days = 9 } }, { merge = true })
     local report = assert(autorenew.apply{ clients = { tc }, audit_log = fx:log(), changes = {
