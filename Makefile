@@ -24,7 +24,7 @@ OBJS     := $(patsubst csrc/%.c,$(OUTDIR)/obj/%.o,$(SRCS))
 MODULE   := $(OUTDIR)/cloudrenew/core.so
 BUSTED   := busted --lua=lua5.4
 
-.PHONY: all deps deps-san test demo openresty-demo memcheck asan fuzz bench bench-idle bench-sign bench-cpu bench-ngx bench-fleet clean
+.PHONY: all deps deps-san test demo openresty-demo memcheck asan fuzz bench bench-idle bench-sign bench-cpu bench-ngx bench-fleet bench-node clean
 
 all: $(MODULE)
 
@@ -142,6 +142,15 @@ bench: deps all
 bench-fleet: deps all
 	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="build/?.so;;" \
 	  lua5.4 bench/fleet.lua $(BENCH_ARGS)
+
+# Sequential calls/s vs Tencent's official Node SDK (bench/node/, installed from
+# the npm registry into build/bench-node; needs node and npm). See bench/README.md.
+bench-node: deps all
+	@command -v npm >/dev/null || { echo "bench-node needs node and npm (apt-get install nodejs npm)"; exit 1; }
+	mkdir -p build/bench-node && cp bench/node/package.json build/bench-node/ && \
+	  cd build/bench-node && npm install --no-audit --no-fund --silent
+	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="build/?.so;;" \
+	  lua5.4 bench/node_compare.lua $(BENCH_ARGS)
 
 # cloudrenew.map never idles: 10 rounds of N inquiries at concurrency 16, no
 # latency, no pacing; the slowest round must be within 2x of the median.
