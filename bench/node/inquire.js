@@ -20,10 +20,13 @@ const req = { InstanceIds: ["ins-nodebnch"], InstanceChargePrepaid: { Period: 1 
 (async () => {
   for (let i = 0; i < warmup; i++) await client.InquiryPriceRenewInstances(req);
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   for (let i = 0; i < count; i++) {
     const r = await client.InquiryPriceRenewInstances(req);
     if (!r.Price) throw new Error("no Price in the answer");
   }
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  console.log(JSON.stringify({ calls: count, seconds: s, per_second: count / s }));
+  const c = process.cpuUsage(c0);
+  console.log(JSON.stringify({ calls: count, seconds: s, per_second: count / s,
+    cpu_us_per_call: (c.user + c.system) / count }));
 })().catch((e) => { console.error(String(e)); process.exit(1); });
