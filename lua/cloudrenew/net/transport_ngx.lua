@@ -318,7 +318,11 @@ function Ngx:exchange(req, scheme, host, port, target, fresh)
   if scheme == "https" and not reused then
     local left = deadline - now()
     sock:settimeout(math.max(1, math.floor(math.min(left, self.connect_timeout) * 1000)))
-    local sess, herr = sock:sslhandshake(nil, host, true)
+    -- false: no TLS session to reuse or return. With nil, resty.core asks for
+    -- the session after a handshake and asserts on the answer, which a failed
+    -- verification can make a raised error instead of a TLS failure.
+    local hok, sess, herr = pcall(sock.sslhandshake, sock, false, host, true)
+    if not hok then sess, herr = nil, sess end
     if not sess then
       sock:close()
       return failure("tls", false, tostring(herr) .. " (the CA comes from lua_ssl_trusted_certificate)")
