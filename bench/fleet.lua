@@ -24,14 +24,7 @@ local dir = os.tmpname()
 os.remove(dir)
 assert(os.execute("mkdir -p " .. dir))
 
-local function ids(prefix, n, width, tag)
-  local out = {}
-  for i = 1, n do
-    local s = string.format("%x", i)
-    out[i] = prefix .. tag .. string.rep("0", width - #tag - #s) .. s
-  end
-  return out
-end
+local ids = fakemod.ids
 
 local function tc(extra)
   local o = fake:tencent_opts{ timeout = 30 }
@@ -66,15 +59,8 @@ local jobs = {
   { name = "cvm x" .. BIG .. " at 100/s (audit log)", product = "cvm", n = BIG, bound = BIG / 100, fast = true },
 }
 
-local function uname()
-  local p = io.popen("uname -srm 2>/dev/null; nproc 2>/dev/null")
-  local s = p and p:read("*a") or ""
-  if p then p:close() end
-  return (s:gsub("\n", " "):gsub("%s+$", ""))
-end
-
 print(string.format("cloudrenew %s, %s, %s; fake latency %.0f ms, documented limits; concurrency 8 (default)%s",
-  cloudrenew.VERSION, _VERSION, uname(), LATENCY * 1000, args.quick and " (quick)" or ""))
+  cloudrenew.VERSION, _VERSION, fakemod.machine(), LATENCY * 1000, args.quick and " (quick)" or ""))
 print(string.format("%-34s %5s %7s %9s %6s %6s %8s %8s %9s %6s  %s", "job", "n", "bound s", "elapsed s",
   "x bnd", "target", "renewed", "confirm", "audit s", "audit%", "result"))
 

@@ -16,22 +16,7 @@ local LATENCY = 0.1
 
 local fake = fakemod.start{ tls = false, latency = LATENCY, limits = true }
 
--- Stable, valid ids: "<prefix><n in base 36, zero padded>".
-local function ids(prefix, n, width, tag)
-  local digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-  local out = {}
-  for i = 1, n do
-    local v, s = i, ""
-    repeat
-      local d = v % 36
-      s = digits:sub(d + 1, d + 1) .. s
-      v = v // 36
-    until v == 0
-    s = tag .. string.rep("0", width - #tag - #s) .. s
-    out[i] = prefix .. s
-  end
-  return out
-end
+local ids = fakemod.ids
 
 local tc = assert(cloudrenew.tencent(fake:tencent_opts{ timeout = 30 }))
 local volc = assert(cloudrenew.volcengine(fake:volc_opts{ timeout = 30 }))
@@ -57,15 +42,8 @@ local jobs = {
       InstanceIds = { id }, InstanceChargePrepaid = { Period = 1 } } end },
 }
 
-local function uname()
-  local p = io.popen("uname -srm 2>/dev/null; nproc 2>/dev/null")
-  local s = p and p:read("*a") or ""
-  if p then p:close() end
-  return (s:gsub("\n", " "):gsub("%s+$", ""))
-end
-
 print(string.format("cloudrenew %s, %s, %s CPUs; fake cloud latency %.0f ms, limits on; concurrency %d%s",
-  cloudrenew.VERSION, _VERSION, uname(), LATENCY * 1000, CONCURRENCY, quick and " (quick)" or ""))
+  cloudrenew.VERSION, _VERSION, fakemod.machine(), LATENCY * 1000, CONCURRENCY, quick and " (quick)" or ""))
 print(string.format("%-32s %8s %6s %9s %9s %6s %7s %10s %9s  %s",
   "job", "requests", "limit", "bound s", "elapsed s", "ratio", "errors", "throttled", "renewals", "result"))
 

@@ -9,14 +9,8 @@ local fixture = require("support.fixture")
 
 local FAST = { base_delay = 0.01, max_delay = 0.05 }
 
-local function ids(prefix, width, n, tag)
-  local out = {}
-  for i = 1, n do
-    local s = string.format("%x", i)
-    out[i] = prefix .. tag .. string.rep("0", width - #tag - #s) .. s
-  end
-  return out
-end
+-- ids(prefix, width, n, tag): n stable ids (support.fake.ids)
+local function ids(prefix, width, n, tag) return require("support.fake").ids(prefix, n, width, tag) end
 
 describe("the renewal pipeline (issue 25)", function()
   local fake, tc, volc, log

@@ -24,6 +24,26 @@ end
 -- The whole file, or nil when it cannot be read (specs use it too).
 M.read_file = read_all
 
+-- n stable, valid ids for specs and benches: prefix .. tag .. i in hex,
+-- zero padded to width characters after the prefix (ids("ins-", 3, 8, "b")
+-- -> ins-b0000001 ...).
+function M.ids(prefix, n, width, tag)
+  local out = {}
+  for i = 1, n do
+    local s = string.format("%x", i)
+    out[i] = prefix .. tag .. string.rep("0", width - #tag - #s) .. s
+  end
+  return out
+end
+
+-- "Linux 6.1 x86_64 2" (kernel, machine, CPUs) for a bench's first line.
+function M.machine()
+  local p = io.popen("uname -srm 2>/dev/null; nproc 2>/dev/null")
+  local s = p and p:read("*a") or ""
+  if p then p:close() end
+  return (s:gsub("\n", " "):gsub("%s+$", ""))
+end
+
 -- The most of these times (seconds, any clock) in any sliding second: how
 -- pacing specs and benches check "no second carries more than the limit".
 function M.busiest(times)

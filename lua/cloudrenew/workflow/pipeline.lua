@@ -101,14 +101,20 @@ end
 
 -- ---- pricing and deciding ----------------------------------------------------
 
-local function price_batch(S, batch)
-  local o, p = S.o, S.p
-  local prices, err = p.inquire(o.client, batch, o.period, o.price)
-  if not prices and #batch > 1 and err and err.outcome == "rejected" and not err.retryable then
+-- ask(batch) -> answer, err; then use(batch, answer, err). A batch the cloud
+-- rejects as a whole (say one unknown id among twenty) is halved until the
+-- culprit stands alone, so one bad id never costs the others their answer.
+local function halving(batch, ask, use)
+  local got, err = ask(batch)
+  if not got and #batch > 1 and err and err.outcome == "rejected" and not err.retryable then
     local half = math.floor(#batch / 2)
-    price_batch(S, { unpack(batch, 1, half) })
-    return price_batch(S, { unpack(batch, half + 1, #batch) })
+    halving({ unpack(batch, 1, half) }, ask, use)
+    return halving({ unpack(batch, half + 1, #batch) }, ask, use)
   end
+  return use(batch, got, err)
+end
+
+local function priced_batch(batch, prices, err)
   for _, it in ipairs(batch) do
     local pr = prices and prices[it.id]
     if pr and pr.cents then
@@ -120,6 +126,12 @@ local function price_batch(S, batch)
     end
     it.priced = true
   end
+end
+
+local function price_batch(S, batch)
+  local o, p = S.o, S.p
+  halving(batch, function(b) return p.inquire(o.client, b, o.period, o.price) end,
+    priced_batch)
   S.priced = S.priced + #batch
   S.progress("inquire", S.priced, S.to_price)
 end
@@ -183,21 +195,18 @@ end
 
 -- ---- the expiry before sending -------------------------------------------------
 
--- Read the expiries of batch (items); a read the cloud rejects as a whole is
--- halved, so one id it refuses costs only that one its expiry.
+-- Read the expiries of batch (items), halving a read the cloud rejects.
 local function read_before(S, batch)
-  local ids = {}
-  for i, it in ipairs(batch) do ids[i] = it.id end
-  local got, err = confirm.read_many(S.o.client, S.o.product, ids)
-  if not got and #batch > 1 and err and err.outcome == "rejected" and not err.retryable then
-    local half = math.floor(#batch / 2)
-    read_before(S, { unpack(batch, 1, half) })
-    return read_before(S, { unpack(batch, half + 1, #batch) })
-  end
-  for _, it in ipairs(batch) do
-    local st = got and got[it.id]
-    it.expires_before = st and st.found and st.expires_at or nil
-  end
+  halving(batch, function(b)
+    local ids = {}
+    for i, it in ipairs(b) do ids[i] = it.id end
+    return confirm.read_many(S.o.client, S.o.product, ids)
+  end, function(b, got)
+    for _, it in ipairs(b) do
+      local st = got and got[it.id]
+      it.expires_before = st and st.found and st.expires_at or nil
+    end
+  end)
 end
 
 local function read_lane(S)
