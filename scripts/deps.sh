@@ -5,7 +5,7 @@ set -eu
 PKGS="gcc make pkg-config lua5.4 liblua5.4-dev lua-cjson lua-busted lua-argparse \
 libcurl4-openssl-dev libssl-dev openssl python3 luarocks luajit2 libluajit2-5.1-dev \
 liblua5.1-0-dev valgrind nginx libnginx-mod-http-lua lua-resty-core \
-libhiredis-dev redis-server lua-nginx-redis"
+libhiredis-dev redis-server lua-nginx-redis prometheus"
 # lua-nginx-redis (resty.redis, installed as nginx.redis) pulls nginx-extras: a
 # metapackage of more dynamic modules for the same nginx version; nothing loads
 # them unless a config includes /etc/nginx/modules-enabled (the specs' does not).

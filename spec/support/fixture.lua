@@ -104,6 +104,22 @@ function M.write(path, s)
   f:close()
 end
 
+-- bin/cloudrenew as an operator runs it, in a clean environment holding the
+-- fake's first Tencent and Volcengine keys (HOME = dir): rc, stdout, stderr.
+function M.cli(dir, args)
+  local creds = require("support.fake").credentials()
+  local q = M.q
+  local e = { "PATH=" .. q(os.getenv("PATH")), "HOME=" .. q(dir), "CLOUDRENEW_METADATA_DISABLED=1",
+    "TENCENTCLOUD_SECRET_ID=" .. q(creds.tencent[1].secret_id), "TENCENTCLOUD_SECRET_KEY=" .. q(creds.tencent[1].secret_key),
+    "VOLCENGINE_ACCESS_KEY=" .. q(creds.volcengine[1].access_key),
+    "VOLCENGINE_SECRET_KEY=" .. q(creds.volcengine[1].secret_key) }
+  local cmd = { "env", "-i", table.concat(e, " "), "lua5.4", "bin/cloudrenew" }
+  for _, a in ipairs(args) do cmd[#cmd + 1] = q(a) end
+  os.execute(table.concat(cmd, " ") .. " >" .. dir .. "/out 2>" .. dir .. "/err; echo $? >" .. dir .. "/rc")
+  local read = require("support.fake").read_file
+  return tonumber(read(dir .. "/rc")), read(dir .. "/out") or "", read(dir .. "/err") or ""
+end
+
 -- Runs cmd through the shell: true when it exits 0.
 function M.sh(cmd)
   local ok = os.execute(cmd)

@@ -34,7 +34,8 @@ local function fail(opts, out, err, msg)
   return M.BAD_INPUT
 end
 
-local function clients(opts, err)
+-- extra_hook: another on_response (cloudrenew metrics' collector), beside --verbose.
+local function clients(opts, err, extra_hook)
   local cloudrenew = require("cloudrenew")
   local base = {}
   if opts.inventory then
@@ -47,8 +48,11 @@ local function clients(opts, err)
     if (opts.cloud == nil or opts.cloud == cloud) and (not opts.inventory or base[cloud] or opts.cloud) then
       local o = {}
       for k, v in pairs(base[cloud] or {}) do o[k] = v end
-      if opts.verbose then
-        o.on_response = function(info) err:write(require("cloudrenew.client.observe").line(info), "\n") end
+      if opts.verbose or extra_hook then
+        o.on_response = function(info)
+          if opts.verbose then err:write(require("cloudrenew.client.observe").line(info), "\n") end
+          if extra_hook then extra_hook(info) end
+        end
       end
       local c, cerr = cloudrenew[cloud](o)
       if not c then
@@ -61,6 +65,8 @@ local function clients(opts, err)
   if #list == 0 then return nil, opts.inventory .. " sets up neither tencent nor volcengine" end
   return list
 end
+
+M.clients = clients   -- cloudrenew metrics / forecast make their clients the same way
 
 local function ptext(v, max) return require("cloudrenew.client.errors").text(v, max) end
 

@@ -50,6 +50,8 @@ function M.parser()
   common(p:command("status", "Per resource: expiry, auto-renew flag and what the audit log says."))
   require("cloudrenew.cli.expiring").command(p)   -- issue 23: every prepaid instance, across clouds
   require("cloudrenew.cli.autorenew").command(p, M.DEFAULT_AUDIT_LOG)   -- issue 23 part 4
+  require("cloudrenew.cli.metrics").command(p)    -- issue 24: Prometheus text
+  require("cloudrenew.cli.forecast").command(p)   -- issue 24: spend forecast
   common(p:command("reconcile", "Settle the audit log's unknown and unconfirmed renewals from the clouds' read APIs."))
     :option("--settle-after", "Seconds after which an unknown renewal whose expiry has not moved counts as failed"
       .. " (off unless given).")
@@ -194,6 +196,8 @@ local function run(argv, out, err)
   end
   if opts.command == "expiring" then return require("cloudrenew.cli.expiring").run(opts, out, err) end
   if opts.command == "autorenew" then return require("cloudrenew.cli.autorenew").run(opts, out, err) end
+  if opts.command == "metrics" then return require("cloudrenew.cli.metrics").run(opts, out, err) end
+  if opts.command == "forecast" then return require("cloudrenew.cli.forecast").run(opts, out, err) end
   -- "2.0" is 2; the same range as the workflow's, checked before anything else.
   local c = num.int(opts.concurrency, 1, workflow.MAX_CONCURRENCY)
   if not c then

@@ -72,12 +72,12 @@ local function by_code()
   return t
 end
 
-local KNOWN = { clients = true, days = true, all = true, price = true, period = true }
+local KNOWN = { clients = true, days = true, all = true, price = true, period = true, price_all = true }
 
 local function check(o)
   if type(o) ~= "table" then return invalid("options must be a table like { clients = { tc, volc }, days = 30 }") end
   for k in pairs(o) do
-    if not KNOWN[k] then return invalid(tostring(k) .. " is not an option (clients, days, all, price, period)") end
+    if not KNOWN[k] then return invalid(tostring(k) .. " is not an option (clients, days, all, price, period, price_all)") end
   end
   local c = { days = M.DEFAULT_DAYS, all = o.all == true, price = o.price ~= false, period = 1, clients = {} }
   if type(o.clients) ~= "table" or #o.clients == 0 then
@@ -98,7 +98,8 @@ local function check(o)
       return invalid("days must be a number of days from 0 to " .. M.MAX_DAYS .. ", got " .. num.show(o.days))
     end
   end
-  for _, k in ipairs{ "all", "price" } do
+  c.price_all = o.price_all == true   -- price every renewable row, not only the due ones (forecast)
+  for _, k in ipairs{ "all", "price", "price_all" } do
     if o[k] ~= nil and type(o[k]) ~= "boolean" then return invalid(k .. " must be true or false") end
   end
   if o.period ~= nil then
@@ -234,7 +235,7 @@ function M.list(o)
     if not rows then
       report.errors[#report.errors + 1] = error_of(client.cloud, err)
     else
-      if c.price then price(client, rows, c.period) end
+      if c.price then price(client, rows, c.period, c.price_all) end
       for _, r in ipairs(rows) do
         t.listed = t.listed + 1
         if r.due then t.due = t.due + 1 else t.not_due = t.not_due + 1 end

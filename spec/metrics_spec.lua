@@ -1,0 +1,179 @@
+-- Issue 24: expiry and spend as Prometheus metrics, checked with the real
+-- `promtool check metrics` (Debian's prometheus package), alert rules checked
+-- and unit-tested with `promtool check rules` / `promtool test rules`, and the
+-- spend forecast's sums exact against a fleet with known prices. Everything
+-- against the fake cloud.
+local audit = require("cloudrenew.workflow.audit")
+local expiring = require("cloudrenew.workflow.expiring")
+local fakecloud = require("support.fake")
+local fixture = require("support.fixture")
+local json = require("cloudrenew.client.json")
+local metrics = require("cloudrenew.metrics")
+local workflow = require("cloudrenew.workflow")
+
+local read, write, q, sh = fakecloud.read_file, fixture.write, fixture.q, fixture.sh
+
+local PROMTOOL = "promtool"
+
+-- promtool check metrics on text: true, or false and what it said.
+local function promcheck(text, dir)
+  write(dir .. "/m.prom", text)
+  local ok = sh(PROMTOOL .. " check metrics < " .. q(dir .. "/m.prom") .. " > " .. q(dir .. "/pt") .. " 2>&1")
+  return ok, read(dir .. "/pt")
+end
+
+-- value of the series whose text (name{labels}) is line-prefix, or nil.
+local function value(text, series)
+  for line in text:gmatch("[^\n]+") do
+    if line:sub(1, #series + 1) == series .. " " then return tonumber(line:sub(#series + 2)) end
+  end
+end
+
+local FLEET = {
+  { id = "ins-mt000001", region = "ap-guangzhou", expires_in_days = 5.5 },
+  { id = "ins-mt000002", region = "ap-shanghai", expires_in_days = 12.5, auto_renew = true },
+  { id = "disk-mt000001", product = "other", cloud = "tencent", product_code = "p_cbs",
+    sub_product_code = "sp_cbs", region = "ap-shanghai", expires_in_days = 8.5 },
+  { id = "i-mt00000000000000001", expires_in_days = 15.5 },
+}
+
+describe("metrics (issue 24)", function()
+  local fake, tc, volc, dir
+  local fx = fixture.new{ tls = false }
+  setup(function() fake, tc, volc = fx.fake, fx:tencent(), fx:volcengine() end)
+  before_each(function()
+    fake:resources(FLEET)
+    fake:config{ prices = { ["ins-mt000001"] = 100, ["ins-mt000002"] = 200, ["ins-mt000003"] = 200,
+                            ["i-mt00000000000000001"] = 100 } }
+    dir = fx:dir()
+  end)
+
+  it("promtool available (Debian package prometheus, installed by scripts/deps.sh)", function()
+    assert.is_true(sh(PROMTOOL .. " --version > /dev/null 2>&1"), "promtool is missing")
+  end)
+
+  it("renders every resource's expiry, time left, auto-renew, route and price; promtool accepts it", function()
+    local report = assert(expiring.list{ clients = { tc, volc }, days = 30, all = true })
+    local col = metrics.collector()
+    local text = metrics.render{ expiring = report, collector = col, now = 1800000000 }
+    local ok, said = promcheck(text, dir)
+    assert.is_true(ok, said)
+    local by = {}
+    for _, r in ipairs(report.rows) do by[r.id] = r end
+    local gz = 'cloud="tencent",product="cvm",region="ap-guangzhou",id="ins-mt000001"'
+    assert.are.equal(by["ins-mt000001"].expires_at, value(text, "cloudrenew_resource_expiry_timestamp_seconds{" .. gz .. "}"))
+    assert.are.equal(by["ins-mt000001"].expires_at - 1800000000, value(text, "cloudrenew_resource_time_left_seconds{" .. gz .. "}"))
+    assert.are.equal(0, value(text, "cloudrenew_resource_auto_renew{" .. gz .. "}"))
+    assert.are.equal(1, value(text, 'cloudrenew_resource_auto_renew{cloud="tencent",product="cvm",region="ap-shanghai",id="ins-mt000002"}'))
+    assert.are.equal(1, value(text, "cloudrenew_resource_renewable{" .. gz .. ',route="cvm"}'))
+    assert.are.equal(0, value(text, 'cloudrenew_resource_renewable{cloud="tencent",product="p_cbs",region="ap-shanghai",id="disk-mt000001",route="console"}'))
+    -- the fake's inquiry: 80 % of 100; currency label as the cloud says ("unknown" when it does not)
+    assert.are.equal(80, value(text, "cloudrenew_resource_renewal_price{" .. gz .. ',currency="unknown",period_months="1"}'))
+    assert.are.equal(85, value(text, 'cloudrenew_resource_renewal_price{cloud="volcengine",product="ecs",region="",'
+      .. 'id="i-mt00000000000000001",currency="CNY",period_months="1"}'))
+    assert.are.same({}, fake:renewals())
+  end)
+
+  it("a client's on_response feeds per-action request counts, throttles and histograms", function()
+    local col = metrics.collector()
+    local c = fx:tencent{ on_response = col.hook, retry = { base_delay = 0.01, max_delay = 0.02 } }
+    fake:faults{ { kind = "throttle", action = "InquiryPriceRenewInstances", count = 1 } }
+    assert(c.cvm:InquiryPriceRenewInstances{ InstanceIds = { "ins-mt000001" }, InstanceChargePrepaid = { Period = 1 } })
+    local text = col:render()
+    local ok, said = promcheck(text, dir)
+    assert.is_true(ok, said)
+    local k = 'cloud="tencent",service="cvm",action="InquiryPriceRenewInstances"'
+    assert.are.equal(1, value(text, "cloudrenew_throttled_requests_total{" .. k .. "}"))
+    assert.are.equal(2, value(text, "cloudrenew_request_duration_seconds_count{" .. k .. "}"))
+    assert.are.equal(2, value(text, "cloudrenew_pacing_wait_seconds_count{" .. k .. "}"))
+    assert.are.equal(1, value(text, "cloudrenew_requests_total{" .. k .. ',status="200",result="ok"}'))
+    assert.are.equal(1, value(text, "cloudrenew_requests_total{" .. k .. ',status="200",result="throttled"}'))
+    assert.falsy(text:find("RequestLimitExceeded", 1, true), "a server's error code is never a label")
+    assert.falsy(text:find(require("support.fake").credentials().tencent[1].secret_id, 1, true))
+  end)
+
+  it("summarises audit logs: outcomes, spend, unknowns (and the oldest), unconfirmed; promtool accepts it", function()
+    local log = dir .. "/renewals.jsonl"
+    local r = assert(workflow.renew_if_under_budget{ client = tc, product = "cvm", period = 1, audit_log = log,
+      resources = { "ins-mt000001", "ins-mt000003" } })
+    assert.are.equal(2, r.totals.renewed)
+    -- an intent without a result: sent, outcome unknown
+    local l = assert(audit.open(log, { lock = true }))
+    assert(l:intent{ cloud = "tencent", product = "cvm", id = "ins-mt000009", period = 1, price = "50.00" })
+    l:close()
+    local text = metrics.render{ audit = { log, dir .. "/missing.jsonl" }, workflow = r }
+    local ok, said = promcheck(text, dir)
+    assert.is_true(ok, said)
+    assert.are.equal(2, value(text, 'cloudrenew_renewals_total{cloud="tencent",product="cvm",outcome="renewed"}'))
+    assert.are.equal(1, value(text, 'cloudrenew_renewals_total{cloud="tencent",product="cvm",outcome="unknown"}'))
+    assert.are.equal(1, value(text, 'cloudrenew_renewals_unknown{cloud="tencent",product="cvm"}'))
+    assert.are.equal(0, value(text, 'cloudrenew_renewals_unconfirmed{cloud="tencent",product="cvm"}'))
+    assert.truthy(value(text, 'cloudrenew_renewal_oldest_unknown_timestamp_seconds{cloud="tencent",product="cvm"}'))
+    assert.truthy(value(text, 'cloudrenew_last_renewal_timestamp_seconds{cloud="tencent",product="cvm"}'))
+    -- 80.00 + 160.00, exact
+    assert.are.equal(240, value(text, 'cloudrenew_renewal_spend_total{cloud="tencent",product="cvm",currency="unknown"}'))
+    assert.are.equal(1, value(text, 'cloudrenew_audit_log_readable{log="renewals.jsonl"}'))
+    assert.are.equal(0, value(text, 'cloudrenew_audit_log_readable{log="missing.jsonl"}'))
+    assert.are.equal(2, value(text, 'cloudrenew_run_resources{cloud="tencent",product="cvm",outcome="renewed"}'))
+  end)
+
+  it("hostile ids and codes from a server never become labels; the text stays valid", function()
+    local report = { period = 1, rows = {
+      { cloud = "tencent", id = 'ins-a"}\nevil 1', product_code = "p_cbs", expires_at = 1 },
+      { cloud = "tencent", id = "ok-1", product_code = "p x\\y", expires_at = 2, auto_renew = true },
+      { cloud = "tencent", id = string.rep("a", 500), expires_at = 3 } }, errors = {} }
+    local text = metrics.render{ expiring = report, now = 0 }
+    local ok, said = promcheck(text, dir)
+    assert.is_true(ok, said)
+    assert.falsy(text:find("evil", 1, true))
+    assert.truthy(text:find('id="ok-1"', 1, true))
+    assert.truthy(text:find('product="unknown"', 1, true))
+  end)
+
+  describe("cloudrenew metrics", function()
+    local function clouds()
+      local path = dir .. "/clouds.json"
+      write(path, json.encode{ tencent = { region = "ap-guangzhou", endpoint = fake.url, timeout = 10 },
+                               volcengine = { region = "cn-beijing", endpoint = fake.url, timeout = 10 } })
+      return path
+    end
+
+    it("writes the node_exporter textfile atomically; promtool accepts it", function()
+      local log = dir .. "/r.jsonl"
+      local l = assert(audit.open(log, { lock = true }))
+      assert(l:intent{ cloud = "tencent", product = "cvm", id = "ins-mt000009", period = 1, price = "50.00" })
+      l:close()
+      local prom = dir .. "/cloudrenew.prom"
+      local rc, out, err = fixture.cli(dir, { "metrics", clouds(), "--textfile", prom, "--audit-log", log })
+      assert.are.equal(0, rc, err)
+      assert.are.equal("", out)
+      local text = assert(read(prom))
+      local ok, said = promcheck(text, dir)
+      assert.is_true(ok, said)
+      assert.truthy(text:find('cloudrenew_resource_expiry_timestamp_seconds{cloud="volcengine",product="ecs"', 1, true), text)
+      assert.truthy(text:find('cloudrenew_renewals_unknown{cloud="tencent",product="cvm"} 1', 1, true))
+      assert.truthy(text:find('cloudrenew_requests_total{cloud="tencent",service="billing",action="DescribeRenewInstances",status="200",result="ok"}', 1, true))
+      -- nothing half-written is left beside it
+      local p = io.popen("ls -a " .. q(dir))
+      local names = p:read("*a")
+      p:close()
+      assert.falsy(names:find("%.tmp"), names)
+      assert.are.same({}, fake:renewals())
+    end)
+
+    it("to stdout without --textfile; bad input exits 2 and writes nothing", function()
+      local rc, out = fixture.cli(dir, { "metrics", clouds(), "--no-price" })
+      assert.are.equal(0, rc)
+      assert.truthy(out:find("# TYPE cloudrenew_resource_expiry_timestamp_seconds gauge", 1, true))
+      assert.are.equal(0, #fake:requests_for("InquiryPriceRenewInstances"))
+      local before = #fake:requests()
+      local rc2, _, err2 = fixture.cli(dir, { "metrics", clouds(), "--days=-1" })
+      assert.are.equal(2, rc2)
+      assert.truthy(err2:find("--days", 1, true), err2)
+      local rc3, _, err3 = fixture.cli(dir, { "metrics", clouds(), "--textfile", "/nonexistent/dir/x.prom" })
+      assert.are.equal(2, rc3)
+      assert.truthy(err3:find("not writable", 1, true), err3)
+      assert.are.equal(before, #fake:requests())
+    end)
+  end)
+end)
