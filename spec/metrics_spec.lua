@@ -130,6 +130,31 @@ describe("metrics (issue 24)", function()
     assert.truthy(text:find('product="unknown"', 1, true))
   end)
 
+  it("the alert rules pass promtool check rules and promtool test rules, and name only metrics cloudrenew writes", function()
+    local rules = "examples/prometheus/cloudrenew-alerts.yml"
+    assert.is_true(sh(PROMTOOL .. " check rules " .. rules .. " > " .. q(dir .. "/pt") .. " 2>&1"), read(dir .. "/pt"))
+    assert.is_true(sh("cd examples/prometheus && " .. PROMTOOL .. " test rules cloudrenew-alerts.test.yml > "
+      .. q(dir .. "/pt") .. " 2>&1"), read(dir .. "/pt"))
+    -- every metric a rule reads is one cloudrenew writes (names drift, alerts go silent)
+    local log = dir .. "/r.jsonl"
+    local l = assert(audit.open(log, { lock = true }))
+    local a = assert(l:intent{ cloud = "tencent", product = "cvm", id = "ins-mt000009", period = 1, price = "1.00" })
+    assert(l:result(a, { cloud = "tencent", product = "cvm", id = "ins-mt000009", period = 1, outcome = "renewed" }))
+    assert(l:intent{ cloud = "tencent", product = "cvm", id = "ins-mt00000a", period = 1, price = "1.00" })
+    l:close()
+    local report = assert(expiring.list{ clients = { tc, volc }, days = 30, all = true })
+    report.errors = { { cloud = "volcengine" } }
+    local text = metrics.render{ expiring = report, audit = { log }, collector = metrics.collector() }
+    local names = {}
+    for line in text:gmatch("# TYPE (%S+)") do names[line] = true end
+    local used = 0
+    for name in read(rules):gmatch("(cloudrenew_[%w_]+)") do
+      used = used + 1
+      assert.truthy(names[name], name .. " is read by a rule but cloudrenew never writes it")
+    end
+    assert.is_true(used >= 6)
+  end)
+
   describe("cloudrenew metrics", function()
     local function clouds()
       local path = dir .. "/clouds.json"
