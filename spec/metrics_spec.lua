@@ -202,3 +202,94 @@ describe("metrics (issue 24)", function()
     end)
   end)
 end)
+
+describe("forecast (issue 24 part 3)", function()
+  local forecast = require("cloudrenew.workflow.forecast")
+  local dates = require("cloudrenew.workflow.dates")
+  local fake, tc, volc, dir
+  local fx = fixture.new{ tls = false }
+  local NOW = 1798761600   -- 2027-01-01T00:00:00Z
+  local function at(s) return assert(dates.parse(s)) end
+  setup(function() fake, tc, volc = fx.fake, fx:tencent(), fx:volcengine() end)
+  before_each(function()
+    dir = fx:dir()
+    fake:resources{
+      { id = "ins-fc000001", region = "ap-guangzhou", expires_at = at("2027-01-15T00:00:00Z") },
+      { id = "ins-fc000002", region = "ap-guangzhou", expires_at = at("2026-12-01T00:00:00Z"), auto_renew = true },
+      { id = "i-fc00000000000000001", expires_at = at("2027-06-30T00:00:00Z") },
+      { id = "edgeone-fc000001", expires_at = at("2027-03-10T00:00:00Z") },
+      { id = "disk-fc000001", product = "other", cloud = "tencent", product_code = "p_cbs", sub_product_code = "sp_cbs",
+        region = "ap-shanghai", expires_at = at("2027-02-01T00:00:00Z") },
+      { id = "ins-fc000003", region = "ap-guangzhou", expires_at = at("2028-06-01T00:00:00Z") },   -- after the window
+    }
+    -- the fake's inquiries: cvm 80 %, ecs 85 % of these
+    fake:config{ prices = { ["ins-fc000001"] = 100, ["ins-fc000002"] = 30, ["i-fc00000000000000001"] = 100,
+                            ["ins-fc000003"] = 100 } }
+  end)
+
+  it("sums the renewals each expiry implies per month, cloud and product, exactly, never across currencies", function()
+    local report = assert(expiring.list{ clients = { tc, volc }, all = true, price = true, price_all = true, days = 0 })
+    local f = assert(forecast.build(report, { months = 12, period = 1, now = NOW,
+      prices = { ["edgeone-fc000001"] = "12.34" } }))
+    local cells = {}
+    for _, c in ipairs(f.by_month) do cells[c.month .. " " .. c.cloud .. " " .. c.product] = c.amount .. " " .. c.currency end
+    -- January: ins-fc000001 (80.00) and the expired ins-fc000002 renewing at once (24.00)
+    assert.are.equal("104.00 unknown", cells["2027-01 tencent cvm"])
+    assert.are.equal("104.00 unknown", cells["2027-12 tencent cvm"])
+    assert.is_nil(cells["2027-02 tencent teo"])
+    assert.are.equal("12.34 unknown", cells["2027-03 tencent teo"])
+    assert.is_nil(cells["2027-05 volcengine ecs"])
+    assert.are.equal("85.00 CNY", cells["2027-06 volcengine ecs"])
+    assert.are.equal("85.00 CNY", cells["2027-12 volcengine ecs"])
+    local per = {}
+    for _, c in ipairs(f.by_product) do per[c.cloud .. " " .. c.product] = { c.renewals, c.amount, c.currency } end
+    assert.are.same({ 24, "1248.00", "unknown" }, per["tencent cvm"])     -- 12 x 80.00 + 12 x 24.00
+    assert.are.same({ 10, "123.40", "unknown" }, per["tencent teo"])      -- March..December, the inventory's price
+    assert.are.same({ 7, "595.00", "CNY" }, per["volcengine ecs"])        -- June 30 .. December 30
+    local totals = {}
+    for _, c in ipairs(f.totals) do totals[c.currency] = c.amount end
+    assert.are.same({ unknown = "1371.40", CNY = "595.00" }, totals)      -- two currencies, two sums
+    assert.are.equal(1, #f.unpriced)
+    assert.are.equal("disk-fc000001", f.unpriced[1].id)
+    local auto
+    for _, r in ipairs(f.resources) do if r.id == "ins-fc000002" then auto = r.auto_renew end end
+    assert.is_true(auto)
+    for _, r in ipairs(f.resources) do assert.are_not.equal("ins-fc000003", r.id) end
+    assert.are.same({}, fake:renewals())
+    assert.are.equal(0, #fake:requests_for("RenewInstances"))
+  end)
+
+  it("refuses bad input", function()
+    local _, err = forecast.build({ rows = {} }, { months = 0 })
+    assert.are.equal("ClientError.InvalidParameter", err.code)
+    _, err = forecast.build({ rows = {} }, { months = 1.5 })
+    assert.are.equal("ClientError.InvalidParameter", err.code)
+    _, err = forecast.build(nil)
+    assert.are.equal("ClientError.InvalidParameter", err.code)
+  end)
+
+  it("cloudrenew forecast INVENTORY --json: the same sums, teo at the inventory's prices; exit 1 with an unpriced resource", function()
+    local inv = dir .. "/inv.json"
+    write(inv, json.encode{
+      tencent = { region = "ap-guangzhou", endpoint = fake.url, timeout = 10,
+                  teo = { period = 1, prices = { ["edgeone-fc000001"] = "12.34" }, resources = { "edgeone-fc000001" } } },
+      volcengine = { region = "cn-beijing", endpoint = fake.url, timeout = 10 } })
+    local rc, out, err = fixture.cli(dir, { "forecast", inv, "--months", "24", "--json" })
+    assert.are.equal(1, rc, err)
+    local f = assert(json.decode(out))
+    assert.are.equal(24, f.months)
+    local ids = {}
+    for _, r in ipairs(f.unpriced) do ids[#ids + 1] = r.id end
+    assert.are.same({ "disk-fc000001" }, ids)
+    local teo
+    for _, c in ipairs(f.by_product) do if c.product == "teo" then teo = c end end
+    assert.are.equal(teo.renewals * 1234, teo.cents)
+    local rc2, _, err2 = fixture.cli(dir, { "forecast", inv, "--months", "0" })
+    assert.are.equal(2, rc2)
+    assert.truthy(err2:find("--months", 1, true), err2)
+    local rc3, table_out = fixture.cli(dir, { "forecast", inv })
+    assert.are.equal(1, rc3)
+    assert.truthy(table_out:find("unpriced", 1, true), table_out)
+    assert.are.same({}, fake:renewals())
+  end)
+end)
