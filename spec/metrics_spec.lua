@@ -293,3 +293,52 @@ describe("forecast (issue 24 part 3)", function()
     assert.are.same({}, fake:renewals())
   end)
 end)
+
+-- examples/openresty serves /metrics: scraped from a real nginx after its timer job renewed.
+local nginx = require("support.nginx")
+local describe_nginx = (rawget(_G, "jit") == nil and nginx.available()) and describe or pending
+
+describe_nginx("GET /metrics under nginx (examples/openresty, issue 24)", function()
+  local fake
+  setup(function() fake = fakecloud.start() end)
+  teardown(function() if fake then fake:stop() end end)
+
+  it("the example's /metrics passes promtool and counts the timer job's renewals and requests", function()
+    local c = fakecloud.credentials().tencent[1]
+    local ids = {}
+    for i = 1, 5 do ids[i] = string.format("ins-mtx%05d", i) end
+    local ngx_ = nginx.start{
+      name = "i24metrics", workers = 1,
+      main = "env TENCENTCLOUD_SECRET_ID=" .. c.secret_id .. "; env TENCENTCLOUD_SECRET_KEY=" .. c.secret_key
+        .. "; env CLOUDRENEW_CONNECT_TO=" .. fake.tls_addr .. "; env CVM_INSTANCES=" .. table.concat(ids, ",")
+        .. "; env APPLY=1; env BUDGET=1000000;",
+      http = "  lua_ssl_trusted_certificate " .. nginx.abs(fake.certs.ca) .. ";\n  lua_ssl_verify_depth 3;\n"
+        .. "  lua_shared_dict cloudrenew 1m;\n  lua_shared_dict renewals 1m;\n"
+        .. "  init_by_lua_block { package.path = '@ROOT@/examples/openresty/?.lua;' .. package.path }\n"
+        .. "  init_worker_by_lua_block { require('renewals').start() }\n",
+      server = "    location = /metrics { content_by_lua_block { require('renewals').metrics() } }\n",
+    }
+    local ok, err = pcall(function()
+      local deadline = require("cloudrenew.core").monotonic() + 30
+      local text
+      repeat
+        require("cloudrenew.core").sleep(0.2)
+        local status, body = ngx_:get("/metrics")
+        assert.are.equal(200, status, tostring(body))
+        text = body
+      until (text:find('outcome="renewed"} 5', 1, true)) or require("cloudrenew.core").monotonic() > deadline
+      local dir = os.tmpname()
+      os.remove(dir)
+      assert(sh("mkdir -p " .. q(dir)))
+      local pok, said = promcheck(text, dir)
+      os.execute("rm -rf " .. q(dir))
+      assert.is_true(pok, said)
+      assert.truthy(text:find('cloudrenew_renewals_total{cloud="tencent",product="cvm",outcome="renewed"} 5', 1, true), text)
+      assert.truthy(text:find('cloudrenew_requests_total{cloud="tencent",service="cvm",action="RenewInstances",status="200",result="ok"} 5', 1, true), text)
+      assert.truthy(text:find("cloudrenew_request_duration_seconds_bucket", 1, true))
+      assert.falsy(text:find(c.secret_id, 1, true))
+    end)
+    ngx_:stop()
+    assert(ok, err)
+  end)
+end)

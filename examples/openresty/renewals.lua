@@ -2,6 +2,7 @@
 -- renewal job run by one worker's timer (every RENEW_EVERY seconds).
 local cloudrenew = require("cloudrenew")
 local json = require("cloudrenew.json")
+local metrics = require("cloudrenew.metrics")
 local workflow = require("cloudrenew.workflow")
 
 local M = {}
@@ -10,10 +11,15 @@ M.EVERY = 6 * 3600
 
 -- Credentials come from TENCENTCLOUD_SECRET_ID/KEY (see `env` in nginx.conf).
 -- A client per request or timer run is cheap (no connection of its own); close it.
+-- This worker's requests (per action: status, throttles, durations, pacing
+-- waits) for /metrics; each worker counts its own.
+local requests = metrics.collector()
+
 local function client()
   return cloudrenew.tencent{
     region = os.getenv("TENCENTCLOUD_REGION") or "ap-guangzhou",
     connect_to = os.getenv("CLOUDRENEW_CONNECT_TO"),   -- the demo's fake cloud
+    on_response = requests.hook,
   }
 end
 
@@ -71,6 +77,14 @@ function M.start()
   if ngx.worker.id() ~= 0 then return end    -- one worker runs the job
   ngx.timer.at(0, job)
   ngx.timer.every(M.EVERY, job)
+end
+
+-- GET /metrics -> Prometheus text: the audit log's outcomes, spend and unknowns,
+-- and this worker's requests. (Expiries of every resource: `cloudrenew metrics`
+-- in a cron job, or metrics.render{ expiring = ... } here.)
+function M.metrics()
+  ngx.header.content_type = "text/plain; version=0.0.4"
+  ngx.print(metrics.render{ audit = { ngx.config.prefix() .. "logs/renewals.jsonl" }, collector = requests })
 end
 
 function M.last_run()
