@@ -396,7 +396,8 @@ describe("bin/cloudrenew", function()
     os.execute(string.format("%s script -qec %s /dev/null >%s/tty 2>&1 </dev/null", e,
       q("lua5.4 bin/cloudrenew plan " .. path .. " --audit-log " .. dir .. "/a.jsonl"), dir))
     local tty = read(dir .. "/tty") or ""
-    assert.truthy(tty:find("tencent.cvm: inquire 3/3", 1, true), tty)
+    assert.truthy(tty:find("tencent.cvm: priced 3/3", 1, true), tty)
+    assert.truthy(tty:find("left", 1, true), tty)   -- issue 24: the time left
     assert.truthy(tty:find("total: 3 resources", 1, true), tty)
   end)
 

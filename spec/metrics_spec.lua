@@ -342,3 +342,51 @@ describe_nginx("GET /metrics under nginx (examples/openresty, issue 24)", functi
     assert(ok, err)
   end)
 end)
+
+describe("progress (issue 24 part 4)", function()
+  local progress = require("cloudrenew.cli.progress")
+  local products = require("cloudrenew.products")
+  local fake, tc, dir
+  local fx = fixture.new{ tls = false }
+  setup(function() fake, tc = fx.fake, fx:tencent() end)
+  before_each(function() dir = fx:dir() end)
+
+  -- a file handle that keeps what is written
+  local function sink()
+    local s = { text = "" }
+    function s:write(...) for _, v in ipairs{ ... } do self.text = self.text .. v end; return self end
+    function s:flush() end
+    return s
+  end
+
+  it("the time left comes from the pacing schedule: requests left / the action's paced rate, the slower phase", function()
+    local t = 100
+    local out = sink()
+    local on = progress.new(out, "web", tc, products.cvm, true, function() return t end)
+    on("inquire", 50, 100)      -- 50 inquiries left at 10/s x 0.95
+    t = 102
+    on("renew", 10, 100)        -- 90 renewals left at 10/s x 0.95 = 9.47 s, + 1 s for the last confirmation round
+    local last = out.text:match("[^\r]*$")
+    assert.are.equal("\27[Kweb: priced 50/100, renewed 10/100 (5.0/s), 10s left", last)
+    -- a client with its own rate_limits paces (and predicts) at that rate
+    local slow = fx:tencent{ rate_limits = { RenewInstances = 1 } }
+    out = sink()
+    on = progress.new(out, "db", slow, products.cvm, false, function() return t end)
+    on("renew", 0, 60)
+    assert.are.equal("\27[Kdb: renewed 0/60, 1m03s left", out.text:match("[^\r]*$"))
+    assert.are.equal("2h05m", progress.clock(7500))
+  end)
+
+  it("off a terminal the CLI prints no progress unless asked (--progress)", function()
+    local inv = dir .. "/inv.json"
+    write(inv, json.encode{ tencent = { region = "ap-guangzhou", endpoint = fake.url, timeout = 10,
+      cvm = { period = 1, resources = { "ins-pg000001", "ins-pg000002" } } } })
+    local rc, _, err = fixture.cli(dir, { "plan", inv, "--audit-log", dir .. "/a.jsonl" })
+    assert.are.equal(0, rc, err)
+    assert.falsy(err:find("left", 1, true), err)
+    local rc2, _, err2 = fixture.cli(dir, { "plan", inv, "--audit-log", dir .. "/a.jsonl", "--progress" })
+    assert.are.equal(0, rc2, err2)
+    assert.truthy(err2:find("priced 2/2", 1, true), err2)
+    assert.truthy(err2:find("left", 1, true), err2)
+  end)
+end)

@@ -41,6 +41,7 @@ function M.parser()
     c:option("--concurrency", "Requests in flight per group.", "8"):convert(tonumber)
     c:option("--run-id", "Only count renewals recorded under this run id as done.")
     c:flag("--verbose", "One line per request to stderr (action, region, host, attempt, status, time, request id).")
+    c:flag("--progress", "A progress line on stderr (done/total, rate, time left) even when it is not a terminal.")
     return c
   end
   common(p:command("plan", "Inquire prices and decide; renew nothing."))
@@ -91,12 +92,6 @@ local function clients_for(inv, on_response)
   return list
 end
 
-local function progress_fn(err, name)
-  return function(phase, done, total)
-    err:write(string.format("\r\27[K%s: %s %d/%d", name, phase, done, total))
-    err:flush()
-  end
-end
 
 -- Server-supplied text (OrderId, DealName, RequestId, messages) reaches a
 -- terminal: printable and bounded, as errors.text makes it.
@@ -235,13 +230,16 @@ local function run(argv, out, err)
   local log, lerr = audit.open(path, { lock = not dry })
   if not log then return done(fail(opts, out, err, "audit log: " .. tostring(lerr))) end
 
-  local tty = core.isatty(2)   -- progress only for a person watching
+  local tty = core.isatty(2) or opts.progress   -- progress only for a person watching, unless asked
   local runs, group_errors = {}, {}
   local totals = { resources = 0, renewed = 0, skipped = 0, no_price = 0, failed = 0, unknown = 0,
                    resumed = 0, spent_cents = 0, planned_cents = 0, earlier_cents = 0, unknowns = {} }
   for _, g in ipairs(inv.groups) do
     local o = g.options
-    o.dry_run, o.audit_log, o.on_progress = dry, log, tty and progress_fn(err, g.name) or nil
+    o.dry_run, o.audit_log = dry, log
+    -- done/total, rate and time left from the pacing schedule (cloudrenew.cli.progress)
+    o.on_progress = tty and require("cloudrenew.cli.progress").new(err, g.name, o.client,
+      require("cloudrenew.products")[o.product], o.confirm ~= false and not dry) or nil
     local report, rerr = workflow.renew_if_under_budget(o)
     if tty then err:write("\r\27[K") end
     if not report then

@@ -16,6 +16,7 @@ local P = {
   -- Tencent billing DescribeRenewInstances lists it as ProductCode p_cvm (issue 23);
   -- route: what renews it; regional: its inquiry and renewal go to the instance's region.
   billing_code = "p_cvm", route = "cvm RenewInstances", regional = true,
+  inquiry = "cvm InquiryPriceRenewInstances",   -- its price inquiry (the CLI's time left)
   -- copts: call options (the region of an instance listed account-wide)
   inquire = function(c, rows, period, _, copts)
     local res, err = c.cvm:InquiryPriceRenewInstances({

@@ -8,6 +8,7 @@ local P = {
   batch = 20,  -- QueryPriceForRenew prices up to 20 instances, one amount each
   -- billing ListAvailableInstances' Product (issue 23); the route that renews it
   billing_code = "ECS", route = "ecs RenewInstance",
+  inquiry = "billing QueryPriceForRenew",   -- its price inquiry (the CLI's time left)
   inquire = function(c, rows, period)
     local ids = {}
     for i, r in ipairs(rows) do ids[i] = r.id end

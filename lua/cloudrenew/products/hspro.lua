@@ -13,6 +13,7 @@ local P = {
   batch = 1,   -- InquiryPriceOpenProVersionPrepaid also answers a total only
   -- billing DescribeRenewInstances' ProductCode (tccli's RenewInstance names p_yunjing)
   billing_code = "p_yunjing", route = "yunjing RenewProVersion",
+  inquiry = "yunjing InquiryPriceOpenProVersionPrepaid",   -- its price inquiry (the CLI's time left)
   -- A row from billing's listing: its InstanceId taken as the Quuid, a CVM machine in
   -- its RegionCode (billing names no machine type; docs/official.md).
   billing_row = function(id, region, client)
