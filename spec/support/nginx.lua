@@ -80,7 +80,9 @@ function M.start(opts)
     conf[#conf + 1] = "}"
     local text = table.concat(conf, "\n"):gsub("@PORT@", tostring(port)):gsub("@ROOT@", root)
     write(prefix .. "/conf/nginx.conf", text)
-    if sh(M.BIN .. " -p " .. prefix .. " -c " .. prefix .. "/conf/nginx.conf 2>" .. prefix .. "/logs/start.err") then
+    -- nginx (and its LuaJIT build of cloudrenew) is not what make asan checks:
+    -- it runs without the ASan runtime that make asan preloads into busted
+    if sh("env -u LD_PRELOAD " .. M.BIN .. " -p " .. prefix .. " -c " .. prefix .. "/conf/nginx.conf 2>" .. prefix .. "/logs/start.err") then
       self.http = assert(core.http{ timeout = 30 })
       -- ready once the workers answer
       local deadline = core.monotonic() + 10
@@ -116,7 +118,8 @@ end
 -- The worker processes' pids (children of the master).
 function Nginx:workers()
   local out = {}
-  local p = io.popen("pgrep -P " .. tostring(self:pid()))
+  -- without make asan's LD_PRELOAD: pgrep hangs with the ASan runtime preloaded
+  local p = io.popen("env -u LD_PRELOAD pgrep -P " .. tostring(self:pid()))
   for line in p:lines() do out[#out + 1] = tonumber(line) end
   p:close()
   return out
@@ -126,7 +129,7 @@ end
 -- (its socket inodes matched against /proc/net/tcp).
 function M.established(pid, port)
   local inodes = {}
-  local p = io.popen("ls -l /proc/" .. pid .. "/fd 2>/dev/null")
+  local p = io.popen("env -u LD_PRELOAD ls -l /proc/" .. pid .. "/fd 2>/dev/null")
   for line in p:lines() do
     local ino = line:match("socket:%[(%d+)%]")
     if ino then inodes[ino] = true end
@@ -146,7 +149,7 @@ function M.rss_kb(pid)
 end
 
 function Nginx:signal(sig)
-  return sh(M.BIN .. " -p " .. self.prefix .. " -c " .. self.prefix .. "/conf/nginx.conf -s " .. sig
+  return sh("env -u LD_PRELOAD " .. M.BIN .. " -p " .. self.prefix .. " -c " .. self.prefix .. "/conf/nginx.conf -s " .. sig
     .. " 2>/dev/null")
 end
 
