@@ -109,15 +109,54 @@ describe("autorenew (issue 23 part 4)", function()
   end)
 
   it("the budget holds one renewal cycle of what it turns on; unpriced ones are not turned on under a budget", function()
+    -- one budget per cloud: Tencent's and Volcengine's prices are never added together
     local log = fx:log()
     local report = assert(autorenew.apply{ clients = { tc, volc }, audit_log = log, budget = "100",
-      changes = changes(function(c) return c.auto_renew end) })
+      changes = changes(function(c) return c.auto_renew and c.cloud == "tencent" end) })
     local by = fixture.by_id(report)
     assert.are.equal("applied", by["ins-ar000001"].outcome)               -- 80.00 fits
-    assert.are.equal("over_budget", by["i-ar00000000000000001"].decision) -- 80 + 85 > 100
     assert.are.equal("no_price", by["disk-ar00001"].decision)
     assert.are.equal(1, sets(fake))
     assert.are.equal("80.00", report.totals.committed)
+    report = assert(autorenew.apply{ clients = { tc, volc }, audit_log = log, budget = "80",
+      changes = changes(function(c) return c.auto_renew and c.cloud == "volcengine" end) })
+    assert.are.equal("over_budget", report.items[1].decision)             -- 85.00 > 80
+    assert.are.equal(1, sets(fake))
+  end)
+
+  it("never adds two currencies: a budget over changes priced by both clouds is refused, nothing sent", function()
+    for _, mode in ipairs{ "plan", "apply" } do
+      local r, err = autorenew[mode]{ clients = { tc, volc }, audit_log = fx:log(), budget = "1000",
+        changes = changes(function(c) return c.auto_renew end) }
+      assert.is_nil(r)
+      assert.are.equal("ClientError.InvalidParameter", err.code, tostring(err))
+      local msg = tostring(err)
+      assert.truthy(msg:find("tencent", 1, true) and msg:find("volcengine", 1, true), msg)
+      assert.truthy(msg:find("--cloud", 1, true), msg)
+    end
+    assert.are.same({}, fake:requests())
+    -- turning off commits nothing: a budget over one cloud's "on" and the other's "off" is fine
+    assert(autorenew.plan{ clients = { tc, volc }, budget = "1000", changes = changes(function(c)
+      return c.cloud == "tencent" or not c.auto_renew end) })
+    -- without a budget nothing is summed against a cap: both clouds plan together
+    assert(autorenew.plan{ clients = { tc, volc }, changes = changes() })
+  end)
+
+  it("never adds two currencies within one cloud: prices answered in two currencies refuse the budget, nothing changed", function()
+    fake:resources({ { id = "i-ar00000000000000002", expires_in_days = 25.5 } }, { merge = true })
+    local ids = '{"InstanceID":"i-ar00000000000000001","Product":"ECS","OriginalAmount":"10.00","DiscountAmount":"9.00"},'
+      .. '{"InstanceID":"i-ar00000000000000002","Product":"ECS","OriginalAmount":"10.00","DiscountAmount":"9.00"}'
+    fake:faults{ { action = "QueryPriceForRenew", kind = "body", body = '{"ResponseMetadata":{"RequestId":"rid-usd",'
+      .. '"Action":"QueryPriceForRenew","Version":"2022-01-01"},"Result":{"Currency":"USD","TotalOriginalAmount":"20.00",'
+      .. '"TotalDiscountAmount":"18.00","InstanceAmountList":[' .. ids .. ']}}' } }
+    local r, err = autorenew.apply{ clients = { volc }, audit_log = fx:log(), budget = "1000", changes = {
+      { cloud = "volcengine", id = "i-ar00000000000000001", auto_renew = true, period = 1 },
+      { cloud = "volcengine", id = "i-ar00000000000000002", auto_renew = true, period = 2 } } }
+    assert.is_nil(r)
+    assert.are.equal("ClientError.InvalidParameter", err.code, tostring(err))
+    assert.truthy(tostring(err):find("USD", 1, true) and tostring(err):find("CNY", 1, true), tostring(err))
+    assert.are.equal(2, #fake:requests_for("QueryPriceForRenew"))
+    assert.are.equal(0, sets(fake))
   end)
 
   it("an answer lost on the way back is unknown, never re-sent; the flag read back settles it", function()
@@ -245,6 +284,21 @@ describe("cloudrenew autorenew plan|apply (issue 23 part 4)", function()
     assert.are.equal(5, doc.totals.resumed)
   end)
 
+  it("--cloud C takes one cloud's changes: one budget per cloud", function()
+    local log = dir .. "/audit.jsonl"
+    local rc, out, err = run{ "autorenew", "apply", inventory(), "--budget", "100", "--cloud", "tencent", "--audit-log", log }
+    assert.are.equal(1, rc, out .. err)                            -- disk-ar00001 has no price under a budget
+    assert.truthy(out:find("ins%-ar000001.-applied"), out)
+    assert.is_nil(out:find("i-ar00000000000000001", 1, true), out)
+    assert.are.equal(2, #fake:requests_for("SetRenewal"))         -- ins-ar000001 on, ins-ar000002 off
+    assert.are.equal(0, #fake:requests_for("SetRenewalType"))
+    rc, out, err = run{ "autorenew", "plan", inventory(), "--budget", "100", "--cloud", "volcengine" }
+    assert.are.equal(0, rc, out .. err)
+    assert.truthy(out:find("i%-ar00000000000000001.-change%s+planned"), out)
+    rc, out, err = run{ "autorenew", "plan", inventory(), "--cloud", "aws" }
+    assert.are.equal(2, rc, out .. err)
+  end)
+
   it("exit 1 when a change cannot be made; 2 on bad input, nothing sent", function()
     local rc, out = run{ "autorenew", "plan", inventory{ tencent = { { id = "ins-nothere1", auto_renew = true } } } }
     assert.are.equal(1, rc, out)
@@ -253,12 +307,15 @@ describe("cloudrenew autorenew plan|apply (issue 23 part 4)", function()
     for _, args in ipairs{
       { "autorenew", "apply", inventory({ tencent = { { id = "ins-ar000009", auto_renew = "yes" } } }, "bad.json") },
       { "autorenew", "apply", inventory(), "--budget", "lots" },
+      { "autorenew", "apply", inventory(), "--budget", "500" },   -- two clouds' prices never add up
       { "autorenew", "run", inventory() },
     } do
       local code, _, err = run(args)
       assert.are.equal(2, code, table.concat(args, " ") .. ": " .. err)
     end
-    local code, _, err = run{ "autorenew", "apply", inventory{ tencent = { { id = "ins-ar000009", auto_renew = "yes" } } } }
+    local code, _, err = run{ "autorenew", "apply", inventory(), "--budget", "500" }
+    assert.truthy(err:find("--cloud", 1, true), err)
+    code, _, err = run{ "autorenew", "apply", inventory{ tencent = { { id = "ins-ar000009", auto_renew = "yes" } } } }
     assert.truthy(err:find("tencent.autorenew[4].auto_renew", 1, true), err)
     assert.are.equal(2, code)
     assert.are.equal(n, #fake:requests())

@@ -14,7 +14,9 @@ function M.command(parser, default_log)
     .. " lists): plan shows each change, apply makes it, logs it and reads it back.")
   c:argument("mode", "plan or apply."):choices{ "plan", "apply" }
   c:argument("inventory", "JSON inventory with \"autorenew\": [{ \"id\", \"auto_renew\", \"period\" }] per cloud.")
-  c:option("--budget", "At most this much for one renewal cycle of what is turned on (this run).")
+  c:option("--budget", "At most this much for one renewal cycle of what is turned on (this run, one cloud:"
+    .. " two clouds' currencies are never added).")
+  c:option("--cloud", "Only this cloud's changes (tencent or volcengine): one budget per cloud.")
   c:option("--audit-log", "Audit log (JSON lines); strftime % codes are expanded.", default_log)
   c:option("--run-id", "Only count changes recorded under this run id as done.")
   c:flag("--json", "Print one JSON document instead of a table.")
@@ -67,9 +69,17 @@ function M.run(opts, out, err)
   local inv, ierr = require("cloudrenew.cli.inventory").load(opts.inventory, { clouds_only = true })
   if not inv then return fail(opts, out, err, ierr) end
   if not inv.autorenew then return fail(opts, out, err, opts.inventory .. ": lists no \"autorenew\" changes") end
+  if opts.cloud ~= nil and opts.cloud ~= "tencent" and opts.cloud ~= "volcengine" then
+    return fail(opts, out, err, "--cloud must be tencent or volcengine, got " .. ptext(opts.cloud, 40))
+  end
+  local picked = {}   -- the inventory's entries this run takes (changes[i] -> picked[i].entry)
+  for _, x in ipairs(inv.autorenew) do
+    if opts.cloud == nil or x.cloud == opts.cloud then picked[#picked + 1] = x end
+  end
+  if #picked == 0 then return fail(opts, out, err, opts.inventory .. ": lists no \"autorenew\" changes for " .. opts.cloud) end
   local cloudrenew = require("cloudrenew")
   local clients, need = {}, {}
-  for _, x in ipairs(inv.autorenew) do need[x.cloud] = true end
+  for _, x in ipairs(picked) do need[x.cloud] = true end
   local function close() for _, c in ipairs(clients) do c:close() end end
   for _, cloud in ipairs{ "tencent", "volcengine" } do
     if need[cloud] then
@@ -89,7 +99,7 @@ function M.run(opts, out, err)
     return fail(opts, out, err, "--audit-log " .. tostring(opts.audit_log) .. ": bad % code")
   end
   local changes = {}
-  for i, x in ipairs(inv.autorenew) do changes[i] = { cloud = x.cloud, id = x.id, auto_renew = x.auto_renew, period = x.period } end
+  for i, x in ipairs(picked) do changes[i] = { cloud = x.cloud, id = x.id, auto_renew = x.auto_renew, period = x.period } end
   local autorenew = require("cloudrenew.workflow.autorenew")
   local report, rerr = autorenew[opts.mode]{ clients = clients, changes = changes, budget = opts.budget,
     audit_log = opts.mode == "apply" and path or nil, run_id = opts.run_id }
@@ -97,7 +107,7 @@ function M.run(opts, out, err)
   if not report then
     local msg = tostring(rerr and rerr.message or rerr):gsub("^autorenew: ", "")
     -- changes[i] -> the inventory's entry
-    msg = msg:gsub("^changes%[(%d+)%]", function(i) return inv.autorenew[tonumber(i)].entry end)
+    msg = msg:gsub("^changes%[(%d+)%]", function(i) return picked[tonumber(i)].entry end)
     return fail(opts, out, err, opts.inventory .. ": " .. msg)
   end
   local code = M.OK

@@ -110,6 +110,21 @@ local function check(o)
     c.budget = money.cents(o.budget, "down")
     if not c.budget then return invalid("budget must be a decimal amount >= 0, got " .. num.show(o.budget)) end
   end
+  if c.budget then
+    -- A budget is one sum in one currency. Tencent's answers name no currency, so each
+    -- cloud's is its own (unknown) one: "on" changes on two clouds would add two
+    -- currencies, refused here before anything is read or sent.
+    local on, clouds = {}, {}
+    for _, ch in ipairs(c.changes) do
+      if ch.wanted and not on[ch.cloud] then on[ch.cloud] = true; clouds[#clouds + 1] = ch.cloud end
+    end
+    if #clouds > 1 then
+      table.sort(clouds)
+      return invalid("budget: the changes turning auto-renew on are priced in " .. #clouds
+        .. " currencies (" .. table.concat(clouds, " and ") .. ": each cloud's own) and a budget never adds"
+        .. " two currencies; use one budget per cloud (cloudrenew autorenew --cloud C --budget N)")
+    end
+  end
   if o.run_id ~= nil and (type(o.run_id) ~= "string" or o.run_id == "") then return invalid("run_id must be a string") end
   if not c.dry_run and type(o.audit_log) ~= "string" then
     return invalid("apply needs audit_log = PATH: each change is recorded before it is sent")
@@ -232,6 +247,22 @@ function M.run(o)
     if not log then return nil, errors.client("AuditLog", "autorenew: audit log: " .. tostring(lerr)) end
   end
   local rows, failed = read(c)
+  if c.budget then   -- one cloud, but its answers may still name two currencies
+    local cur, seen = {}, {}
+    for _, ch in ipairs(c.changes) do
+      local row = ch.wanted and rows[ch.cloud .. "|" .. ch.id]
+      if row and row.price_cents then
+        local k = row.currency or (ch.cloud .. " (unnamed)")
+        if not seen[k] then seen[k] = true; cur[#cur + 1] = k end
+      end
+    end
+    if #cur > 1 then
+      if log then log:close() end
+      table.sort(cur)
+      return invalid("budget: the prices of what would be turned on are in " .. #cur .. " currencies ("
+        .. table.concat(cur, ", ") .. ") and a budget never adds two currencies; nothing was changed")
+    end
+  end
   local items, spent = {}, { cents = 0 }
   local t = { changes = #c.changes, planned = 0, applied = 0, skipped = 0, failed = 0, unknown = 0, resumed = 0 }
   for i, ch in ipairs(c.changes) do
