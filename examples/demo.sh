@@ -112,9 +112,11 @@ inv = {"tencent": dict(tls, region="ap-guangzhou", autorenew=[{"id": "disk-demo0
 json.dump(inv, open("build/demo/autorenew.json", "w"), indent=2)
 PY
 bin/cloudrenew autorenew plan build/demo/autorenew.json
-echo "-- apply under a budget of 50 for one cycle: the disk has no price inquiry, so it waits (exit 1)"
+echo "-- a budget is one cloud's (one currency): over both clouds it is refused, nothing sent (exit 2)"
 bin/cloudrenew autorenew apply build/demo/autorenew.json --budget 50 --audit-log "$out/cron/autorenew.jsonl"
-echo "-- apply without a budget: the disk too; the ECS change is in the audit log, not sent again"
+echo "-- Tencent's changes under a budget of 50 for one cycle: the disk has no price inquiry, so it waits (exit 1)"
+bin/cloudrenew autorenew apply build/demo/autorenew.json --cloud tencent --budget 50 --audit-log "$out/cron/autorenew.jsonl"
+echo "-- apply without a budget: the disk and the ECS instance"
 bin/cloudrenew autorenew apply build/demo/autorenew.json --audit-log "$out/cron/autorenew.jsonl"
 bin/cloudrenew expiring build/demo/inventory.json --days 30 --no-price
 echo "exit status $? (nothing due needs attention now)"
