@@ -889,7 +889,7 @@ local function drive(h, strict)
     local st, err = confirm.read(r[1], r[2], r[3])
     must(st and st.found, err, "confirm.read " .. r[2])
   end
-  must(confirm.ecs_renew_type(volc, "i-rec00001"), nil, "confirm.ecs_renew_type")
+  must(ecs.renew_type(volc, "i-rec00001"), nil, "products.ecs.renew_type")
 
   -- expiring (issue 23): both clouds' billing lists of every prepaid instance, priced
   local expiring = require("cloudrenew.workflow.expiring")

@@ -281,7 +281,7 @@ local function run(argv, out, err)
   for _, wline in ipairs(log.warnings or {}) do warnings[#warnings + 1] = wline end
   local products = require("cloudrenew.products")
   for _, g in ipairs(inv.groups) do
-    local p = products[g.product]
+    local p = products.get(g.product)
     local key = g.cloud .. "." .. g.product
     if p and p.lifecycle and not said[key] then
       said[key] = true

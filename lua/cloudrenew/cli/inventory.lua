@@ -17,7 +17,8 @@ local products = require("cloudrenew.products")
 
 local M = {}
 
--- Per cloud: its products and the client options an inventory may set
+-- Per cloud: the client options an inventory may set (its products are those of
+-- cloudrenew.products for that cloud, asked when an inventory is loaded)
 -- ("region" may also be set per group; "profile" names a Tencent profile).
 local COMMON = { "region", "endpoint", "connect_to", "ca_file", "proxy", "timeout", "connect_timeout",
                  "rate_limit_file",
@@ -26,8 +27,8 @@ local COMMON = { "region", "endpoint", "connect_to", "ca_file", "proxy", "timeou
                  "credentials", "role_session_name", "role_name", "duration", "metadata_endpoint",
                  "sts_endpoint", "user_agent" }
 M.CLOUDS = {
-  tencent = { products = { "cvm", "hspro", "teo" }, client_keys = { "profile", "role_arn", (table.unpack or unpack)(COMMON) } },
-  volcengine = { products = { "ecs" }, client_keys = { "role_trn", (table.unpack or unpack)(COMMON) } },
+  tencent = { client_keys = { "profile", "role_arn", (table.unpack or unpack)(COMMON) } },
+  volcengine = { client_keys = { "role_trn", (table.unpack or unpack)(COMMON) } },
 }
 local GROUP_KEYS = { "name", "region", "period", "max_price", "budget", "resources", "prices", "select" }
 -- Never in a file that gets copied around, committed and pasted into tickets.
@@ -116,7 +117,7 @@ end
 
 -- prices: an object { id = amount } or the path of a JSON file holding one
 -- (relative to the inventory's directory).
-local function load_prices(v, dir, entry, fail)
+local function load_prices(v, dir, entry, fail, id_name)
   if type(v) == "string" then
     local path = v:sub(1, 1) == "/" and v or dir .. v
     local text, err = read(path)
@@ -126,7 +127,7 @@ local function load_prices(v, dir, entry, fail)
     v = t
   end
   if type(v) ~= "table" or (next(v) ~= nil and is_list(v)) then
-    return fail(entry, "must be an object { \"<PlanId>\": amount } or the path of a JSON file holding one")
+    return fail(entry, "must be an object { \"<" .. (id_name or "id") .. ">\": amount } or the path of a JSON file holding one")
   end
   for id, amount in pairs(v) do
     if not money.cents(amount, "up") then
@@ -150,7 +151,8 @@ local function group(g, ctx, entry, fail)
     return fail(entry .. ".region", "must be a non-empty string")
   end
   if g.period == nil then return fail(entry .. ".period", "is required (months)") end
-  if not num.integral(g.period) or not products[ctx.product].periods[num.canon(g.period)] then
+  local p = products.get(ctx.product)
+  if not num.integral(g.period) or not p.periods[num.canon(g.period)] then
     return fail(entry .. ".period", "must be a whole number of months that " .. ctx.product
       .. " accepts, got " .. num.show(g.period))
   end
@@ -172,15 +174,17 @@ local function group(g, ctx, entry, fail)
     return fail(entry .. ".resources", "must be a non-empty list of resource ids (or give a select)")
   end
   local prices
-  if ctx.product == "teo" then
+  if p.caller_priced then
     if g.prices == nil then
-      return fail(entry .. ".prices", "is required: teo has no price inquiry, list each plan's renewal price")
+      return fail(entry .. ".prices", "is required: " .. ctx.product .. " has no price inquiry, list each "
+        .. (p.noun or "resource") .. "'s renewal price")
     end
     local perr
-    prices, perr = load_prices(g.prices, ctx.dir, entry .. ".prices", fail)
+    prices, perr = load_prices(g.prices, ctx.dir, entry .. ".prices", fail, p.id_name)
     if not prices then return nil, perr end
   elseif g.prices ~= nil then
-    return fail(entry .. ".prices", "is for teo only: " .. ctx.product .. " prices come from the cloud's inquiry")
+    return fail(entry .. ".prices", "is for " .. products.say(products.names(nil, "caller_priced"), "and")
+      .. " only: " .. ctx.product .. " prices come from the cloud's inquiry")
   end
   return {
     name = g.name or entry, entry = entry, cloud = ctx.cloud, product = ctx.product,
@@ -214,7 +218,7 @@ function M.load(path, opts)
       if type(c) ~= "table" or (is_list(c) and next(c) ~= nil) then return fail(cloud, "must be an object") end
       local keys = M.CLOUDS[cloud].client_keys
       local allowed = set(keys)
-      for _, p in ipairs(M.CLOUDS[cloud].products) do allowed[p] = true end
+      for _, p in ipairs(products.names(cloud)) do allowed[p] = true end
       allowed.autorenew = true   -- `cloudrenew autorenew`: [{ "id", "auto_renew", "period" }]
       ok, e = check_keys(c, allowed, function(k, m) return fail(cloud .. "." .. k, m) end)
       if not ok then return nil, e end
@@ -242,7 +246,7 @@ function M.load(path, opts)
                                                 period = num.canon(x.period), entry = entry }
         end
       end
-      for _, product in ipairs(M.CLOUDS[cloud].products) do
+      for _, product in ipairs(products.names(cloud)) do
         local v = c[product]
         if v ~= nil then
           local list = is_list(v) and v or { v }

@@ -108,11 +108,8 @@ end
 
 local function auto_flag(g, st)
   if st.auto_renew ~= nil then return st.auto_renew end
-  if g.product == "ecs" then   -- ECS's own read has no flag; billing's RenewType does
-    local rt = confirm.ecs_renew_type(g.client, st.id)
-    if rt then return rt == "Automatically" end
-  end
-  return nil
+  -- a read without a flag (ecs): the product's own way to ask (billing's RenewType)
+  return confirm.auto_renew(g.client, g.product, st.id)
 end
 
 local function yesno(v) if v == nil then return "-" end return v and "yes" or "no" end

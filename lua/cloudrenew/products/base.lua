@@ -1,6 +1,8 @@
 -- What the product modules share: period sets, a cloud's quote turned into
 -- integer cents (cloudrenew.workflow.money, rounded up past the cent) or refused,
--- and the row parser for products whose resources are plain ids.
+-- the row parser for products whose resources are plain ids, and the small
+-- readers of hostile answers their list and read functions use.
+local dates = require("cloudrenew.workflow.dates")
 local errors = require("cloudrenew.client.errors")
 local money = require("cloudrenew.workflow.money")
 local num = require("cloudrenew.client.num")
@@ -47,6 +49,45 @@ function M.id_row(p, product)
     end
     return { id = r, row = r }
   end
+end
+
+-- ---- reading answers (server input: never trusted, never raising) -----------
+
+-- A non-empty string, or nil.
+function M.str(v) return type(v) == "string" and v ~= "" and v or nil end
+-- v == want as a boolean, or nil when v is not a string (the field was absent or null).
+function M.is(v, want)
+  if M.str(v) == nil then return nil end
+  return v == want
+end
+-- yes -> true, no -> false, anything else -> nil (never `x and false or nil`).
+function M.either(v, yes, no)
+  if v == yes then return true end
+  if v == no then return false end
+  return nil
+end
+-- The clouds' times (cloudrenew.workflow.dates, strict): Unix seconds or nil.
+function M.time(s, zone_hours) return (dates.parse(s, zone_hours)) end
+
+-- list -> lists of at most n (a read or list action's documented id maximum).
+function M.chunks(list, n)
+  local out = {}
+  for i = 1, #list, n do
+    local c = {}
+    for j = i, math.min(i + n - 1, #list) do c[#c + 1] = list[j] end
+    out[#out + 1] = c
+  end
+  return out
+end
+
+-- The verdict every product has: renewed once the expiry read now is past the one
+-- read before sending; nil (not yet) otherwise. A product that can follow its
+-- renewal's request id (cvm) has its own verdict and falls back to this one.
+function M.expiry_verdict(st, before)
+  if before and st.expires and st.expires > before then
+    return { confirmed = true, outcome = "renewed", by = "expiry" }
+  end
+  return nil
 end
 
 return M

@@ -1,9 +1,14 @@
 -- Host Security Pro (Tencent yunjing 2018-02-28): priced by
 -- InquiryPriceOpenProVersionPrepaid, renewed by RenewProVersion; a resource is a machine row.
+-- cwp knows the deadline: DescribeMachineInfo reads one machine by Quuid.
 local base = require("cloudrenew.products.base")
 
+local str, either = base.str, base.either
+
 local P = {
-  cloud = "tencent", periods = base.SHORT,
+  title = "Host Security Pro", cloud = "tencent", periods = base.SHORT,
+  price_source = "yunjing InquiryPriceOpenProVersionPrepaid (the price of opening Pro)",
+  confirmation = "cwp DescribeMachineInfo: ProVersionDeadline moved",
   -- What the official definitions say of these actions (the catalogue rows'
   -- lifecycle, from tccli): the CLI prints it wherever hspro is renewed.
   lifecycle = "yunjing 2018-02-28 RenewProVersion and InquiryPriceOpenProVersionPrepaid are not in the"
@@ -49,5 +54,41 @@ local P = {
     return c.yunjing:RenewProVersion{ Quuid = row.id, ChargePrepaid = { Period = period } }
   end,
 }
+
+-- Read: cwp's deadline is Beijing time with no zone; DescribeMachineInfo takes one
+-- machine and answers with its fields at the top.
+P.read = { batch = 1, action = "DescribeMachineInfo",
+  call = function(c, ids)
+    return c:call("cwp", "2018-02-28", "DescribeMachineInfo", { Quuid = ids[1] }, { idempotent = true })
+  end,
+  one = function(m, id)
+    if m.Quuid ~= nil and m.Quuid ~= id then return { found = false } end
+    return { found = true, expires = base.time(m.ProVersionDeadline, 8),
+      prepaid = either(m.PayMode, "PREPAY", "POSTPAY") }
+  end }
+
+-- A selector needs ids (Quuids): listing machines is not catalogued.
+function P.check_select(c)
+  if not c.ids then return "hspro needs ids (Quuids): cwp DescribeMachineInfo reads one machine by Quuid" end
+  if c.filters ~= nil then return "hspro takes no filters" end
+end
+
+-- Discovery: DescribeMachineInfo per Quuid; it shows no auto-renew flag.
+function P.list(c, sel, copts)
+  local out = {}
+  for _, id in ipairs(sel.ids) do
+    local m, err = c.cwp:DescribeMachineInfo({ Quuid = id }, copts)
+    if not m then
+      if err.code ~= "ResourceNotFound" then return nil, err end
+    else
+      out[#out + 1] = { id = id, prepaid = m.PayMode == "PREPAY", charge = str(m.PayMode),
+        expires = base.time(m.ProVersionDeadline, 8), raw_expiry = m.ProVersionDeadline,
+        status = str(m.MachineStatus),
+        row = { Quuid = id, MachineType = m.MachineType == "BM" and "BM" or "CVM",
+                MachineRegion = str(m.MachineRegion) or sel.region or (c.options and c.options.region) } }
+    end
+  end
+  return out
+end
 
 return P

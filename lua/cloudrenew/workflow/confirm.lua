@@ -1,14 +1,16 @@
--- Renewed means the expiry moved. Reads a resource through its cloud's read
--- API (expiry, auto-renew flag, CVM's latest operation) and, after a renewal
--- was accepted, polls until the read proves it: CVM's LatestOperationRequestId
--- is the renewal's RequestId with LatestOperationState SUCCESS (FAILED is a
--- failure), or -- every product -- the expiry advanced past the one observed
--- before sending. Polls are ordinary paced calls and wait through
+-- Renewed means the expiry moved. Reads a resource through its product's read
+-- (cloudrenew.products: expiry, auto-renew flag, latest operation) and, after a
+-- renewal was accepted, polls until the product's verdict proves it: the expiry
+-- advanced past the one observed before sending (every product), or what the
+-- product can follow of the renewal itself (cvm: LatestOperationRequestId is the
+-- renewal's RequestId with LatestOperationState SUCCESS; FAILED is a failure). Polls are ordinary paced calls and wait through
 -- runtime.sleep, so inside cloudrenew.map they run concurrently.
+local base = require("cloudrenew.products.base")
 local core = require("cloudrenew.core")
 local dates = require("cloudrenew.workflow.dates")
 local errors = require("cloudrenew.client.errors")
 local num = require("cloudrenew.client.num")
+local products = require("cloudrenew.products")
 local runtime = require("cloudrenew.net.runtime")
 
 local M = {}
@@ -50,19 +52,6 @@ M.format_time = dates.format
 
 -- ---- reading a resource ----------------------------------------------------
 
-local function str(v) return type(v) == "string" and v ~= "" and v or nil end
--- v == want as a boolean, or nil when v is not a string (the field was absent or null).
-local function is(v, want)
-  if str(v) == nil then return nil end
-  return v == want
-end
--- yes -> true, no -> false, anything else -> nil (never `x and false or nil`).
-local function either(v, yes, no)
-  if v == yes then return true end
-  if v == no then return false end
-  return nil
-end
-
 local function bad(action, msg)
   return errors.client("BadResponse", action .. ": " .. msg, { action = action, outcome = "not_executed" })
 end
@@ -73,73 +62,31 @@ local function list_of(res, field, action)
   return l
 end
 
--- Each product's read: one request answers up to `batch` ids (the documented
--- maximum of its id list), parse(x) turns one listed entry into a state:
--- { found, expires (Unix s), expires_at (canonical text), auto_renew
--- (bool|nil), renew_flag, prepaid (bool|nil), latest = { operation, state,
--- request_id, message } (cvm) }. An id the answer does not list is
+-- Each product's read (its module's `read`, cloudrenew.products): one request
+-- answers up to `batch` ids (the documented maximum of its id list), parse(x)
+-- turns one listed entry into a state: { found, expires (Unix s), expires_at
+-- (canonical text), auto_renew (bool|nil), renew_flag, prepaid (bool|nil), latest
+-- = { operation, state, request_id, message } }. An id the answer does not list is
 -- { found = false }.
-local READ = {}
-
-READ.cvm = { batch = 100, field = "InstanceSet", action = "DescribeInstances", key = "InstanceId",
-  -- InstanceIds takes up to 100 ids; Limit defaults to 20, so a batch says 100
-  call = function(c, ids)
-    return c:call("cvm", "2017-03-12", "DescribeInstances", { InstanceIds = ids, Limit = 100 }, { idempotent = true })
-  end,
-  parse = function(x)
-    return { found = true, expires = M.parse_time(x.ExpiredTime), renew_flag = str(x.RenewFlag),
-      auto_renew = is(x.RenewFlag, "NOTIFY_AND_AUTO_RENEW"), prepaid = is(x.InstanceChargeType, "PREPAID"),
-      -- server text reaches logs and terminals: printable and bounded (errors.text)
-      latest = { operation = errors.text(str(x.LatestOperation), 64), state = errors.text(str(x.LatestOperationState), 32),
-                 request_id = str(x.LatestOperationRequestId), message = errors.text(str(x.LatestOperationErrorMsg)) } }
-  end }
-
-READ.ecs = { batch = 100, field = "Instances", action = "DescribeInstances", key = "InstanceId",
-  call = function(c, ids)
-    return c:call("ecs", "2020-04-01", "DescribeInstances", { InstanceIds = ids, MaxResults = 100 },
-                  { method = "GET", idempotent = true })
-  end,
-  parse = function(x)
-    return { found = true, expires = M.parse_time(x.ExpiredAt), prepaid = is(x.InstanceChargeType, "PrePaid") }
-  end }
-
-READ.teo = { batch = 20, field = "Plans", action = "DescribePlans", key = "PlanId",
-  -- Filters.Values takes up to 20 plan ids
-  call = function(c, ids)
-    return c:call("teo", "2022-09-01", "DescribePlans",
-                  { Filters = { { Name = "plan-id", Values = ids } }, Limit = 200 }, { idempotent = true })
-  end,
-  parse = function(x)
-    return { found = true, expires = M.parse_time(x.ExpiredTime),
-      auto_renew = either(x.AutoRenewal, true, false), prepaid = either(x.PayMode, 1, 0) }
-  end }
-
--- Host Security: yunjing renews, cwp knows the deadline (Beijing time, no zone);
--- DescribeMachineInfo takes one machine and answers with its fields at the top.
-READ.hspro = { batch = 1, action = "DescribeMachineInfo",
-  call = function(c, ids)
-    return c:call("cwp", "2018-02-28", "DescribeMachineInfo", { Quuid = ids[1] }, { idempotent = true })
-  end,
-  one = function(m, id)
-    if m.Quuid ~= nil and m.Quuid ~= id then return { found = false } end
-    return { found = true, expires = M.parse_time(m.ProVersionDeadline, 8),
-      prepaid = either(m.PayMode, "PREPAY", "POSTPAY") }
-  end }
-
--- ECS's own read has no renewal flag; billing's does (status only: it lags 3-5 s).
-function M.ecs_renew_type(c, id)
-  local res, err = c:call("billing", "2022-01-01", "ListAvailableInstances",
-                          { Product = "ECS", InstanceIDs = { id }, MaxResults = 1 }, { idempotent = true })
-  if not res then return nil, err end
-  for _, x in ipairs(type(res.InstanceList) == "table" and res.InstanceList or {}) do
-    if type(x) == "table" and x.InstanceID == id then return str(x.RenewType) end
-  end
-  return nil
+local function reader(product)
+  local p = products.get(product)
+  return p and p.read
 end
 
 -- How many ids one read request takes (1 for a product without a read).
 function M.read_batch(product)
-  return READ[product] and READ[product].batch or 1
+  local r = reader(product)
+  return r and r.batch or 1
+end
+
+-- The auto-renew flag of a resource whose read has none (a product's auto_renew:
+-- ecs asks billing): true, false or nil (unknown). Never raises.
+function M.auto_renew(client, product, id)
+  local p = products.get(product)
+  if not (p and p.auto_renew) then return nil end
+  local ok, v = pcall(p.auto_renew, client, id)
+  if ok and type(v) == "boolean" then return v end
+  return nil
 end
 
 local function read_set(r, client, ids)
@@ -165,7 +112,7 @@ end
 -- Read up to read_batch(product) resources in one request: { [id] = state },
 -- or nil, err (the whole read failed). Never raises.
 function M.read_many(client, product, ids)
-  local r = READ[product]
+  local r = reader(product)
   if not r then return nil, errors.client("InvalidParameter", "no read action for " .. tostring(product)) end
   if #ids > r.batch then
     return nil, errors.client("InvalidParameter", string.format("%s reads take at most %d ids", product, r.batch))
@@ -180,9 +127,11 @@ function M.read_many(client, product, ids)
   return out, err
 end
 
-M.readable = { cvm = true, ecs = true, teo = true, hspro = true }
+-- readable[product]: true when the product has a read (confirmed and settled by
+-- it); asked of the registry each time, so a product registered later counts.
+M.readable = setmetatable({}, { __index = function(_, k) return reader(k) and true or nil end })
 
--- Read one resource: state (see READ) or nil, err. Never raises.
+-- Read one resource: state (see reader) or nil, err. Never raises.
 function M.read(client, product, id)
   local out, err = M.read_many(client, product, { id })
   if not out then return nil, err end
@@ -194,18 +143,8 @@ end
 -- What one read says about a renewal sent with expiry `before` (Unix s or nil)
 -- and answered with request id `rid`: a verdict table, or nil (not yet).
 function M.verdict(product, st, before, rid)
-  local moved = before and st.expires and st.expires > before
-  if product == "cvm" and rid and st.latest and st.latest.request_id == rid then
-    local s = st.latest.state
-    if s == "SUCCESS" then return { confirmed = true, outcome = "renewed", by = "latest_operation" } end
-    if s == "FAILED" then
-      return { confirmed = true, outcome = "failed", by = "latest_operation",
-               message = st.latest.message or "RenewInstances FAILED (no LatestOperationErrorMsg)" }
-    end
-    return nil   -- OPERATING (or a state we do not know): keep asking
-  end
-  if moved then return { confirmed = true, outcome = "renewed", by = "expiry" } end
-  return nil
+  local p = products.get(product)
+  return ((p and p.verdict) or base.expiry_verdict)(st, before, rid)
 end
 
 -- Poll until a verdict, a read that can never succeed, or opts.timeout.
@@ -260,7 +199,8 @@ end
 -- A confirmation that cannot start: no expiry before and no request id to
 -- follow (nil when it can).
 function M.cannot(product, before, rid)
-  if not before and not (product == "cvm" and rid) then
+  local p = products.get(product)
+  if not before and not (p and p.tracks_request and rid) then
     return { confirmed = false, outcome = "renewed", polls = 0,
              message = "no expiry was read before sending, so there is nothing to compare with" }
   end
@@ -272,7 +212,7 @@ end
 -- product has no read or the read failed (the renewal still goes out; it is
 -- then confirmed by request id (cvm) or reported unconfirmed).
 function M.before(client, product, id)
-  if not READ[product] then return nil end
+  if not reader(product) then return nil end
   local st = M.read(client, product, id)
   return st and st.found and st.expires_at or nil
 end

@@ -10,21 +10,15 @@
 -- readable expiry), "conflicting" (listed twice with different facts), "not_found"
 -- (an id the cloud does not list) or "not_due" (an id
 -- given in select.ids that expires later). Listed resources that are simply not due
--- are only counted. Readers per product:
---   cvm   DescribeInstances, all pages (no expiry filter exists: filtered here)
---   teo   DescribePlans, all pages
---   ecs   billing ListAvailableInstances with ExpiredTimeStart/End (31-day spans:
---         the whole account, every region), then ecs DescribeInstances by those ids
---         in the client's region: the others are only counted (other_region);
---         or with source = "ecs" (and always for ids) ecs DescribeInstances plus
---         billing's RenewType by InstanceIDs
---   hspro cwp DescribeMachineInfo per Quuid: ids are required (cwp reads one machine
---         by Quuid; listing machines is not catalogued) and it shows no auto-renew flag
+-- are only counted. How a product is listed is its module's `list`
+-- (cloudrenew.products: cvm DescribeInstances, teo DescribePlans, ecs billing
+-- ListAvailableInstances by expiry, hspro cwp DescribeMachineInfo per Quuid); what
+-- its selector takes, its select_region, sources and check_select.
 local core = require("cloudrenew.core")
 local dates = require("cloudrenew.workflow.dates")
 local errors = require("cloudrenew.client.errors")
 local num = require("cloudrenew.client.num")
-local pages = require("cloudrenew.client.pages")
+local products = require("cloudrenew.products")
 
 local M = {}
 
@@ -35,14 +29,13 @@ local function invalid(msg)
   return nil, errors.client("InvalidParameter", "renew_if_under_budget: select: " .. msg)
 end
 
-local function str(v) return type(v) == "string" and v ~= "" and v or nil end
-
 local KNOWN = { expires_within_days = true, region = true, ids = true, filters = true,
                 include_auto_renew = true, source = true }
 
 -- select table -> a checked copy, or nil, err. client_region: the region the
 -- renewals go to (a selector's region must be that one: renewals use the client's).
 function M.check(s, product, client_region)
+  local p = products.get(product) or {}
   if type(s) ~= "table" then return invalid("must be a table like { expires_within_days = 30 }") end
   for k in pairs(s) do
     if not KNOWN[k] then return invalid(tostring(k) .. " is not a selector field (expires_within_days, region, ids, filters, include_auto_renew, source)") end
@@ -59,8 +52,8 @@ function M.check(s, product, client_region)
   if s.region ~= nil and (type(s.region) ~= "string" or not s.region:find("^[%w%-_.]+$") or #s.region > 64) then
     return invalid("region must be a region name such as ap-guangzhou, got " .. num.show(s.region))
   end
-  if product ~= "cvm" and product ~= "ecs" then
-    if s.region ~= nil then return invalid("region applies to cvm and ecs only") end
+  if not p.select_region then
+    if s.region ~= nil then return invalid("region applies to " .. products.say(products.names(nil, "select_region"), "and") .. " only") end
   elseif s.region ~= nil and client_region ~= nil and s.region ~= client_region then
     return invalid("region " .. s.region .. " is not the client's region " .. client_region
       .. ": renewals go to the client's region, so use a client (or inventory group) for " .. s.region)
@@ -80,193 +73,23 @@ function M.check(s, product, client_region)
   end
   if s.filters ~= nil and type(s.filters) ~= "table" then return invalid("filters must be a table") end
   if c.ids and s.filters ~= nil then return invalid("give ids or filters, not both") end
-  if c.source ~= "billing" and c.source ~= "ecs" then return invalid("source must be \"billing\" or \"ecs\" (ecs only)") end
-  if product == "ecs" and c.source == "billing" and s.filters ~= nil and not c.ids then
-    return invalid("ecs filters are DescribeInstances parameters: they need source = \"ecs\"")
+  -- "billing" for every product; a product's own sources (ecs: "ecs") besides
+  local sources, extra, owners = { "billing" }, { billing = true }, {}
+  for _, name in ipairs(products.names(nil, "sources")) do
+    for _, src in ipairs(products.get(name).sources) do
+      if not extra[src] then extra[src] = true; sources[#sources + 1] = src end
+    end
+    owners[#owners + 1] = name
   end
-  if product == "hspro" and not c.ids then
-    return invalid("hspro needs ids (Quuids): cwp DescribeMachineInfo reads one machine by Quuid")
+  if not extra[c.source] then
+    return invalid("source must be " .. products.say(sources, "or", true)
+      .. (#owners > 0 and (" (" .. products.say(owners, "and") .. " only)") or ""))
   end
-  if product == "hspro" and s.filters ~= nil then return invalid("hspro takes no filters") end
+  if p.check_select then
+    local msg = p.check_select(c, s)
+    if msg then return invalid(msg) end
+  end
   return c
-end
-
-local function chunks(list, n)
-  local out = {}
-  for i = 1, #list, n do
-    local c = {}
-    for j = i, math.min(i + n - 1, #list) do c[#c + 1] = list[j] end
-    out[#out + 1] = c
-  end
-  return out
-end
-
--- ---- readers: (client, sel, call_opts) -> list of entries, or nil, err --------
--- entry = { id, prepaid (bool|nil), expires (epoch|nil), raw_expiry, auto_renew
--- (bool|nil), isolated (bool), status, row (what products[p].row takes) }
-
-local READ = {}
-
-local function cvm_entry(x)
-  return { id = x.InstanceId, prepaid = x.InstanceChargeType == "PREPAID", charge = str(x.InstanceChargeType),
-    expires = dates.parse(x.ExpiredTime), raw_expiry = x.ExpiredTime,
-    auto_renew = x.RenewFlag == "NOTIFY_AND_AUTO_RENEW", status = str(x.InstanceState),
-    isolated = x.InstanceState == "SHUTDOWN" }
-end
-
-function READ.cvm(c, sel, copts)
-  local list = {}
-  if sel.ids then
-    for _, ch in ipairs(chunks(sel.ids, 100)) do
-      local res, err = c.cvm:DescribeInstances({ InstanceIds = ch, Limit = 100 }, copts)
-      if not res then return nil, err end
-      for _, x in ipairs(type(res.InstanceSet) == "table" and res.InstanceSet or {}) do list[#list + 1] = x end
-    end
-  else
-    local items, err = pages.all(c.cvm:pages("DescribeInstances", { Filters = sel.filters, Limit = 100 }, copts),
-      "InstanceSet")
-    if not items then return nil, err end
-    list = items
-  end
-  local out = {}
-  for _, x in ipairs(list) do
-    if type(x) == "table" and str(x.InstanceId) then out[#out + 1] = cvm_entry(x) end
-  end
-  return out
-end
-
-local function teo_entry(x)
-  return { id = x.PlanId, prepaid = x.PayMode == 1, charge = x.PayMode == 1 and "prepaid" or "postpaid",
-    expires = dates.parse(x.ExpiredTime), raw_expiry = x.ExpiredTime,
-    auto_renew = x.AutoRenewal == true, status = str(x.Status),
-    isolated = x.Status == "isolated" or x.Status == "expired" }
-end
-
-function READ.teo(c, sel, copts)
-  local list = {}
-  local queries = {}
-  if sel.ids then
-    for _, ch in ipairs(chunks(sel.ids, 20)) do
-      queries[#queries + 1] = { Filters = { { Name = "plan-id", Values = ch } }, Limit = 200 }
-    end
-  else
-    queries[1] = { Filters = sel.filters, Limit = 200 }
-  end
-  for _, q in ipairs(queries) do
-    local items, err = pages.all(c.teo:pages("DescribePlans", q, copts), "Plans")
-    if not items then return nil, err end
-    for _, x in ipairs(items) do list[#list + 1] = x end
-  end
-  local out = {}
-  for _, x in ipairs(list) do
-    if type(x) == "table" and str(x.PlanId) then out[#out + 1] = teo_entry(x) end
-  end
-  return out
-end
-
--- billing's RenewType for the given ids: { [id] = "Manually"|"Automatically"|... }.
-local function renew_types(c, ids, copts)
-  local out = {}
-  for _, ch in ipairs(chunks(ids, 100)) do
-    local items, err = pages.all(c.billing:pages("ListAvailableInstances",
-      { Product = "ECS", InstanceIDs = ch, MaxResults = 100 }, copts), "InstanceList")
-    if not items then return nil, err end
-    for _, x in ipairs(items) do
-      if type(x) == "table" and str(x.InstanceID) then out[x.InstanceID] = str(x.RenewType) end
-    end
-  end
-  return out
-end
-
-function READ.ecs(c, sel, copts, now)
-  local out = {}
-  if sel.ids or sel.source == "ecs" then
-    local list = {}
-    if sel.ids then
-      for _, ch in ipairs(chunks(sel.ids, 100)) do
-        local res, err = c.ecs:DescribeInstances({ InstanceIds = ch, MaxResults = 100 }, copts)
-        if not res then return nil, err end
-        for _, x in ipairs(type(res.Instances) == "table" and res.Instances or {}) do list[#list + 1] = x end
-      end
-    else
-      local q = { MaxResults = 100 }
-      for k, v in pairs(sel.filters or {}) do q[k] = v end
-      local items, err = pages.all(c.ecs:pages("DescribeInstances", q, copts), "Instances")
-      if not items then return nil, err end
-      list = items
-    end
-    local prepaid = {}
-    for _, x in ipairs(list) do
-      if type(x) == "table" and str(x.InstanceId) then
-        local e = { id = x.InstanceId, prepaid = x.InstanceChargeType == "PrePaid", charge = str(x.InstanceChargeType),
-          expires = dates.parse(x.ExpiredAt), raw_expiry = x.ExpiredAt, status = str(x.Status) }
-        out[#out + 1] = e
-        if e.prepaid then prepaid[#prepaid + 1] = e.id end
-      end
-    end
-    local types, err = renew_types(c, prepaid, copts)
-    if not types then return nil, err end
-    for _, e in ipairs(out) do
-      if types[e.id] then e.auto_renew = types[e.id] == "Automatically" end
-    end
-    return out
-  end
-  -- The cloud's own expiry filter: spans of at most 31 days from 31 days ago
-  -- (recently expired ones are reported) to now + N days.
-  local from, to = now - 31 * DAY, now + sel.days * DAY
-  local seen = {}
-  while from < to do
-    local stop = math.min(from + 31 * DAY, to)
-    local items, err = pages.all(c.billing:pages("ListAvailableInstances", { Product = "ECS", MaxResults = 100,
-      ExpiredTimeStart = dates.format(from), ExpiredTimeEnd = dates.format(stop) }, copts), "InstanceList")
-    if not items then return nil, err end
-    for _, x in ipairs(items) do
-      if type(x) == "table" and str(x.InstanceID) and not seen[x.InstanceID] then
-        seen[x.InstanceID] = true
-        out[#out + 1] = { id = x.InstanceID, prepaid = true, charge = "PrePaid", expires = dates.parse(x.ExpiredTime),
-          raw_expiry = x.ExpiredTime, auto_renew = x.RenewType == "Automatically", status = str(x.Status) }
-      end
-    end
-    from = stop + 1
-  end
-  -- billing lists the whole account and its answer names no region: only what
-  -- ecs DescribeInstances shows in this region may be priced or renewed here.
-  local ids = {}
-  for i, e in ipairs(out) do ids[i] = e.id end
-  local here = {}
-  for _, ch in ipairs(chunks(ids, 100)) do
-    local res, err = c.ecs:DescribeInstances({ InstanceIds = ch, MaxResults = 100 }, copts)
-    if not res then return nil, err end
-    for _, x in ipairs(type(res.Instances) == "table" and res.Instances or {}) do
-      if type(x) == "table" and str(x.InstanceId) then here[x.InstanceId] = x end
-    end
-  end
-  for _, e in ipairs(out) do
-    local x = here[e.id]
-    if not x then
-      e.elsewhere = true
-    elseif str(x.InstanceChargeType) then   -- ecs's own word on how it is charged
-      e.prepaid, e.charge = x.InstanceChargeType == "PrePaid", x.InstanceChargeType
-    end
-  end
-  return out
-end
-
-function READ.hspro(c, sel, copts)
-  local out = {}
-  for _, id in ipairs(sel.ids) do
-    local m, err = c.cwp:DescribeMachineInfo({ Quuid = id }, copts)
-    if not m then
-      if err.code ~= "ResourceNotFound" then return nil, err end
-    else
-      out[#out + 1] = { id = id, prepaid = m.PayMode == "PREPAY", charge = str(m.PayMode),
-        expires = dates.parse(m.ProVersionDeadline, 8), raw_expiry = m.ProVersionDeadline,
-        status = str(m.MachineStatus),
-        row = { Quuid = id, MachineType = m.MachineType == "BM" and "BM" or "CVM",
-                MachineRegion = str(m.MachineRegion) or sel.region or (c.options and c.options.region) } }
-    end
-  end
-  return out
 end
 
 -- Decide one entry: nil (a candidate) or a decision.
@@ -283,7 +106,8 @@ end
 -- sel = { resources = ids/rows to price, info = { [id] = entry }, skipped = {entries},
 -- summary = {...} }, or nil, err. Nothing is renewed here.
 function M.select(o)
-  local read = READ[o.product]
+  local p = products.get(o.product)
+  local read = p and p.list
   if not read or type(o.client) ~= "table" or type(o.client.cloud) ~= "string" then
     return { resources = o.resources, info = {}, skipped = {} }   -- check() reports it
   end
@@ -298,7 +122,7 @@ function M.select(o)
   local summary = { expires_within_days = sel.days, listed = #entries, selected = 0, not_due = 0,
                     include_auto_renew = sel.include_auto_renew, region = sel.region,
                     -- ecs listed through billing (account-wide): how many live elsewhere
-                    other_region = o.product == "ecs" and not sel.ids and sel.source ~= "ecs" and 0 or nil }
+                    other_region = p.account_wide and p.account_wide(sel) and 0 or nil }
   if type(o.resources) == "table" then
     for i, r in ipairs(o.resources) do
       resources[i] = r

@@ -139,7 +139,7 @@ local function read(client, codes, now, c, totals)
       seen[id] = true
       local code = text(e.code)
       local pname = code and codes[client.cloud][code]
-      local p = pname and products[pname]
+      local p = pname and products.get(pname)
       local region = region_of(e.region)
       local expires = e.expires
       local r = { cloud = client.cloud, id = id, name = text(e.name, true), product_code = code,

@@ -27,7 +27,7 @@ end
 -- Resources -> rows { id =, row = } in input order; nil, message when malformed.
 local function rows_of(product, resources, client)
   if type(resources) ~= "table" then return nil, "resources must be a list" end
-  local p = products[product]
+  local p = products.get(product)
   local rows, seen = {}, {}
   for i, r in ipairs(resources) do
     local row, rerr = p.row(r, i, client)
@@ -59,8 +59,8 @@ M.MAX_CONCURRENCY = 1024
 
 local function check(o)
   if type(o) ~= "table" then return invalid("takes one table of options") end
-  local p = products[o.product]
-  if not p then return invalid("product must be \"cvm\", \"hspro\", \"teo\" or \"ecs\", got " .. tostring(o.product)) end
+  local p = products.get(o.product)
+  if not p then return invalid("product must be " .. products.say(products.names(), "or", true) .. ", got " .. tostring(o.product)) end
   if not is_client(o.client) then return invalid("client must be a cloudrenew.tencent{} or cloudrenew.volcengine{} client") end
   if o.client.cloud ~= p.cloud then
     return invalid(o.product .. " needs a " .. p.cloud .. " client, got a " .. o.client.cloud .. " one")
@@ -80,10 +80,12 @@ local function check(o)
   end
   if p.caller_priced then
     if type(o.price) ~= "table" and type(o.price) ~= "function" then
-      return invalid("teo has no price inquiry: pass price = { [PlanId] = amount } or a function(id, period)")
+      return invalid(o.product .. " has no price inquiry: pass price = { [" .. (p.id_name or "id")
+        .. "] = amount } or a function(id, period)")
     end
   elseif o.price ~= nil then
-    return invalid(o.product .. " prices come from the cloud's inquiry; price is for teo only")
+    return invalid(o.product .. " prices come from the cloud's inquiry; price is for "
+      .. products.say(products.names(nil, "caller_priced"), "and") .. " only")
   end
   local conc = num.int(o.concurrency or 8, 1, M.MAX_CONCURRENCY)
   if not conc then

@@ -5,7 +5,7 @@
 --   expiry            the resource's expiry is past the one the intent recorded
 --   latest_operation  CVM: LatestOperationRequestId is the attempt's RequestId
 --                     and LatestOperationState SUCCESS (renewed) or FAILED (failed)
---   client_token      Volcengine: RenewInstance re-sent with the SAME ClientToken
+--   client_token      a product with a ClientToken (ecs): its renewal re-sent with the SAME ClientToken
 --                     and parameters (idempotent by the cloud's contract: it
 --                     answers the first order, or executes once if the first
 --                     never arrived; a refusal means nothing was executed)
@@ -22,6 +22,7 @@ local confirm = require("cloudrenew.workflow.confirm")
 local core = require("cloudrenew.core")
 local errors = require("cloudrenew.client.errors")
 local num = require("cloudrenew.client.num")
+local products = require("cloudrenew.products")
 
 local M = {}
 
@@ -50,12 +51,12 @@ end
 
 -- Where a product's renewal goes from this client: { region, host } (host = the
 -- renewal endpoint's host[:port]); the intent line records both.
-local RENEW = { cvm = { "cvm", "RenewInstances" }, ecs = { "ecs", "RenewInstance" }, teo = { "teo", "RenewPlan" },
-                hspro = { "yunjing", "RenewProVersion" } }
+-- The renewal's service and action are the product's route ("<service> <action>").
 function M.place(client, product)
-  local r = RENEW[product]
+  local p = products.get(product)
+  local r = p and type(p.route) == "string" and { p.route:match("^(%S+) (%S+)$") }
   local region = client.options and client.options.region or nil
-  if not r then return { region = region } end
+  if not (r and r[2]) then return { region = region } end
   local spec = catalog.find(client.cloud, r[1], r[2])
   local default = client.cloud == "tencent" and "https://{service}.tencentcloudapi.com"
     or ("https://" .. (spec and spec.host or "open.volcengineapi.com"))
@@ -79,12 +80,14 @@ function M.reaches(client, intent)
   return true
 end
 
--- Same token, same parameters: the cloud answers the first order or runs it once.
-local function resend(client, intent)
-  local res, err = client.ecs:RenewInstance{ InstanceId = intent.id, Period = intent.period,
-    PeriodUnit = "Month", ClientToken = intent.client_token }
+-- Same token, same parameters: the cloud answers the first order or runs it once
+-- (the product's own renew, as the workflow sent it).
+local function resend(client, p, intent)
+  local ok, res, err, order = pcall(p.renew, client, { id = intent.id, row = intent.id }, intent.period,
+    intent.client_token)
+  if not ok then return nil, "re-sent with its ClientToken: raised " .. tostring(res) .. " (proves nothing)" end
   if res then
-    return { outcome = "renewed", by = "client_token", request_id = res.RequestId, order = res.OrderId }
+    return { outcome = "renewed", by = "client_token", request_id = res.RequestId, order = order }
   end
   -- Still processing, a parameter mismatch (the log or the cloud is not what we
   -- think) or no answer: nothing proven.
@@ -128,7 +131,8 @@ function M.attempt(log, client, a, opts)
   -- only when the expiry was read now and has not moved, and the intent is young.
   local sent = confirm.parse_time(intent.time)
   local age = sent and (core.time() - sent)
-  if not verdict and was == "unknown" and product == "ecs" and intent.client_token and intent.period then
+  local p = products.get(product)
+  if not verdict and was == "unknown" and p and p.token and intent.client_token and intent.period then
     local r, e
     if not (st and st.found and before and st.expires and st.expires <= before) then
       e = "not re-sent: " .. (why or "the expiry read now does not show it unmoved")
@@ -136,7 +140,7 @@ function M.attempt(log, client, a, opts)
       e = string.format("not re-sent: the intent is %s old (a ClientToken is re-sent only within %d s)",
         age and (math.floor(age) .. " s") or "of unknown age", M.RESEND_WITHIN)
     else
-      r, e = resend(client, intent)
+      r, e = resend(client, p, intent)
     end
     if r then
       verdict = r
