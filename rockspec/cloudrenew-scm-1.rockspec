@@ -79,6 +79,7 @@ build = {
     ["cloudrenew.products.ecs"] = "lua/cloudrenew/products/ecs.lua",
     ["cloudrenew.products.hspro"] = "lua/cloudrenew/products/hspro.lua",
     ["cloudrenew.products.teo"] = "lua/cloudrenew/products/teo.lua",
+    ["cloudrenew.products.volc_billing"] = "lua/cloudrenew/products/volc_billing.lua",
     ["cloudrenew.redis"] = "lua/cloudrenew/redis/init.lua",
     ["cloudrenew.redis.ngx"] = "lua/cloudrenew/redis/ngx.lua",
     ["cloudrenew.redis_ngx"] = "lua/cloudrenew/redis_ngx.lua",

@@ -12,7 +12,7 @@ local fixture = require("support.fixture")
 local read, write, q = fakecloud.read_file, fixture.write, fixture.q
 
 -- A mixed account: three Tencent products cloudrenew renews, two only the console
--- renews, in several regions; on Volcengine ecs and a product only the console renews.
+-- renews, in several regions; on Volcengine ecs and a product billing renews (part 2).
 local FLEET = {
   { id = "ins-gz000001", region = "ap-guangzhou", expires_in_days = 5.5 },                     -- cvm, manual
   { id = "ins-sh000001", region = "ap-shanghai", expires_in_days = 12.5, auto_renew = true },   -- cvm, auto
@@ -26,7 +26,7 @@ local FLEET = {
   { id = "ins-postpaid1", region = "ap-guangzhou", prepaid = false },                          -- not listed
   { id = "i-ecs0000000000000001", expires_in_days = 15.5 },                                    -- ecs, manual
   { id = "rds-mysql00001", product = "other", cloud = "volcengine", product_code = "RDS_MySQL",
-    expires_in_days = 4.5 },                                                                   -- console only
+    expires_in_days = 4.5 },                                                                   -- billing RenewInstance
 }
 
 local function rows_by_id(report)
@@ -102,17 +102,18 @@ describe("expiring (issue 23 part 1)", function()
     assert.are.same({ "volcengine", "ecs", "ECS", "ecs RenewInstance", true, false, "85.00" },
       { ecs.cloud, ecs.product, ecs.product_code, ecs.route, ecs.renewable, ecs.auto_renew, ecs.price })
     assert.are.equal("Manually", ecs.renew_flag)
+    -- issue 23 part 2: any other Volcengine product is renewed (and priced) through billing
     local rds = by["rds-mysql00001"]
-    assert.are.same({ "RDS_MySQL", false, "console", true, 4 },
+    assert.are.same({ "RDS_MySQL", true, "billing RenewInstance", false, 4 },
       { rds.product_code, rds.renewable, rds.route, rds.attention, rds.days_left })
 
-    assert.are.same({ "disk-cbs00001", "rds-mysql00001" }, (function()
+    assert.are.same({ "disk-cbs00001" }, (function()
       local t = {}
       for _, r in ipairs(report.rows) do if r.attention then t[#t + 1] = r.id end end
       table.sort(t)
       return t
     end)())
-    assert.are.equal(2, report.totals.attention)
+    assert.are.equal(1, report.totals.attention)
     assert.are.same({}, report.errors)
     -- nothing was renewed or changed
     assert.are.same({}, fake:renewals())
@@ -261,7 +262,7 @@ describe("cloudrenew expiring (issue 23 part 1)", function()
       assert.truthy(out:find(want), want .. "\n" .. out)
     end
     assert.truthy(out:find("console only", 1, true), out)
-    assert.truthy(out:find("2 due need attention", 1, true), out)
+    assert.truthy(out:find("1 due need attention", 1, true), out)
     assert.is_nil(out:find("ins-sh000002", 1, true))
   end)
 

@@ -468,6 +468,8 @@ local function scalar(ctx, path, name, node)
   local cloud = ctx.e.cloud
   local t = node.type
   if t == "string" and ctx.echo[name] then return ctx.echo[name] end
+  -- a drive's own preference (volc_billing: a Product no other module renews)
+  if t == "string" and type((ctx.h.prefer or {})[name]) == "string" then return ctx.h.prefer[name] end
   for _, v in ipairs((PREFER[cloud] or {})[name] or {}) do
     local typ = type(v) == "number" and (math.type and math.type(v) == "float" and "number" or "integer")
       or type(v)
@@ -862,6 +864,11 @@ local function drive(h, strict)
   local prices, perr = ecs.inquire(volc, { { id = "i-rec00001" } }, 1)
   must(prices and prices["i-rec00001"] and prices["i-rec00001"].cents, perr, "ecs inquire")
   must(ecs.renew(volc, { id = "i-rec00001" }, 1, "cr-official-spec-token"), nil, "ecs renew")
+  local vb = products.volc_billing   -- issue 23 part 2: any product through billing
+  local vrow = assert(vb.row({ Product = "RDS_MySQL", InstanceID = "rds-rec00001" }, 1))
+  local vprices, vperr = vb.inquire(volc, { vrow }, 1)
+  must(vprices and vprices["rds-rec00001"] and vprices["rds-rec00001"].cents, vperr, "volc_billing inquire")
+  must(vb.renew(volc, vrow, 1, "cr-official-spec-token"), nil, "volc_billing renew")
 
   -- discover, every reader and source
   local selects = {
@@ -873,8 +880,11 @@ local function drive(h, strict)
     { volc, "ecs", { expires_within_days = 30 } },
     { volc, "ecs", { expires_within_days = 30, source = "ecs" } },
     { volc, "ecs", { expires_within_days = 30, ids = { "i-rec00001" } } },
+    { volc, "volc_billing", { expires_within_days = 30 }, { Product = "RDS_MySQL" } },
+    { volc, "volc_billing", { expires_within_days = 30, ids = { "rds-rec00001" } }, { Product = "RDS_MySQL" } },
   }
   for _, s in ipairs(selects) do
+    h.prefer = s[4]
     local sel, err = discover.select{ client = s[1], product = s[2], select = s[3],
       resources = s[2] == "teo" and {} or nil }
     must(sel, err, "discover " .. s[2])
@@ -882,10 +892,12 @@ local function drive(h, strict)
       assert(sel.summary.selected >= 1, "discover " .. s[2] .. " selected nothing: the answers do not reach the renewal path")
     end
   end
+  h.prefer = nil
 
   -- confirm's readers
   for _, r in ipairs{ { tc, "cvm", "ins-rec00001" }, { tc, "teo", "edgeone-rec00001" },
-                      { tc, "hspro", "rec-quuid-00001" }, { volc, "ecs", "i-rec00001" } } do
+                      { tc, "hspro", "rec-quuid-00001" }, { volc, "ecs", "i-rec00001" },
+                      { volc, "volc_billing", "rds-rec00001" } } do
     local st, err = confirm.read(r[1], r[2], r[3])
     must(st and st.found, err, "confirm.read " .. r[2])
   end
@@ -923,9 +935,13 @@ local function drive(h, strict)
     { client = volc, product = "ecs", select = { expires_within_days = 30 } },
     { client = volc, product = "ecs", select = { expires_within_days = 30, ids = { "i-rec00001" } }, lose = "RenewInstance" },
     { client = tc, product = "cvm", select = { expires_within_days = 30, ids = { "ins-rec00001" } }, lose = "RenewInstances" },
+    { client = volc, product = "volc_billing", select = { expires_within_days = 30 }, prefer = { Product = "RDS_MySQL" } },
+    { client = volc, product = "volc_billing", select = { expires_within_days = 30, ids = { "rds-rec00001" } },
+      lose = "RenewInstance", prefer = { Product = "RDS_MySQL" } },
   }
   for i, r in ipairs(runs) do
     if r.lose then h.lose[r.lose] = 1 end
+    h.prefer = r.prefer
     local report, err = workflow.renew_if_under_budget{ client = r.client, product = r.product, period = 1,
       select = r.select, price = r.price, budget = 1000, audit_log = dir .. "/audit-" .. i .. ".jsonl",
       confirm = { timeout = 0, interval = 0.01 }, settle = r.lose and true or nil, run_id = "official-" .. i }
@@ -933,9 +949,9 @@ local function drive(h, strict)
     if strict then
       local t = report.totals
       assert(t.renewed + t.unknown >= 1, "workflow " .. r.product .. " renewed nothing")
-      if r.lose == "RenewInstance" then assert(t.settled >= 1, "ecs: the lost renewal was not settled") end
+      if r.lose == "RenewInstance" then assert(t.settled >= 1, r.product .. ": the lost renewal was not settled") end
     end
-    h.lose = {}
+    h.lose, h.prefer = {}, nil
   end
   os.execute("rm -rf " .. dir)
 

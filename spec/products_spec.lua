@@ -65,8 +65,7 @@ describe("products (issue 23 part 3)", function()
       local tc = assert(require("cloudrenew").tencent{ secret_id = "AKIDx", secret_key = "k", region = "ap-guangzhou" })
       local volc = assert(require("cloudrenew").volcengine{ access_key = "AKx", secret_key = "k", region = "cn-beijing" })
       local client = p.cloud == "tencent" and tc or volc
-      local res = { p.id_example or "x" }
-      if name == "hspro" then res = { { Quuid = "q1", MachineType = "CVM", MachineRegion = "ap-guangzhou" } } end
+      local res = { p.example or p.id_example }
       for n = 0, 61 do
         local ok = workflow.validate{ client = client, product = name, period = n, resources = res,
           price = p.caller_priced and {} or nil }

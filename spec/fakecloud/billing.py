@@ -14,13 +14,18 @@ Values the definitions leave open, as docs/official.md records them:
   A fleet entry may name any code (`product_code`, `sub_product_code`).
 - Volcengine Product "ECS" for ecs, RenewType Manually/Automatically, Status
   Normal/Expired, ExpiredTime RFC 3339 UTC "Z". Call with state.lock held.
+- Volcengine billing RenewInstance (issue 23 part 2, any Product): RenewalDurationUnit
+  "Month" or "Year" (the definition names no values), RenewalDuration the months ecs
+  takes (1-9, 12, 24, 36; absent: 1), an instance not listed under that Product
+  InvalidParameter, a low balance Insufficient.Balance (ecs's code), a ClientToken
+  seen before with the same parameters answers as then and executes nothing again.
 """
 import datetime
 import json
 import re
 
 import describe
-from params import Invalid, as_int
+from params import Invalid, as_int, half_up_percent
 
 BEIJING = datetime.timezone(datetime.timedelta(hours=8))
 UTC = datetime.timezone.utc
@@ -228,6 +233,50 @@ def volc_set_renewal_type(req, ctx, q, state):
     return answer
 
 
+VOLC_RENEW_MONTHS = set(range(1, 10)) | {12, 24, 36}
+
+
+def volc_renew_instance(req, ctx, q, state):
+    """RenewInstance: one instance of any Product, renewed; price as QueryPriceForRenew."""
+    if req.method != "POST":
+        raise Invalid("InvalidParameter", "RenewInstance must be sent with HTTP POST")
+    try:
+        p = json.loads(req.body.decode("utf-8") or "{}")
+    except ValueError:
+        p = None
+    if not isinstance(p, dict):
+        raise Invalid("InvalidParameter", "The request body is not a JSON object.")
+    unit = p["RenewalDurationUnit"]
+    if unit not in ("Month", "Year"):
+        raise Invalid("InvalidParameter", "RenewalDurationUnit must be Month or Year")
+    n = as_int(p.get("RenewalDuration", 1))
+    months = None if n is None else (n * 12 if unit == "Year" else n)
+    if months not in VOLC_RENEW_MONTHS:
+        raise Invalid("InvalidParameter", "RenewalDuration %r %s is not a renewal period" % (p.get("RenewalDuration"), unit))
+    token = p.get("ClientToken") or ""
+    fingerprint = [p["Product"], p["InstanceID"], months]
+    key = ("billing.RenewInstance", ctx.cred_id, token)
+    if token and key in state.tokens:
+        seen, answer = state.tokens[key]
+        if seen != fingerprint:
+            raise Invalid("InvalidParameter", "ClientToken %s was used with different parameters." % token)
+        return answer      # replay: the same order, nothing executes again
+    iid = p["InstanceID"]
+    r = state.fleet.get(iid)
+    if r is None or iid in state.missing or describe.cloud_of(r) != "volcengine" or not r["prepaid"] \
+            or (r["product_code"] or VOLC_CODES.get(r["product"])) != p["Product"]:
+        raise Invalid("InvalidParameter", "No prepaid instance %s of product %s." % (iid, p["Product"]))
+    if not state.charge(half_up_percent(state.monthly_cents(iid, 40, 6000) * months, 85)):
+        raise Invalid("Insufficient.Balance", "The account balance is insufficient.")
+    state.renew("volcengine", "RenewInstance", iid, months)
+    answer = {"OrderIDList": ["Order%016d" % (8 * 10 ** 15 + state.serial())],
+              "SuccessInstanceList": [{"InstanceID": iid, "Product": p["Product"]}]}
+    if token:
+        state.tokens[key] = (fingerprint, answer)
+    return answer
+
+
 def install_volcengine(actions):
+    actions["billing"][("RenewInstance", "2022-01-01")] = volc_renew_instance
     actions["billing"][("ListAvailableInstances", "2022-01-01")] = volc_list_available_instances
     actions["billing"][("SetRenewalType", "2022-01-01")] = volc_set_renewal_type

@@ -258,7 +258,7 @@ function M.load(path, opts)
             if not grp then return nil, gerr end
             -- The same resource in two groups would be renewed twice.
             for j, r in ipairs(grp.resources) do
-              local id = type(r) == "table" and r.Quuid or r
+              local id = products.id_of(product, r)
               if type(id) == "string" then
                 local key = cloud .. "." .. product .. "|" .. id
                 if seen[key] then

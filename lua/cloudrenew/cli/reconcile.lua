@@ -15,15 +15,14 @@ local audit = require("cloudrenew.workflow.audit")
 local confirm = require("cloudrenew.workflow.confirm")
 local json = require("cloudrenew.client.json")
 local map = require("cloudrenew.net.map")
+local products = require("cloudrenew.products")
 local settle = require("cloudrenew.workflow.settle")
 
 local M = {}
 local ptext = require("cloudrenew.client.errors").text   -- server text: printable, bounded
 
-local function id_of(r) return type(r) == "table" and r.Quuid or r end
-
 local function lists(g, id)
-  for _, r in ipairs(g.resources or {}) do if id_of(r) == id then return true end end
+  for _, r in ipairs(g.resources or {}) do if products.id_of(g.product, r) == id then return true end end
   return false
 end
 

@@ -220,6 +220,24 @@ local AUTORENEW = {
 }
 for _, row in ipairs(AUTORENEW) do M.actions[#M.actions + 1] = row end
 
+-- Issue 23 part 2: Volcengine billing renews any product ListAvailableInstances shows
+-- (product "billing", cloudrenew.products.billing). No documented limit found: 5/s
+-- assumed, as the other billing actions. ClientToken makes it idempotent, as ecs's.
+M.actions[#M.actions + 1] = {
+  cloud = "volcengine", service = "billing", version = "2022-01-01", action = "RenewInstance",
+  method = "POST", rate = 5, kind = "renewal", host = "billing.volcengineapi.com", token = "ClientToken",
+  params = {
+    Product = { type = "string", required = true, min = 1, max = 64 },
+    InstanceID = { type = "string", required = true, min = 1, max = 128 },
+    RenewalDuration = { type = "integer", min = 1, max = 36 },   -- months: QueryPriceForRenew's UseDuration bound
+    RenewalDurationUnit = { type = "string", required = true, enum = { "Month" } },   -- required officially; value assumed (as ecs PeriodUnit)
+    RenewRelatedInstance = { type = "boolean" },
+    UnitedExpireDay = { type = "string", min = 1, max = 8 },
+    AutoUseCoupon = { type = "boolean" },
+    ClientToken = { type = "string", min = 1, max = 64, pattern = "^[\32-\126]+$",
+                    example = "at most 64 printable ASCII characters" },
+  } }
+
 -- Lookups: by_service[cloud][service][action] = row; services[cloud][service] = version.
 M.by_service, M.services = {}, {}
 for _, row in ipairs(M.actions) do

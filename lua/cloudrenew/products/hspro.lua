@@ -7,6 +7,7 @@ local str, either = base.str, base.either
 
 local P = {
   title = "Host Security Pro", cloud = "tencent", periods = base.SHORT,
+  example = { Quuid = "2c6d9e4f-0000-0000-0000-000000000001", MachineType = "CVM", MachineRegion = "ap-guangzhou" },
   price_source = "yunjing InquiryPriceOpenProVersionPrepaid (the price of opening Pro)",
   confirmation = "cwp DescribeMachineInfo: ProVersionDeadline moved",
   -- What the official definitions say of these actions (the catalogue rows'
@@ -66,6 +67,8 @@ P.read = { batch = 1, action = "DescribeMachineInfo",
     return { found = true, expires = base.time(m.ProVersionDeadline, 8),
       prepaid = either(m.PayMode, "PREPAY", "POSTPAY") }
   end }
+
+function P.id_of(r) return type(r) == "table" and r.Quuid or nil end
 
 -- A selector needs ids (Quuids): listing machines is not catalogued.
 function P.check_select(c)

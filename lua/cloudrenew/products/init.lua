@@ -4,7 +4,7 @@
 -- its catalogue rows and fake behaviour.
 --
 -- A product module (P) holds:
---   title, cloud, id_pattern/id_example, periods (a set of months), batch (ids an
+--   title, cloud, id_pattern/id_example (or example: a resource as callers give it), periods (a set of months), batch (ids an
 --   inquiry takes), row(r, i, client) -> { id =, row = } or nil, message
 --   inquire(c, rows, period, price, copts) -> { [id] = { cents, currency, error,
 --     request_id } } or nil, err;  caller_priced (no inquiry: price comes from the
@@ -21,11 +21,14 @@
 --   list(c, sel, copts, now) -> entries (discovery; optional), select_region,
 --     sources (extra select.source values), check_select(sel, s) -> message or nil,
 --     account_wide(sel) (its list spans every region)
---   billing_code, regional, billing_row(id, region, client) (issue 23's billing lists)
+--   billing_code, regional, billing_row(id, region, client, code) (issue 23's billing
+--     lists), any_billing_code (renews every code of its cloud no other module has)
+--   id_of(r) (a resource given as a table: its id), record(it) -> extra intent fields,
+--     from_record(intent) -> the row again (settling re-sends with the same parameters)
 -- Prices come back in integer cents (cloudrenew.workflow.money).
 local REG = {}
 -- The order the products are named in messages and the CLI's inventory.
-local NAMES = { "cvm", "hspro", "teo", "ecs" }
+local NAMES = { "cvm", "hspro", "teo", "ecs", "volc_billing" }
 for _, name in ipairs(NAMES) do
   local p = require("cloudrenew.products." .. name)
   p.name = name
@@ -74,6 +77,14 @@ function M.register(name, p)
   REG[name] = p
   NAMES[#NAMES + 1] = name
   return true
+end
+
+-- The id of resource r of a product: r itself when a string, else its module's
+-- id_of(r) (hspro: the Quuid; volc_billing: the InstanceID), or nil.
+function M.id_of(name, r)
+  if type(r) == "string" then return r end
+  local p = M.get(name)
+  return p and p.id_of and p.id_of(r) or nil
 end
 
 -- A period set as text: runs of months joined ("1-12, 24, 36").

@@ -126,7 +126,8 @@ function M.select(o)
   if type(o.resources) == "table" then
     for i, r in ipairs(o.resources) do
       resources[i] = r
-      given[type(r) == "table" and r.Quuid or r] = true
+      local id = products.id_of(o.product, r)
+      if id then given[id] = true end
     end
   end
   -- Only the ids asked for count, whatever else an answer lists; an id listed

@@ -63,11 +63,16 @@ local LIST = {
     end },
 }
 
--- by_code[cloud][billing code] = product name (from the product modules)
+-- by_code[cloud][billing code] = product name (from the product modules); [ANY]: the
+-- module renewing every code no other one has
+local ANY = {}
 local function by_code()
   local t = { tencent = {}, volcengine = {} }
-  for name, p in pairs(products) do
+  for _, name in ipairs(products.names()) do
+    local p = products.get(name)
     if p.billing_code and t[p.cloud] then t[p.cloud][p.billing_code] = name end
+    -- a module that renews every other code of its cloud (volc_billing)
+    if p.any_billing_code and t[p.cloud] then t[p.cloud][ANY] = name end
   end
   return t
 end
@@ -138,7 +143,7 @@ local function read(client, codes, now, c, totals)
     else
       seen[id] = true
       local code = text(e.code)
-      local pname = code and codes[client.cloud][code]
+      local pname = code and (codes[client.cloud][code] or codes[client.cloud][ANY])
       local p = pname and products.get(pname)
       local region = region_of(e.region)
       local expires = e.expires
@@ -154,8 +159,11 @@ local function read(client, codes, now, c, totals)
       -- renewable here: a product module renews it and the id has its shape; the
       -- row its inquiry takes may still be missing something (a region: price_note)
       if p and (not p.id_pattern or id:find(p.id_pattern)) then
-        r.product, r.route, r.renewable, r._p = pname, p.route, true, p
-        r._row, r._row_err = p.row(p.billing_row and p.billing_row(id, region, client) or id, 1, client)
+        -- product: the module's name; a route for any code (volc_billing) leaves the
+        -- row's own product_code to name it (r.renew_as says which module renews it)
+        r.product = not p.any_billing_code and pname or nil
+        r.renew_as, r.route, r.renewable, r._p = pname, p.route, true, p
+        r._row, r._row_err = p.row(p.billing_row and p.billing_row(id, region, client, code) or id, 1, client)
       else
         r.renewable, r.route = false, "console"
       end
@@ -175,16 +183,16 @@ local function price(client, rows, period, every)
       local p = r._p
       local region = r.region or (client.options and client.options.region)
       if p.caller_priced then
-        r.price_note = "caller-priced: " .. r.product .. " has no price inquiry"
+        r.price_note = "caller-priced: " .. p.name .. " has no price inquiry"
       elseif not region and (p.regional or not r._row) then
         r.price_note = "not priced: the list names no region and the client has none"
       elseif not r._row then
         r.price_note = "not priced: " .. tostring(r._row_err)
         r.price_note = "not priced: the list names no region and the client has none"
       elseif not p.periods[period] then
-        r.price_note = string.format("%s is not renewed for %d month(s)", r.product, period)
+        r.price_note = string.format("%s is not renewed for %d month(s)", p.name, period)
       else
-        local key = r.product .. "|" .. (p.regional and (r.region or "") or "")
+        local key = p.name .. "|" .. (p.regional and (r.region or "") or "")
         if not groups[key] then groups[key] = {}; order[#order + 1] = key end
         local g = groups[key]
         g[#g + 1] = r

@@ -243,9 +243,12 @@ local function renew_one(S, it)
   if o.ledger_ and not lat then return end
   if log then
     local aerr
-    attempt, aerr = log:intent{ cloud = S.cloud, product = o.product, id = it.id, period = o.period,
+    local fields = { cloud = S.cloud, product = o.product, id = it.id, period = o.period,
       price = money.format(it.price_cents), currency = it.currency, run_id = o.run_id, client_token = token,
       expires_before = it.expires_before, region = S.where.region, host = S.where.host }
+    -- what the product needs to send it again with the same parameters (its Product code)
+    for k, v in pairs(p.record and p.record(it) or {}) do if fields[k] == nil then fields[k] = v end end
+    attempt, aerr = log:intent(fields)
     if not attempt then
       it.outcome = "failed"
       -- nothing was sent; the log refuses every later intent of this run

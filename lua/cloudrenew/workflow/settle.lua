@@ -83,7 +83,8 @@ end
 -- Same token, same parameters: the cloud answers the first order or runs it once
 -- (the product's own renew, as the workflow sent it).
 local function resend(client, p, intent)
-  local ok, res, err, order = pcall(p.renew, client, { id = intent.id, row = intent.id }, intent.period,
+  local row = p.from_record and p.from_record(intent) or intent.id
+  local ok, res, err, order = pcall(p.renew, client, { id = intent.id, row = row }, intent.period,
     intent.client_token)
   if not ok then return nil, "re-sent with its ClientToken: raised " .. tostring(res) .. " (proves nothing)" end
   if res then
