@@ -59,7 +59,7 @@ local function ids_for(g, log, taken, status)
       ids[#ids + 1] = id
     end
   end
-  for _, r in ipairs(g.resources or {}) do add(id_of(r)) end
+  for _, r in ipairs(g.resources or {}) do add(products.id_of(g.product, r)) end
   if status and g.select ~= nil then
     local sel = require("cloudrenew.workflow.discover").select{ client = g.client, product = g.product,
       select = g.select, resources = g.resources }
