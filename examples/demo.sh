@@ -103,6 +103,18 @@ PY
 bin/cloudrenew expiring build/demo/inventory.json --days 30
 echo "exit status $? (0 nothing due needs attention, 1 something due is neither auto-renewing nor renewable here)"
 echo
+echo "== bin/cloudrenew apply: any Volcengine product through billing (volc_billing): the RDS instance, priced, renewed once, confirmed"
+python3 - "$CLOUDRENEW_CONNECT_TO" "$(pwd)/$CLOUDRENEW_CA_FILE" <<'PY'
+import json, sys
+tls = {"connect_to": sys.argv[1], "ca_file": sys.argv[2]}
+inv = {"volcengine": dict(tls, volc_billing={"period": 1, "budget": "500",
+       "resources": [{"Product": "RDS_MySQL", "InstanceID": "rds-demo0001"}]})}
+json.dump(inv, open("build/demo/billing.json", "w"), indent=2)
+PY
+bin/cloudrenew apply build/demo/billing.json --audit-log "$out/cron/billing.jsonl"
+echo "-- again: the audit log holds it, nothing is sent"
+bin/cloudrenew apply build/demo/billing.json --audit-log "$out/cron/billing.jsonl" | tail -n 1
+echo
 echo "== bin/cloudrenew autorenew: the console-only disk and the ECS instance renew themselves from now on"
 python3 - "$CLOUDRENEW_CONNECT_TO" "$(pwd)/$CLOUDRENEW_CA_FILE" <<'PY'
 import json, sys
