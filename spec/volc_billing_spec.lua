@@ -107,6 +107,29 @@ describe("the Volcengine billing route (issue 23 part 2)", function()
     assert.are.same({ ["redis-vb00001"] = 1 }, fake:renewals())
   end)
 
+  it("never adds two currencies: under a cap, a price in another currency than the first renewed is other_currency", function()
+    fake:faults{ { action = "QueryPriceForRenew", kind = "body", body = '{"ResponseMetadata":{"RequestId":"rid-usd",'
+      .. '"Action":"QueryPriceForRenew","Version":"2022-01-01"},"Result":{"Currency":"USD","TotalOriginalAmount":"10.00",'
+      .. '"TotalDiscountAmount":"9.00","InstanceAmountList":[{"InstanceID":"rds-vb000001","Product":"RDS_MySQL",'
+      .. '"OriginalAmount":"10.00","DiscountAmount":"9.00"}]}}' } }
+    local rows = { { Product = "RDS_MySQL", InstanceID = "rds-vb000001" }, { Product = "Redis", InstanceID = "redis-vb00001" } }
+    local report = assert(workflow.renew_if_under_budget{ client = volc, product = "volc_billing", period = 1,
+      resources = rows, budget = "1000", dry_run = true })
+    local by = fixture.by_id(report)
+    assert.are.same({ "renew", "USD" }, { by["rds-vb000001"].decision, by["rds-vb000001"].currency })
+    assert.are.same({ "other_currency", "CNY", "skipped" },
+      { by["redis-vb00001"].decision, by["redis-vb00001"].currency, by["redis-vb00001"].outcome })
+    assert.are.equal("9.00", report.totals.planned_amount)   -- 9.00 USD, never + 170.00 CNY
+    -- without a cap nothing is summed against one: both are renewed
+    fake:faults{ { action = "QueryPriceForRenew", kind = "body", body = '{"ResponseMetadata":{"RequestId":"rid-usd",'
+      .. '"Action":"QueryPriceForRenew","Version":"2022-01-01"},"Result":{"Currency":"USD","TotalOriginalAmount":"10.00",'
+      .. '"TotalDiscountAmount":"9.00","InstanceAmountList":[{"InstanceID":"rds-vb000001","Product":"RDS_MySQL",'
+      .. '"OriginalAmount":"10.00","DiscountAmount":"9.00"}]}}' } }
+    report = assert(workflow.renew_if_under_budget{ client = volc, product = "volc_billing", period = 1,
+      resources = rows, dry_run = true })
+    for _, it in ipairs(report.items) do assert.are.equal("renew", it.decision, it.id) end
+  end)
+
   it("discovery lists every product of the account but those with their own route", function()
     local report = assert(workflow.renew_if_under_budget{ client = volc, product = "volc_billing", period = 1,
       select = { expires_within_days = 30 }, dry_run = true })
@@ -171,5 +194,19 @@ describe("cloudrenew plan|apply with a volc_billing group (issue 23 part 2)", fu
     rc, out, err = run{ "apply", inv, "--audit-log", log }
     assert.are.equal(0, rc, out .. err)
     assert.are.same({ ["rds-vb000001"] = 1 }, fake:renewals())
+  end)
+
+  it("exit 1 when, under a cap, a price comes in another currency than the run's (other_currency)", function()
+    fake:faults{ { action = "QueryPriceForRenew", kind = "body", body = '{"ResponseMetadata":{"RequestId":"rid-usd",'
+      .. '"Action":"QueryPriceForRenew","Version":"2022-01-01"},"Result":{"Currency":"USD","TotalOriginalAmount":"10.00",'
+      .. '"TotalDiscountAmount":"9.00","InstanceAmountList":[{"InstanceID":"rds-vb000001","Product":"RDS_MySQL",'
+      .. '"OriginalAmount":"10.00","DiscountAmount":"9.00"}]}}' } }
+    local inv = dir .. "/inventory.json"
+    fixture.write(inv, json.encode{ volcengine = { endpoint = fake.url, timeout = 10, volc_billing = {
+      period = 1, budget = "1000", resources = { { Product = "RDS_MySQL", InstanceID = "rds-vb000001" },
+                                                 { Product = "Redis", InstanceID = "redis-vb00001" } } } } })
+    local rc, out, err = run{ "plan", inv, "--audit-log", dir .. "/audit.jsonl" }
+    assert.are.equal(1, rc, out .. err)
+    assert.truthy(out:find("redis%-vb00001.-other_currency"), out)
   end)
 end)

@@ -232,7 +232,7 @@ local function run(argv, out, err)
 
   local tty = core.isatty(2) or opts.progress   -- progress only for a person watching, unless asked
   local runs, group_errors = {}, {}
-  local totals = { resources = 0, renewed = 0, skipped = 0, no_price = 0, failed = 0, unknown = 0,
+  local totals = { resources = 0, renewed = 0, skipped = 0, no_price = 0, other_currency = 0, failed = 0, unknown = 0,
                    resumed = 0, spent_cents = 0, planned_cents = 0, earlier_cents = 0, unknowns = {} }
   for _, g in ipairs(inv.groups) do
     local o = g.options
@@ -254,7 +254,7 @@ local function run(argv, out, err)
     end
     runs[#runs + 1] = { group = g, report = report }
     local t = report.totals
-    for _, k in ipairs({ "resources", "renewed", "skipped", "no_price", "failed", "unknown", "spent_cents",
+    for _, k in ipairs({ "resources", "renewed", "skipped", "no_price", "other_currency", "failed", "unknown", "spent_cents",
                          "planned_cents" }) do
       totals[k] = totals[k] + t[k]
     end
@@ -301,7 +301,7 @@ local function run(argv, out, err)
   end
   local code = M.OK
   if totals.unknown > 0 then code = M.UNKNOWN
-  elseif totals.failed > 0 or totals.no_price > 0 or #group_errors > 0 then code = M.FAILED end
+  elseif totals.failed > 0 or totals.no_price > 0 or totals.other_currency > 0 or #group_errors > 0 then code = M.FAILED end
 
   if opts.json then
     local groups = {}

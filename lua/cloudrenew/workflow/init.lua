@@ -139,7 +139,7 @@ M.pipeline = pipeline
 
 local function totals_of(items)
   local t = { resources = #items, planned = 0, renewed = 0, failed = 0, unknown = 0, skipped = 0,
-              no_price = 0, resumed = 0, planned_cents = 0, spent_cents = 0, unknown_cents = 0,
+              no_price = 0, other_currency = 0, resumed = 0, planned_cents = 0, spent_cents = 0, unknown_cents = 0,
               confirmed = 0, unconfirmed = 0, settled = 0 }
   for _, it in ipairs(items) do
     if it.decision == "renew" then
@@ -147,6 +147,7 @@ local function totals_of(items)
       t.planned_cents = t.planned_cents + it.price_cents
     end
     if it.decision == "no_price" then t.no_price = t.no_price + 1 end
+    if it.decision == "other_currency" then t.other_currency = t.other_currency + 1 end
     if it.resumed then t.resumed = t.resumed + 1 end
     if it.confirmed == true then t.confirmed = t.confirmed + 1 end
     if it.confirmed == false and it.outcome == "renewed" then t.unconfirmed = t.unconfirmed + 1 end

@@ -142,6 +142,10 @@ local function decide_one(S, it)
   local caps = S.caps
   if not it.price_cents then
     it.decision = "no_price"
+  elseif (caps.budget or caps.max_price) and it.currency and S.currency and it.currency ~= S.currency then
+    -- a cap is one amount in one currency: never add (or compare) another one
+    -- (volc_billing prices many Products, each answer naming its own Currency)
+    it.decision = "other_currency"
   elseif caps.max_price and it.price_cents > caps.max_price then
     it.decision = "over_max_price"
   elseif caps.budget and S.committed + it.price_cents > caps.budget then
@@ -149,6 +153,7 @@ local function decide_one(S, it)
   else
     it.decision = "renew"
     S.committed = S.committed + it.price_cents
+    S.currency = S.currency or it.currency
   end
 end
 
@@ -383,7 +388,10 @@ function M.run(o, p, items, log, caps, conc, hooks)
     readable = confirm.readable[o.product] and true or false, read_batch = confirm.read_batch(o.product) }
   S.batches, S.to_read, S.ready = queue(S), queue(S), queue(S)
   for _, it in ipairs(items) do
-    if it.resumed then S.committed = S.committed + (it.price_cents or 0) end
+    if it.resumed then   -- what this run already spent counts, in its currency
+      S.committed = S.committed + (it.price_cents or 0)
+      S.currency = S.currency or it.currency
+    end
   end
   local todo = {}
   for _, it in ipairs(items) do if not it.resumed then todo[#todo + 1] = it end end
