@@ -47,6 +47,10 @@ describe("the Volcengine billing route (issue 23 part 2)", function()
     assert.are.same({ ["rds-vb000001"] = "RDS_MySQL", ["redis-vb00001"] = "Redis", ["i-vb00000000000000001"] = "ECS" }, asked)
     assert.are.equal(0, report.totals.attention)
     assert.are.same({}, fake:renewals())
+    -- metrics (cloudrenew.metrics): renewable, by the volc_billing route
+    local text = require("cloudrenew.metrics").render{ expiring = report, now = 1800000000 }
+    assert.truthy(text:find('cloudrenew_resource_renewable{cloud="volcengine",product="RDS_MySQL",region="",'
+      .. 'id="rds-vb000001",route="volc_billing"} 1', 1, true), text)
   end)
 
   it("prices, renews once with a ClientToken, confirms by the expiry in ListAvailableInstances, resumes", function()

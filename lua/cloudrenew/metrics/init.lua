@@ -138,7 +138,8 @@ local function add_resources(set, report)
       end
       if r.auto_renew ~= nil then set:sample("cloudrenew_resource_auto_renew", l, RES, r.auto_renew and 1 or 0) end
       local rl = { cloud = l.cloud, product = l.product, region = l.region, id = l.id,
-                   route = r.renewable and safe(r.product) or "console" }
+                   -- renew_as: the module that renews it (volc_billing leaves product to the code)
+                   route = r.renewable and safe(r.renew_as or r.product) or "console" }
       set:sample("cloudrenew_resource_renewable", rl, { "cloud", "product", "region", "id", "route" }, r.renewable and 1 or 0)
       if r.price_cents then
         local pl = { cloud = l.cloud, product = l.product, region = l.region, id = l.id,
