@@ -236,16 +236,7 @@ describe("cloudrenew expiring (issue 23 part 1)", function()
     dir = fx:dir()
   end)
 
-  local function run(args)
-    local e = { "PATH=" .. q(os.getenv("PATH")), "HOME=" .. q(dir), "CLOUDRENEW_METADATA_DISABLED=1",
-      "TENCENTCLOUD_SECRET_ID=" .. q(creds.tencent[1].secret_id), "TENCENTCLOUD_SECRET_KEY=" .. q(creds.tencent[1].secret_key),
-      "VOLCENGINE_ACCESS_KEY=" .. q(creds.volcengine[1].access_key),
-      "VOLCENGINE_SECRET_KEY=" .. q(creds.volcengine[1].secret_key) }
-    local cmd = { "env", "-i", table.concat(e, " "), "lua5.4", "bin/cloudrenew" }
-    for _, a in ipairs(args) do cmd[#cmd + 1] = q(a) end
-    os.execute(table.concat(cmd, " ") .. " >" .. dir .. "/out 2>" .. dir .. "/err; echo $? >" .. dir .. "/rc")
-    return tonumber(read(dir .. "/rc")), read(dir .. "/out") or "", read(dir .. "/err") or ""
-  end
+  local function run(args) return fixture.cli(dir, args) end   -- bin/cloudrenew, the fake's keys
 
   local function clouds()
     local path = dir .. "/clouds.json"
