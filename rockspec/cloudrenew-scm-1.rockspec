@@ -97,6 +97,7 @@ build = {
     ["cloudrenew.workflow.ledger"] = "lua/cloudrenew/workflow/ledger.lua",
     ["cloudrenew.workflow.money"] = "lua/cloudrenew/workflow/money.lua",
     ["cloudrenew.workflow.pipeline"] = "lua/cloudrenew/workflow/pipeline.lua",
+    ["cloudrenew.workflow.lanes"] = "lua/cloudrenew/workflow/lanes.lua",
     ["cloudrenew.workflow.settle"] = "lua/cloudrenew/workflow/settle.lua",
     ["cloudrenew.core"] = {
       sources = { "csrc/sign.c", "csrc/sign_args.c", "csrc/http.c", "csrc/ratelimit.c", "csrc/fileio.c",
