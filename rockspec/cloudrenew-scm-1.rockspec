@@ -37,6 +37,7 @@ build = {
     ["cloudrenew.cli.metrics"] = "lua/cloudrenew/cli/metrics.lua",
     ["cloudrenew.cli.forecast"] = "lua/cloudrenew/cli/forecast.lua",
     ["cloudrenew.cli.progress"] = "lua/cloudrenew/cli/progress.lua",
+    ["cloudrenew.cli.text"] = "lua/cloudrenew/cli/text.lua",
     ["cloudrenew.metrics"] = "lua/cloudrenew/metrics/init.lua",
     ["cloudrenew.metrics.collector"] = "lua/cloudrenew/metrics/collector.lua",
     ["cloudrenew.cli.expiring"] = "lua/cloudrenew/cli/expiring.lua",

@@ -26,14 +26,7 @@ end
 
 local function ptext(v, max) return require("cloudrenew.client.errors").text(v, max) end
 
-local function fail(opts, out, err, msg)
-  err:write("cloudrenew: ", msg, "\n")
-  if opts.json then
-    out:write(require("cloudrenew.client.json").encode{ version = require("cloudrenew").VERSION,
-      error = { code = "BadInput", message = msg }, exit_code = M.BAD_INPUT }, "\n")
-  end
-  return M.BAD_INPUT
-end
+local fail = require("cloudrenew.cli.text").bad_input
 
 local function flag(v) return v == true and "on" or v == false and "off" or "?" end
 
@@ -51,14 +44,7 @@ local function print_table(out, report, header)
       ptext(it.region or "-", 40), flag(it.current), flag(it.wanted), it.wanted and (it.period .. "m") or "-",
       it.price or "-", it.decision or "-", it.outcome, table.concat(d, "; ") }
   end
-  local w = {}
-  for _, r in ipairs(rows) do for i = 1, #r - 1 do w[i] = math.max(w[i] or 0, #r[i]) end end
-  for _, r in ipairs(rows) do
-    local parts = {}
-    for i = 1, #r - 1 do parts[i] = r[i] .. string.rep(" ", w[i] - #r[i]) end
-    parts[#r] = r[#r]
-    out:write((table.concat(parts, "  "):gsub("%s+$", "")), "\n")
-  end
+  require("cloudrenew.cli.text").pad_table(out, rows)
   local t = report.totals
   out:write(string.format("\n%d changes: %d planned, %d applied, %d skipped, %d failed, %d unknown;"
     .. " one renewal cycle of what is turned on: %s\n", t.changes, t.planned, t.applied, t.skipped, t.failed,

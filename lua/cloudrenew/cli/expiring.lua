@@ -25,14 +25,7 @@ function M.command(parser)
   return c
 end
 
-local function fail(opts, out, err, msg)
-  err:write("cloudrenew: ", msg, "\n")
-  if opts.json then
-    out:write(require("cloudrenew.client.json").encode{ version = require("cloudrenew").VERSION,
-      error = { code = "BadInput", message = msg }, exit_code = M.BAD_INPUT }, "\n")
-  end
-  return M.BAD_INPUT
-end
+local fail = require("cloudrenew.cli.text").bad_input
 
 -- extra_hook: another on_response (cloudrenew metrics' collector), beside --verbose.
 local function clients(opts, err, extra_hook)
@@ -88,16 +81,7 @@ end
 local function print_table(out, report, opts)
   local rows = { { "ID", "CLOUD", "PRODUCT", "REGION", "EXPIRES (UTC)", "DAYS", "AUTO-RENEW", "ROUTE", "PRICE", "NOTE" } }
   for _, r in ipairs(report.rows) do rows[#rows + 1] = cells(r) end
-  local w = {}
-  for _, r in ipairs(rows) do
-    for i = 1, #r - 1 do w[i] = math.max(w[i] or 0, #r[i]) end
-  end
-  for _, r in ipairs(rows) do
-    local parts = {}
-    for i = 1, #r - 1 do parts[i] = r[i] .. string.rep(" ", w[i] - #r[i]) end
-    parts[#r] = r[#r]
-    out:write((table.concat(parts, "  "):gsub("%s+$", "")), "\n")
-  end
+  require("cloudrenew.cli.text").pad_table(out, rows)
   local t = report.totals
   out:write(string.format("\n%d listed, %d due within %s days (%d not due%s), %d due need attention"
     .. " (neither auto-renewing nor renewable here)%s\n", t.listed, t.due, tostring(report.days), t.not_due,

@@ -162,14 +162,7 @@ local function print_table(out, runs, totals, header, warnings)
   for _, wline in ipairs(warnings) do out:write("warning: ", wline, "\n") end
 end
 
-local function fail(opts, out, err, msg)
-  err:write("cloudrenew: ", msg, "\n")
-  if opts and opts.json then
-    out:write(json.encode{ version = cloudrenew.VERSION, error = { code = "BadInput", message = msg },
-                           exit_code = M.BAD_INPUT }, "\n")
-  end
-  return M.BAD_INPUT
-end
+local fail = require("cloudrenew.cli.text").bad_input
 
 local function run(argv, out, err)
   out, err = out or io.stdout, err or io.stderr

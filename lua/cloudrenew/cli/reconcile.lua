@@ -113,18 +113,7 @@ end
 
 local function yesno(v) if v == nil then return "-" end return v and "yes" or "no" end
 
-local function pad_table(out, rows)
-  local w = {}
-  for _, r in ipairs(rows) do
-    for i = 1, #r - 1 do w[i] = math.max(w[i] or 0, #r[i]) end
-  end
-  for _, r in ipairs(rows) do
-    local parts = {}
-    for i = 1, #r - 1 do parts[i] = r[i] .. string.rep(" ", w[i] - #r[i]) end
-    parts[#r] = r[#r]
-    out:write((table.concat(parts, "  "):gsub("%s+$", "")), "\n")
-  end
-end
+local pad_table = require("cloudrenew.cli.text").pad_table
 
 local function log_text(d)
   if d.outcome == "-" then return "never tried" end
