@@ -238,6 +238,152 @@ M.actions[#M.actions + 1] = {
                     example = "at most 64 printable ASCII characters" },
   } }
 
+-- Issue 23 part 2: Tencent products whose own APIs renew them, and billing's
+-- RenewInstance for the products it lists. tccli states no rate for any of them and
+-- no vendor page was at hand: 10/s assumed for renewals, 20/s for inquiries and reads
+-- (docs/official.md). Periods are the definitions' ("取值范围：1, 2, ..., 24, 36").
+local function ids_of(pattern, example, max)
+  return { type = "array", max = max, unique = true, items = { type = "string", pattern = pattern, example = example } }
+end
+local DISK = { "^disk%-[0-9a-z]+$", "disk-11112222" }
+local LH = { "^lhins%-[0-9a-z]+$", "lhins-hwqmi7d5" }
+local LH_CHARGE = { type = "object", required = true, fields = {
+  Period = { type = "integer", required = true, enum = TC_PERIODS },   -- "续费实例时" 1-12, 24, 36
+  RenewFlag = { type = "string", enum = RENEW_FLAGS },
+} }
+local DISK_CHARGE = { type = "object", fields = {
+  Period = { type = "integer", required = true, enum = TC_PERIODS },
+  RenewFlag = { type = "string", enum = RENEW_FLAGS },
+  CurInstanceDeadline = { type = "string", min = 1, max = 64 },
+} }
+local OWN = {
+  { cloud = "tencent", service = "cbs", version = "2017-03-12", action = "InquiryPriceRenewDisks",
+    method = "POST", rate = 20, kind = "inquiry", region = "required",
+    one_of = { { "DiskChargePrepaids", "NewDeadline" } },   -- "两者必传一个"
+    params = {
+      DiskIds = { type = "array", required = true, min = 1, max = 100, unique = true,
+                  items = { type = "string", pattern = DISK[1], example = DISK[2] } },
+      DiskChargePrepaids = { type = "array", min = 1, max = 100, items = DISK_CHARGE },
+      NewDeadline = { type = "string", min = 1, max = 64 },
+      ProjectId = { type = "integer", min = 0 },
+    } },
+  { cloud = "tencent", service = "cbs", version = "2017-03-12", action = "RenewDisk",
+    method = "POST", rate = 10, kind = "renewal", region = "required",
+    params = {
+      DiskId = { type = "string", required = true, pattern = DISK[1], example = DISK[2] },
+      DiskChargePrepaid = (function() local t = {}; for k, v in pairs(DISK_CHARGE) do t[k] = v end
+        t.required = true; return t end)(),
+    } },
+  { cloud = "tencent", service = "cbs", version = "2017-03-12", action = "DescribeDisks",
+    method = "POST", rate = 20, kind = "inquiry", region = "required",
+    pages = { style = "offset", offset = "Offset", limit = "Limit", max = 100, list = "DiskSet", total = "TotalCount" },
+    exclusive = { { "DiskIds", "Filters" } },   -- "参数不支持同时指定`DiskIds`和`Filters`"
+    params = {
+      DiskIds = ids_of(DISK[1], DISK[2], 100), Filters = filters(10, 5), Offset = PAGE,
+      Limit = { type = "integer", min = 1, max = 100 },
+      Order = { type = "string", enum = { "ASC", "DESC" } },
+      OrderField = { type = "string", enum = { "CREATE_TIME", "DEADLINE" } },
+      ReturnBindAutoSnapshotPolicy = { type = "boolean" },
+    } },
+  -- DescribeDBPrice answers in cents ("单位：分"); with InstanceId it is the renewal's price.
+  { cloud = "tencent", service = "cdb", version = "2017-03-20", action = "DescribeDBPrice",
+    method = "POST", rate = 20, kind = "inquiry", region = "required",
+    params = {
+      Period = { type = "integer", required = true, min = 1, max = 36 },
+      InstanceId = { type = "string", pattern = "^cdb%-[0-9a-z]+$", example = "cdb-c1nl9rpv" },
+      Zone = { type = "string", min = 1 }, GoodsNum = { type = "integer", min = 1, max = 100 },
+      Memory = { type = "integer", min = 1 }, Volume = { type = "integer", min = 1 },
+      InstanceRole = { type = "string", enum = { "master", "ro", "dr" } },
+      PayType = { type = "string", enum = { "PRE_PAID", "HOUR_PAID" } },
+      ProtectMode = { type = "integer", enum = { 0, 1, 2 } },
+      DeviceType = { type = "string", enum = { "UNIVERSAL", "EXCLUSIVE", "CLOUD_NATIVE_CLUSTER",
+        "CLOUD_NATIVE_CLUSTER_EXCLUSIVE", "CLOUD_NATIVE_CLUSTER_ULTRA" } }, InstanceNodes = { type = "integer", min = 1 },
+      Cpu = { type = "integer", min = 1 }, Ladder = { type = "integer", enum = { 1, 2, 3 } },
+      DiskType = { type = "string", min = 1 },
+    } },
+  { cloud = "tencent", service = "cdb", version = "2017-03-20", action = "RenewDBInstance",
+    method = "POST", rate = 10, kind = "renewal", region = "required",
+    params = {
+      InstanceId = { type = "string", required = true, pattern = "^cdb%-[0-9a-z]+$", example = "cdb-c1nl9rpv" },
+      TimeSpan = { type = "integer", required = true, enum = TC_PERIODS },
+      ModifyPayType = { type = "string", enum = { "PREPAID" } },
+      AutoRenew = { type = "integer", enum = { 0, 1 } },
+    } },
+  { cloud = "tencent", service = "cdb", version = "2017-03-20", action = "DescribeDBInstances",
+    method = "POST", rate = 20, kind = "inquiry", region = "required",
+    pages = { style = "offset", offset = "Offset", limit = "Limit", max = 2000, list = "Items", total = "TotalCount" },
+    params = {
+      InstanceIds = ids_of("^cdb%-[0-9a-z]+$", "cdb-c1nl9rpv", 2000), Offset = PAGE,
+      Limit = { type = "integer", min = 1, max = 2000 },
+    } },
+  -- Price's unit is AmountUnit's: pent (cents) or microPent.
+  { cloud = "tencent", service = "redis", version = "2018-04-12", action = "InquiryPriceRenewInstance",
+    method = "POST", rate = 20, kind = "inquiry", region = "required",
+    params = {
+      InstanceId = { type = "string", required = true, pattern = "^crs%-[0-9a-z]+$", example = "crs-xjhsdj12" },
+      Period = { type = "integer", required = true, enum = TC_PERIODS },
+    } },
+  { cloud = "tencent", service = "redis", version = "2018-04-12", action = "RenewInstance",
+    method = "POST", rate = 10, kind = "renewal", region = "required",
+    params = {
+      InstanceId = { type = "string", required = true, pattern = "^crs%-[0-9a-z]+$", example = "crs-xjhsdj12" },
+      Period = { type = "integer", required = true, enum = TC_PERIODS },
+      ModifyPayMode = { type = "string", enum = { "prepaid" } },
+    } },
+  { cloud = "tencent", service = "redis", version = "2018-04-12", action = "DescribeInstances",
+    method = "POST", rate = 20, kind = "inquiry", region = "required",
+    pages = { style = "offset", offset = "Offset", limit = "Limit", max = 1000, list = "InstanceSet", total = "TotalCount" },
+    params = {
+      InstanceIds = ids_of("^crs%-[0-9a-z]+$", "crs-xjhsdj12", 1000), InstanceId = { type = "string", min = 1 },
+      Offset = PAGE, Limit = { type = "integer", min = 1, max = 1000 },
+      BillingMode = { type = "string", enum = { "postpaid", "prepaid" } },
+      OrderBy = { type = "string", min = 1 }, OrderType = { type = "integer", enum = { 0, 1 } },
+    } },
+  -- Lighthouse is asynchronous as cvm: DescribeInstances' LatestOperation* follow the
+  -- renewal's RequestId. RenewDataDisk defaults to TRUE in RenewInstances but false in
+  -- the inquiry: cloudrenew sends false to both, so the price is what is charged.
+  { cloud = "tencent", service = "lighthouse", version = "2020-03-24", action = "InquirePriceRenewInstances",
+    method = "POST", rate = 20, kind = "inquiry", region = "required",
+    params = {
+      InstanceIds = { type = "array", required = true, min = 1, max = 50, unique = true,
+                      items = { type = "string", pattern = LH[1], example = LH[2] } },   -- "上限为50"
+      InstanceChargePrepaid = LH_CHARGE,
+      RenewDataDisk = { type = "boolean" }, AlignInstanceExpiredTime = { type = "boolean" },
+    } },
+  { cloud = "tencent", service = "lighthouse", version = "2020-03-24", action = "RenewInstances",
+    method = "POST", rate = 10, kind = "renewal", region = "required",
+    params = {
+      InstanceIds = { type = "array", required = true, min = 1, max = 100, unique = true,
+                      items = { type = "string", pattern = LH[1], example = LH[2] } },
+      InstanceChargePrepaid = LH_CHARGE,
+      RenewDataDisk = { type = "boolean" }, AutoVoucher = { type = "boolean" },
+    } },
+  { cloud = "tencent", service = "lighthouse", version = "2020-03-24", action = "DescribeInstances",
+    method = "POST", rate = 20, kind = "inquiry", region = "required",
+    pages = { style = "offset", offset = "Offset", limit = "Limit", max = 100, list = "InstanceSet", total = "TotalCount" },
+    exclusive = { { "InstanceIds", "Filters" } },
+    params = {
+      InstanceIds = ids_of(LH[1], LH[2], 100), Filters = filters(10, 100), Offset = PAGE,
+      Limit = { type = "integer", min = 1, max = 100 },
+      OrderField = { type = "string", enum = { "EXPIRED_TIME" } }, Order = { type = "string", enum = { "ASC", "DESC" } },
+    } },
+  -- billing RenewInstance: the products its definition lists (WAF, Cloud Firewall, Host
+  -- Security, container security, Security Center, KMS). ClientToken is required.
+  { cloud = "tencent", service = "billing", version = "2018-07-09", action = "RenewInstance",
+    method = "POST", rate = 10, kind = "renewal", token = "ClientToken",
+    params = {
+      ClientToken = { type = "string", required = true, min = 1, max = 64, pattern = "^[\33-\126]+$",
+                      example = "at most 64 ASCII characters" },
+      ProductCode = { type = "string", required = true, min = 1, max = 128 },
+      SubProductCode = { type = "string", required = true, min = 1, max = 128 },
+      RegionCode = { type = "string", required = true, min = 1, max = 64 },
+      InstanceId = { type = "string", required = true, min = 1, max = 128 },
+      Period = { type = "integer", min = 1, max = 36 },   -- "取值上限：36，默认取值1"
+      PeriodUnit = { type = "string", enum = { "m", "y" } },
+    } },
+}
+for _, row in ipairs(OWN) do M.actions[#M.actions + 1] = row end
+
 -- Lookups: by_service[cloud][service][action] = row; services[cloud][service] = version.
 M.by_service, M.services = {}, {}
 for _, row in ipairs(M.actions) do
