@@ -10,7 +10,9 @@ Values the definitions leave open, as docs/official.md records them:
   documented flags, RenewPeriodUnit "m"; the list is ordered by expiry (Reverse: the
   other way), NextToken null on the last page (tccli's example answer).
 - ProductCode / SubProductCode of the products cloudrenew knows: p_cvm/sp_cvm and
-  p_yunjing/sp_yunjing_vas appear in the definitions; teo's p_teo/sp_teo is assumed.
+  p_yunjing/sp_yunjing_vas appear in the definitions, p_edgeone, p_cbs, p_cdb and p_redis
+  as BusinessCodes of tccli's billing examples; p_lighthouse and every sp_ code but those
+  two are assumed.
   A fleet entry may name any code (`product_code`, `sub_product_code`).
 - Volcengine Product "ECS" for ecs, RenewType Manually/Automatically, Status
   Normal/Expired, ExpiredTime RFC 3339 UTC "Z". Call with state.lock held.
@@ -29,7 +31,9 @@ from params import Invalid, as_int, half_up_percent
 
 BEIJING = datetime.timezone(datetime.timedelta(hours=8))
 UTC = datetime.timezone.utc
-TC_CODES = {"cvm": ("p_cvm", "sp_cvm"), "hspro": ("p_yunjing", "sp_yunjing_vas"), "teo": ("p_teo", "sp_teo")}
+TC_CODES = {"cvm": ("p_cvm", "sp_cvm"), "hspro": ("p_yunjing", "sp_yunjing_vas"), "teo": ("p_edgeone", "sp_edgeone"),
+            "cbs": ("p_cbs", "sp_cbs"), "cdb": ("p_cdb", "sp_cdb"), "crs": ("p_redis", "sp_redis"),
+            "lighthouse": ("p_lighthouse", "sp_lighthouse")}
 TC_FLAGS = ("NOTIFY_AND_MANUAL_RENEW", "NOTIFY_AND_AUTO_RENEW", "DISABLE_NOTIFY_AND_MANUAL_RENEW")
 VOLC_CODES = {"ecs": "ECS"}
 
@@ -108,6 +112,8 @@ def tencent_describe_renew_instances(ctx, p, state):
                 "ExpireTime": None if r["expires"] is None else
                 datetime.datetime.fromtimestamp(r["expires"], BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
                 "InstanceName": r["name"] or ""}
+        if r["product_name"]:
+            item["ProductName"] = r["product_name"]
         if r["auto_renew"]:
             item["RenewPeriod"], item["RenewPeriodUnit"] = r.get("renew_period") or (1, "m")
         out.append(item)

@@ -14,20 +14,21 @@ from params import Invalid, as_int
 
 # "other": a product only the billing actions show (billing.py): it needs `cloud`
 # and `product_code` (Tencent ProductCode, Volcengine Product).
-PRODUCTS = ("cvm", "ecs", "teo", "hspro", "other")
-CLOUDS = {"cvm": "tencent", "teo": "tencent", "hspro": "tencent", "ecs": "volcengine"}
+PRODUCTS = ("cvm", "ecs", "teo", "hspro", "cbs", "cdb", "crs", "lighthouse", "other")
+CLOUDS = {"cvm": "tencent", "teo": "tencent", "hspro": "tencent", "ecs": "volcengine",
+          "cbs": "tencent", "cdb": "tencent", "crs": "tencent", "lighthouse": "tencent"}
+# id prefix -> product (tproducts.py serves cbs, cdb, crs and lighthouse)
+PREFIXES = (("ins-", "cvm"), ("i-", "ecs"), ("edgeone-", "teo"), ("disk-", "cbs"), ("cdb-", "cdb"),
+            ("crs-", "crs"), ("lhins-", "lighthouse"))
 BEIJING = datetime.timezone(datetime.timedelta(hours=8))
 UTC = datetime.timezone.utc
 RESULTS = ("SUCCESS", "FAILED")
 
 
 def product_of(rid):
-    if rid.startswith("ins-"):
-        return "cvm"
-    if rid.startswith("i-"):
-        return "ecs"
-    if rid.startswith("edgeone-"):
-        return "teo"
+    for prefix, product in PREFIXES:
+        if rid.startswith(prefix):
+            return product
     return "hspro"
 
 
@@ -80,6 +81,7 @@ def _resource(spec, default_expiry):
             "plan_type": spec.get("plan_type", "plan-standard"), "area": spec.get("area", "mainland"),
             "cloud": spec.get("cloud"), "product_code": spec.get("product_code"),
             "sub_product_code": spec.get("sub_product_code"), "name": spec.get("name"),
+            "product_name": spec.get("product_name"),
             "latest": None}
 
 
@@ -89,7 +91,7 @@ def cloud_of(r):
 
 FIELDS = {"id", "product", "region", "prepaid", "charge_type", "expires_at", "expires_in_days",
           "auto_renew", "status", "time_format", "operation_result", "operation_error",
-          "plan_type", "area", "cloud", "product_code", "sub_product_code", "name"}
+          "plan_type", "area", "cloud", "product_code", "sub_product_code", "name", "product_name"}
 
 
 def _check_spec(s, now):
@@ -106,7 +108,7 @@ def _check_spec(s, now):
         if k in s and not isinstance(s[k], bool):
             raise ValueError("%s must be true or false" % k)
     for k in ("region", "charge_type", "status", "operation_error", "plan_type", "area", "product_code",
-              "sub_product_code", "name"):
+              "sub_product_code", "name", "product_name"):
         if s.get(k) is not None and not isinstance(s[k], str):
             raise ValueError("%s must be a string or null" % k)
     if s.get("cloud") not in (None, "tencent", "volcengine"):
@@ -214,7 +216,7 @@ def status_of(r, now):
     if r["status"]:
         return r["status"]
     expired = r["expires"] is not None and r["expires"] <= now
-    if r["product"] == "cvm":
+    if r["product"] in ("cvm", "lighthouse"):
         return "SHUTDOWN" if expired else "RUNNING"
     if r["product"] == "teo":
         if expired:
@@ -366,6 +368,8 @@ def install_tencent(actions, versions):
     versions["cwp"] = "2018-02-28"
     import billing
     billing.install_tencent(actions, versions)
+    import tproducts
+    tproducts.install(actions, versions)
 
 
 # ---- Volcengine ------------------------------------------------------------------

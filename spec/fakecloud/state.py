@@ -16,7 +16,7 @@ import describe
 # Documented per-action limits (requests per second); anything else gets DEFAULT_LIMIT.
 LIMITS = {
     "RenewProVersion": 20, "InquiryPriceOpenProVersionPrepaid": 20, "RenewPlan": 20,
-    "InquiryPriceRenewInstances": 10, "RenewInstances": 10,
+    "InquiryPriceRenewInstances": 10, "RenewInstances": 10, "RenewDisk": 10, "RenewDBInstance": 10,
     "RenewInstance": 10, "QueryPriceForRenew": 10,
     # cvm's documented 40/s (the clients pace Volcengine's DescribeInstances at 10/s anyway)
     "DescribeInstances": 40,

@@ -36,6 +36,19 @@ function M.quote(action, what, v, res)
   return nil, untrusted(action, what, v, res)
 end
 
+-- A quote the cloud states in cents (cdb "单位：分", redis AmountUnit "pent"), or in
+-- millionths of a cent (redis "microPent": scale 10^6): integer cents, rounded up,
+-- within money.MAX; anything else is refused as M.quote refuses.
+function M.quote_cents(action, what, v, res, scale)
+  v = num.canon(v)
+  scale = scale or 1
+  if num.finite(v) and v >= 0 and v / scale <= money.MAX * 100 then
+    local c = math.ceil(v / scale)
+    return math.tointeger and math.tointeger(c) or c
+  end
+  return nil, untrusted(action, what, v, res)
+end
+
 -- Each product's row(r, i, client) turns resources[i] into { id =, row = }
 -- (row: what inquire and renew get), or nil and a message naming the entry.
 -- Id products take an id string of the documented shape (p.id_pattern).
@@ -78,6 +91,29 @@ function M.chunks(list, n)
     out[#out + 1] = c
   end
   return out
+end
+
+-- A product's list: by_ids(chunk) for each `batch` of the selector's ids, else every
+-- page all_pages() yields; the raw items of `field`, or nil and err.
+function M.tencent_list(sel, batch, by_ids, all_pages, field)
+  local pages = require("cloudrenew.client.pages")
+  local list = {}
+  if sel.ids then
+    for _, ch in ipairs(M.chunks(sel.ids, batch)) do
+      local res, err = by_ids(ch)
+      if not res then return nil, err end
+      for _, x in ipairs(type(res[field]) == "table" and res[field] or {}) do list[#list + 1] = x end
+    end
+    return list
+  end
+  return pages.all(all_pages(), field)
+end
+
+-- Tencent's three renewal flags: auto-renew on, off, or unknown (nil).
+function M.tc_auto(flag)
+  if flag == "NOTIFY_AND_AUTO_RENEW" then return true end
+  if flag == "NOTIFY_AND_MANUAL_RENEW" or flag == "DISABLE_NOTIFY_AND_MANUAL_RENEW" then return false end
+  return nil
 end
 
 -- The verdict every product has: renewed once the expiry read now is past the one

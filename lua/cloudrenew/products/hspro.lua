@@ -17,14 +17,10 @@ local P = {
     .. " them), and the inquiry is officially the price of opening Pro (\"开通专业版询价\"), taken here"
     .. " as the renewal's price",
   batch = 1,   -- InquiryPriceOpenProVersionPrepaid also answers a total only
-  -- billing DescribeRenewInstances' ProductCode (tccli's RenewInstance names p_yunjing)
-  billing_code = "p_yunjing", route = "yunjing RenewProVersion",
+  -- Billing's list shows Host Security as p_yunjing, which tc_billing renews (billing
+  -- RenewInstance, the maintained route); this one takes machines by Quuid.
+  route = "yunjing RenewProVersion",
   inquiry = "yunjing InquiryPriceOpenProVersionPrepaid",   -- its price inquiry (the CLI's time left)
-  -- A row from billing's listing: its InstanceId taken as the Quuid, a CVM machine in
-  -- its RegionCode (billing names no machine type; docs/official.md).
-  billing_row = function(id, region, client)
-    return { Quuid = id, MachineType = "CVM", MachineRegion = region or (client.options and client.options.region) }
-  end,
   -- A bare Quuid means a CVM machine in the client's region.
   row = function(r, i, client)
     if type(r) == "string" then

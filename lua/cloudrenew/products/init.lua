@@ -21,14 +21,15 @@
 --   list(c, sel, copts, now) -> entries (discovery; optional), select_region,
 --     sources (extra select.source values), check_select(sel, s) -> message or nil,
 --     account_wide(sel) (its list spans every region)
---   billing_code, regional, billing_row(id, region, client, code) (issue 23's billing
---     lists), any_billing_code (renews every code of its cloud no other module has)
+--   billing_code, regional, billing_row(id, region, client, code, sub) (issue 23's billing
+--     lists), billing_match(code, product_name) (renews entries beyond its one code:
+--     tc_billing), any_billing_code (renews every code of its cloud no other module has)
 --   id_of(r) (a resource given as a table: its id), record(it) -> extra intent fields,
 --     from_record(intent) -> the row again (settling re-sends with the same parameters)
 -- Prices come back in integer cents (cloudrenew.workflow.money).
 local REG = {}
 -- The order the products are named in messages and the CLI's inventory.
-local NAMES = { "cvm", "hspro", "teo", "ecs", "volc_billing" }
+local NAMES = { "cvm", "hspro", "teo", "cbs", "cdb", "crs", "lighthouse", "tc_billing", "ecs", "volc_billing" }
 for _, name in ipairs(NAMES) do
   local p = require("cloudrenew.products." .. name)
   p.name = name

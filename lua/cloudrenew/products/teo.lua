@@ -11,8 +11,9 @@ local str = base.str
 local P = {
   title = "EdgeOne plan", cloud = "tencent", id_pattern = "^edgeone%-[0-9a-z]+$", id_example = "edgeone-2unuvzjmmn2q", periods = base.SHORT,
   batch = 1,
-  -- billing DescribeRenewInstances' ProductCode: assumed (no definition names teo's; docs/official.md)
-  billing_code = "p_teo", route = "teo RenewPlan",
+  -- billing's code for EdgeOne: p_edgeone ("边缘安全加速平台", a BusinessCode in tccli's
+  -- billing examples; taken as DescribeRenewInstances' ProductCode, docs/official.md)
+  billing_code = "p_edgeone", route = "teo RenewPlan",
   -- teo has no price inquiry: the caller's table or function is the price list.
   caller_priced = true,
   id_name = "PlanId", noun = "plan",   -- what the caller's price list is keyed by

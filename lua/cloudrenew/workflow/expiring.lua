@@ -77,6 +77,14 @@ local function by_code()
   return t
 end
 
+-- The module whose billing_match takes an entry no code names (tc_billing: by the
+-- product names its definition lists), or nil.
+local function matched(cloud, code, product_name)
+  for _, name in ipairs(products.names(cloud, "billing_match")) do
+    if products.get(name).billing_match(code, product_name) then return name end
+  end
+end
+
 local KNOWN = { clients = true, days = true, all = true, price = true, period = true, price_all = true }
 
 local function check(o)
@@ -143,7 +151,8 @@ local function read(client, codes, now, c, totals)
     else
       seen[id] = true
       local code = text(e.code)
-      local pname = code and (codes[client.cloud][code] or codes[client.cloud][ANY])
+      local pname = code and (codes[client.cloud][code] or matched(client.cloud, code, e.product_name)
+        or codes[client.cloud][ANY])
       local p = pname and products.get(pname)
       local region = region_of(e.region)
       local expires = e.expires
@@ -161,9 +170,9 @@ local function read(client, codes, now, c, totals)
       if p and (not p.id_pattern or id:find(p.id_pattern)) then
         -- product: the module's name; a route for any code (volc_billing) leaves the
         -- row's own product_code to name it (r.renew_as says which module renews it)
-        r.product = not p.any_billing_code and pname or nil
+        r.product = not (p.any_billing_code or p.billing_match) and pname or nil
         r.renew_as, r.route, r.renewable, r._p = pname, p.route, true, p
-        r._row, r._row_err = p.row(p.billing_row and p.billing_row(id, region, client, code) or id, 1, client)
+        r._row, r._row_err = p.row(p.billing_row and p.billing_row(id, region, client, code, text(e.sub)) or id, 1, client)
       else
         r.renewable, r.route = false, "console"
       end
