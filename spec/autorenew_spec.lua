@@ -12,8 +12,8 @@ local fixture = require("support.fixture")
 local FLEET = {
   { id = "ins-ar000001", region = "ap-guangzhou", expires_in_days = 20.5 },                  -- cvm, manual
   { id = "ins-ar000002", region = "ap-shanghai", expires_in_days = 40.5, auto_renew = true }, -- cvm, auto
-  { id = "disk-ar00001", product = "other", cloud = "tencent", product_code = "p_cbs",
-    sub_product_code = "sp_cbs", region = "ap-shanghai", expires_in_days = 10.5 },           -- console only
+  { id = "cos-ar00001", product = "other", cloud = "tencent", product_code = "p_cos",
+    sub_product_code = "sp_cos", region = "ap-shanghai", expires_in_days = 10.5 },           -- console only
   { id = "i-ar00000000000000001", expires_in_days = 15.5 },                                   -- ecs, manual
   { id = "rds-ar000001", product = "other", cloud = "volcengine", product_code = "RDS_MySQL",
     expires_in_days = 30.5, auto_renew = true },
@@ -22,7 +22,7 @@ local FLEET = {
 local CHANGES = {
   { cloud = "tencent", id = "ins-ar000001", auto_renew = true, period = 1 },
   { cloud = "tencent", id = "ins-ar000002", auto_renew = false },
-  { cloud = "tencent", id = "disk-ar00001", auto_renew = true, period = 12 },
+  { cloud = "tencent", id = "cos-ar00001", auto_renew = true, period = 12 },
   { cloud = "volcengine", id = "i-ar00000000000000001", auto_renew = true, period = 1 },
   { cloud = "volcengine", id = "rds-ar000001", auto_renew = false },
 }
@@ -65,8 +65,8 @@ describe("autorenew (issue 23 part 4)", function()
     local b = by["ins-ar000002"]
     assert.are.same({ true, false, "change", "planned" }, { b.current, b.wanted, b.decision, b.outcome })
     assert.is_nil(b.price)                   -- turning off commits nothing
-    local d = by["disk-ar00001"]
-    assert.are.same({ "p_cbs", "ap-shanghai", "change", 12 }, { d.product_code, d.region, d.decision, d.period })
+    local d = by["cos-ar00001"]
+    assert.are.same({ "p_cos", "ap-shanghai", "change", 12 }, { d.product_code, d.region, d.decision, d.period })
     assert.is_nil(d.price)                   -- no inquiry for a console-only product
     local e = by["i-ar00000000000000001"]
     assert.are.same({ "ECS", "85.00", "billing SetRenewalType" }, { e.product_code, e.price, e.route })
@@ -92,7 +92,7 @@ describe("autorenew (issue 23 part 4)", function()
     for _, r in ipairs(fake:requests_for("SetRenewal")) do local b = json.decode(r.body); tr[b.InstanceId] = b end
     assert.are.same({ ProductCode = "p_cvm", RegionCode = "ap-guangzhou", InstanceId = "ins-ar000001",
                       RenewFlag = "NOTIFY_AND_AUTO_RENEW", RenewPeriod = "1", RenewPeriodUnit = "m" }, tr["ins-ar000001"])
-    assert.are.same({ "1", "y" }, { tr["disk-ar00001"].RenewPeriod, tr["disk-ar00001"].RenewPeriodUnit })
+    assert.are.same({ "1", "y" }, { tr["cos-ar00001"].RenewPeriod, tr["cos-ar00001"].RenewPeriodUnit })
     assert.are.equal("NOTIFY_AND_MANUAL_RENEW", tr["ins-ar000002"].RenewFlag)
     local vr = json.decode(fake:requests_for("SetRenewalType")[1].body)
     assert.truthy(vr.ClientToken and vr.Product and vr.RenewType)
@@ -115,7 +115,7 @@ describe("autorenew (issue 23 part 4)", function()
       changes = changes(function(c) return c.auto_renew and c.cloud == "tencent" end) })
     local by = fixture.by_id(report)
     assert.are.equal("applied", by["ins-ar000001"].outcome)               -- 80.00 fits
-    assert.are.equal("no_price", by["disk-ar00001"].decision)
+    assert.are.equal("no_price", by["cos-ar00001"].decision)
     assert.are.equal(1, sets(fake))
     assert.are.equal("80.00", report.totals.committed)
     report = assert(autorenew.apply{ clients = { tc, volc }, audit_log = log, budget = "80",
@@ -278,7 +278,7 @@ describe("cloudrenew autorenew plan|apply (issue 23 part 4)", function()
   it("--cloud C takes one cloud's changes: one budget per cloud", function()
     local log = dir .. "/audit.jsonl"
     local rc, out, err = run{ "autorenew", "apply", inventory(), "--budget", "100", "--cloud", "tencent", "--audit-log", log }
-    assert.are.equal(1, rc, out .. err)                            -- disk-ar00001 has no price under a budget
+    assert.are.equal(1, rc, out .. err)                            -- cos-ar00001 has no price under a budget
     assert.truthy(out:find("ins%-ar000001.-applied"), out)
     assert.is_nil(out:find("i-ar00000000000000001", 1, true), out)
     assert.are.equal(2, #fake:requests_for("SetRenewal"))         -- ins-ar000001 on, ins-ar000002 off

@@ -318,7 +318,7 @@ describe("bin/cloudrenew", function()
         "tencent.cvm%[2%].resources%[1%]: ins%-ccccccc1 is already listed in tencent.cvm%[1%].resources%[1%]" },
       { "teo without prices", inv{ tencent = { teo = { period = 1, resources = { "edgeone-cccccccccc01" } } } },
         "tencent.teo.prices: is required" },
-      { "prices on cvm", cvm_group{ prices = {} }, "tencent.cvm.prices: is for teo only" },
+      { "prices on cvm", cvm_group{ prices = {} }, "tencent.cvm.prices: is for teo and tc_billing only" },
       { "missing price file", inv{ tencent = { teo = { period = 1, prices = "nope.json",
                                                       resources = { "edgeone-cccccccccc01" } } } },
         "tencent.teo.prices: cannot read .*nope.json" },

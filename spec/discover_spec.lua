@@ -314,7 +314,7 @@ describe("discovery", function()
       { "hspro", { expires_within_days = 30 }, "hspro needs ids" },
       { "cvm", { expires_within_days = 30, include_auto_renew = "yes" }, "include_auto_renew" },
       { "cvm", { expires_within_days = 30, region = "ap-beijing" }, "not the client's region ap-guangzhou" },
-      { "teo", { expires_within_days = 30, region = "ap-beijing" }, "cvm and ecs only" },
+      { "teo", { expires_within_days = 30, region = "ap-beijing" }, "cvm, cbs, cdb, crs, lighthouse and ecs only" },
     }
     for _, c in ipairs(cases) do
       local res, err = workflow.renew_if_under_budget{ client = tc, product = c[1], period = 1, select = c[2],

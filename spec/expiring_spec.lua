@@ -11,16 +11,18 @@ local fixture = require("support.fixture")
 
 local read, write, q = fakecloud.read_file, fixture.write, fixture.q
 
--- A mixed account: three Tencent products cloudrenew renews, two only the console
--- renews, in several regions; on Volcengine ecs and a product billing renews (part 2).
+-- A mixed account: Tencent products cloudrenew renews (cvm, teo, Host Security through
+-- billing RenewInstance, cbs), two only the console renews, in several regions; on
+-- Volcengine ecs and a product billing renews (part 2).
 local FLEET = {
   { id = "ins-gz000001", region = "ap-guangzhou", expires_in_days = 5.5 },                     -- cvm, manual
   { id = "ins-sh000001", region = "ap-shanghai", expires_in_days = 12.5, auto_renew = true },   -- cvm, auto
   { id = "ins-sh000002", region = "ap-shanghai", expires_in_days = 200.5 },                    -- cvm, not due
   { id = "edgeone-plan0001", expires_in_days = 20.5 },                                         -- teo
   { id = "quuid-hs-0001", product = "hspro", region = "ap-beijing", expires_in_days = 3.5 },   -- Host Security
-  { id = "disk-cbs00001", product = "other", cloud = "tencent", product_code = "p_cbs",
-    sub_product_code = "sp_cbs", region = "ap-shanghai", expires_in_days = 8.5 },              -- console only
+  { id = "disk-cbs00001", region = "ap-shanghai", expires_in_days = 8.5 },                    -- cbs
+  { id = "cos-std00001", product = "other", cloud = "tencent", product_code = "p_cos",
+    sub_product_code = "sp_cos_pkg_std_new", region = "ap-shanghai", expires_in_days = 8.7 },  -- console only
   { id = "lb-clb00001", product = "other", cloud = "tencent", product_code = "p_clb",
     sub_product_code = "sp_clb", region = "ap-guangzhou", expires_in_days = 9.5, auto_renew = true },
   { id = "ins-postpaid1", region = "ap-guangzhou", prepaid = false },                          -- not listed
@@ -43,7 +45,7 @@ describe("expiring (issue 23 part 1)", function()
   before_each(function()
     fake:resources(FLEET)
     fake:config{ prices = { ["ins-gz000001"] = 100, ["ins-sh000001"] = 200, ["i-ecs0000000000000001"] = 100,
-                            ["quuid-hs-0001"] = 100 } }
+                            ["quuid-hs-0001"] = 100, ["disk-cbs00001"] = 100 } }
   end)
 
   it("lists every product and region of both clouds with expiry, days left, auto-renew, route and price", function()
@@ -51,7 +53,7 @@ describe("expiring (issue 23 part 1)", function()
     local by = rows_by_id(report)
     -- what is due within 30 days, from both clouds, every product and region
     for _, id in ipairs{ "ins-gz000001", "ins-sh000001", "edgeone-plan0001", "quuid-hs-0001", "disk-cbs00001",
-                         "lb-clb00001", "i-ecs0000000000000001", "rds-mysql00001" } do
+                         "cos-std00001", "lb-clb00001", "i-ecs0000000000000001", "rds-mysql00001" } do
       assert.truthy(by[id], id .. " is missing")
     end
     assert.is_nil(by["ins-sh000002"], "not due within 30 days: counted, not shown")
@@ -87,14 +89,20 @@ describe("expiring (issue 23 part 1)", function()
     assert.is_nil(teo.price)
     assert.truthy(teo.price_note:find("caller", 1, true), teo.price_note)
 
+    -- Host Security's maintained route: billing RenewInstance (issue 23 part 2), caller-priced
     local hs = by["quuid-hs-0001"]
-    assert.are.same({ "hspro", "p_yunjing", "yunjing RenewProVersion", true, "90.00" },
-      { hs.product, hs.product_code, hs.route, hs.renewable, hs.price })
+    assert.are.same({ "tc_billing", "p_yunjing", "billing RenewInstance", true },
+      { hs.renew_as, hs.product_code, hs.route, hs.renewable })
+    assert.is_nil(hs.price)
+    assert.truthy(hs.price_note:find("caller", 1, true), hs.price_note)
 
     local cbs = by["disk-cbs00001"]
-    assert.are.same({ "tencent", "p_cbs", "ap-shanghai", false, "console", true },
-      { cbs.cloud, cbs.product_code, cbs.region, cbs.renewable, cbs.route, cbs.attention })
-    assert.is_nil(cbs.product)
+    assert.are.same({ "tencent", "cbs", "p_cbs", "ap-shanghai", true, "cbs RenewDisk", false, "80.00" },
+      { cbs.cloud, cbs.product, cbs.product_code, cbs.region, cbs.renewable, cbs.route, cbs.attention, cbs.price })
+    local cos = by["cos-std00001"]
+    assert.are.same({ "tencent", "p_cos", "ap-shanghai", false, "console", true },
+      { cos.cloud, cos.product_code, cos.region, cos.renewable, cos.route, cos.attention })
+    assert.is_nil(cos.product)
     local clb = by["lb-clb00001"]
     assert.are.same({ true, false, false }, { clb.auto_renew, clb.renewable, clb.attention })
 
@@ -107,7 +115,7 @@ describe("expiring (issue 23 part 1)", function()
     assert.are.same({ "RDS_MySQL", true, "billing RenewInstance", false, 4 },
       { rds.product_code, rds.renewable, rds.route, rds.attention, rds.days_left })
 
-    assert.are.same({ "disk-cbs00001" }, (function()
+    assert.are.same({ "cos-std00001" }, (function()
       local t = {}
       for _, r in ipairs(report.rows) do if r.attention then t[#t + 1] = r.id end end
       table.sort(t)
@@ -135,7 +143,7 @@ describe("expiring (issue 23 part 1)", function()
 
   it("a product cloudrenew renews stays renewable when its row names no region; it is just not priced", function()
     fake:resources{ { id = "ins-noregion1", expires_in_days = 5.5 },
-                    { id = "quuid-noregion", product = "hspro", expires_in_days = 6.5 } }
+                    { id = "disk-noregion1", expires_in_days = 6.5 } }
     local bare = fx:tencent{ region = fakecloud.UNSET }
     local report = assert(expiring.list{ clients = { bare }, days = 30 })
     for _, r in ipairs(report.rows) do
@@ -146,7 +154,7 @@ describe("expiring (issue 23 part 1)", function()
     end
     assert.are.equal(2, #report.rows)
     assert.are.equal(0, #fake:requests_for("InquiryPriceRenewInstances"))
-    assert.are.equal(0, #fake:requests_for("InquiryPriceOpenProVersionPrepaid"))
+    assert.are.equal(0, #fake:requests_for("InquiryPriceRenewDisks"))
   end)
 
   it("pages exactly as the definitions say: MaxResults 100 and NextToken, to the end", function()
@@ -248,7 +256,7 @@ describe("cloudrenew expiring (issue 23 part 1)", function()
   it("prints one table across clouds; exit 1 when something due is neither auto-renewing nor renewable here", function()
     local rc, out, err = run{ "expiring", clouds(), "--days", "30" }
     assert.are.equal(1, rc, out .. err)
-    for _, want in ipairs{ "ins%-gz000001%s+tencent%s+cvm", "disk%-cbs00001%s+tencent%s+p_cbs", "rds%-mysql00001%s+volcengine%s+RDS_MySQL",
+    for _, want in ipairs{ "ins%-gz000001%s+tencent%s+cvm", "disk%-cbs00001%s+tencent%s+cbs", "cos%-std00001%s+tencent%s+p_cos", "rds%-mysql00001%s+volcengine%s+RDS_MySQL",
                            "i%-ecs0000000000000001%s+volcengine%s+ecs", "edgeone%-plan0001" } do
       assert.truthy(out:find(want), want .. "\n" .. out)
     end
@@ -264,12 +272,13 @@ describe("cloudrenew expiring (issue 23 part 1)", function()
     assert.are.equal(1, doc.exit_code)
     local ids = {}
     for _, r in ipairs(doc.rows) do ids[r.id] = r end
-    assert.truthy(ids["disk-cbs00001"].attention)
+    assert.truthy(ids["cos-std00001"].attention)
+    assert.is_false(ids["disk-cbs00001"].attention)
     assert.is_nil(ids["rds-mysql00001"])
     assert.are.equal(0, #fake:requests_for("ListAvailableInstances"))
     assert.are.equal(0, #fake:requests_for("InquiryPriceRenewInstances"))
     -- the console-only ones renew themselves: nothing needs attention
-    fake:resources({ { id = "disk-cbs00001", auto_renew = true }, { id = "rds-mysql00001", auto_renew = true } },
+    fake:resources({ { id = "cos-std00001", auto_renew = true }, { id = "rds-mysql00001", auto_renew = true } },
       { merge = true })
     rc, out = run{ "expiring", clouds(), "--days", "30", "--no-price" }
     assert.are.equal(0, rc, out)

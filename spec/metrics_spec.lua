@@ -32,8 +32,8 @@ end
 local FLEET = {
   { id = "ins-mt000001", region = "ap-guangzhou", expires_in_days = 5.5 },
   { id = "ins-mt000002", region = "ap-shanghai", expires_in_days = 12.5, auto_renew = true },
-  { id = "disk-mt000001", product = "other", cloud = "tencent", product_code = "p_cbs",
-    sub_product_code = "sp_cbs", region = "ap-shanghai", expires_in_days = 8.5 },
+  { id = "cos-mt000001", product = "other", cloud = "tencent", product_code = "p_cos",
+    sub_product_code = "sp_cos", region = "ap-shanghai", expires_in_days = 8.5 },
   { id = "i-mt00000000000000001", expires_in_days = 15.5 },
 }
 
@@ -66,7 +66,7 @@ describe("metrics (issue 24)", function()
     assert.are.equal(0, value(text, "cloudrenew_resource_auto_renew{" .. gz .. "}"))
     assert.are.equal(1, value(text, 'cloudrenew_resource_auto_renew{cloud="tencent",product="cvm",region="ap-shanghai",id="ins-mt000002"}'))
     assert.are.equal(1, value(text, "cloudrenew_resource_renewable{" .. gz .. ',route="cvm"}'))
-    assert.are.equal(0, value(text, 'cloudrenew_resource_renewable{cloud="tencent",product="p_cbs",region="ap-shanghai",id="disk-mt000001",route="console"}'))
+    assert.are.equal(0, value(text, 'cloudrenew_resource_renewable{cloud="tencent",product="p_cos",region="ap-shanghai",id="cos-mt000001",route="console"}'))
     -- the fake's inquiry: 80 % of 100; currency label as the cloud says ("unknown" when it does not)
     assert.are.equal(80, value(text, "cloudrenew_resource_renewal_price{" .. gz .. ',currency="unknown",period_months="1"}'))
     assert.are.equal(85, value(text, 'cloudrenew_resource_renewal_price{cloud="volcengine",product="ecs",region="",'
@@ -119,7 +119,7 @@ describe("metrics (issue 24)", function()
 
   it("hostile ids and codes from a server never become labels; the text stays valid", function()
     local report = { period = 1, rows = {
-      { cloud = "tencent", id = 'ins-a"}\nevil 1', product_code = "p_cbs", expires_at = 1 },
+      { cloud = "tencent", id = 'ins-a"}\nevil 1', product_code = "p_cos", expires_at = 1 },
       { cloud = "tencent", id = "ok-1", product_code = "p x\\y", expires_at = 2, auto_renew = true },
       { cloud = "tencent", id = string.rep("a", 500), expires_at = 3 } }, errors = {} }
     local text = metrics.render{ expiring = report, now = 0 }
@@ -218,7 +218,7 @@ describe("forecast (issue 24 part 3)", function()
       { id = "ins-fc000002", region = "ap-guangzhou", expires_at = at("2026-12-01T00:00:00Z"), auto_renew = true },
       { id = "i-fc00000000000000001", expires_at = at("2027-06-30T00:00:00Z") },
       { id = "edgeone-fc000001", expires_at = at("2027-03-10T00:00:00Z") },
-      { id = "disk-fc000001", product = "other", cloud = "tencent", product_code = "p_cbs", sub_product_code = "sp_cbs",
+      { id = "disk-fc000001", product = "other", cloud = "tencent", product_code = "p_cos", sub_product_code = "sp_cos",
         region = "ap-shanghai", expires_at = at("2027-02-01T00:00:00Z") },
       { id = "ins-fc000003", region = "ap-guangzhou", expires_at = at("2028-06-01T00:00:00Z") },   -- after the window
     }

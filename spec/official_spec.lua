@@ -420,7 +420,10 @@ end
 local PREFER = {
   tencent = { PayMode = { 1, "PREPAY" }, InstanceChargeType = { "PREPAID" }, Status = { "normal" },
               RenewFlag = { "NOTIFY_AND_MANUAL_RENEW" }, LatestOperationState = { "SUCCESS" },
-              MachineType = { "CVM" }, InstanceState = { "RUNNING" }, AutoRenewal = { false } },
+              MachineType = { "CVM" }, InstanceState = { "RUNNING" }, AutoRenewal = { false },
+              -- cdb, redis, cbs (issue 23 part 2)
+              PayType = { 0 }, BillingMode = { 1 }, DiskChargeType = { "PREPAID" }, AutoRenew = { 0 },
+              AutoRenewFlag = { 0 }, AmountUnit = { "pent" } },
   volcengine = { InstanceChargeType = { "PrePaid" }, RenewType = { "Manually" }, Status = { "RUNNING" },
                  Currency = { "CNY" }, Product = { "ECS" } },
 }
@@ -869,6 +872,17 @@ local function drive(h, strict)
   local vprices, vperr = vb.inquire(volc, { vrow }, 1)
   must(vprices and vprices["rds-rec00001"] and vprices["rds-rec00001"].cents, vperr, "volc_billing inquire")
   must(vb.renew(volc, vrow, 1, "cr-official-spec-token"), nil, "volc_billing renew")
+  -- issue 23 part 2: Tencent products with their own renewal APIs, and billing RenewInstance
+  for _, c in ipairs{ { "cbs", "disk-rec00001" }, { "cdb", "cdb-rec00001" }, { "crs", "crs-rec00001" },
+                      { "lighthouse", "lhins-rec00001" } } do
+    local p = products[c[1]]
+    local got, gerr = p.inquire(tc, { { id = c[2], row = c[2] } }, 1)
+    must(got and got[c[2]] and got[c[2]].cents, gerr, c[1] .. " inquire")
+    must(p.renew(tc, { id = c[2], row = c[2] }, 1), nil, c[1] .. " renew")
+  end
+  local trow = assert(products.tc_billing.row({ ProductCode = "p_yunjing", SubProductCode = "sp_yunjing_vas",
+    RegionCode = "ap-guangzhou", InstanceId = "yj-rec00001" }, 1))
+  must(products.tc_billing.renew(tc, trow, 1, "cr-official-spec-token"), nil, "tc_billing renew")
 
   -- discover, every reader and source
   local selects = {
@@ -882,6 +896,13 @@ local function drive(h, strict)
     { volc, "ecs", { expires_within_days = 30, ids = { "i-rec00001" } } },
     { volc, "volc_billing", { expires_within_days = 30 }, { Product = "RDS_MySQL" } },
     { volc, "volc_billing", { expires_within_days = 30, ids = { "rds-rec00001" } }, { Product = "RDS_MySQL" } },
+    { tc, "cbs", { expires_within_days = 30 } }, { tc, "cbs", { expires_within_days = 30, ids = { "disk-rec00001" } } },
+    { tc, "cdb", { expires_within_days = 30 }, { InstanceId = "cdb-rec00001" } }, { tc, "cdb", { expires_within_days = 30, ids = { "cdb-rec00001" } } },
+    { tc, "crs", { expires_within_days = 30 }, { InstanceId = "crs-rec00001" } }, { tc, "crs", { expires_within_days = 30, ids = { "crs-rec00001" } } },
+    { tc, "lighthouse", { expires_within_days = 30 }, { InstanceId = "lhins-rec00001" } },
+    { tc, "lighthouse", { expires_within_days = 30, ids = { "lhins-rec00001" } } },
+    { tc, "tc_billing", { expires_within_days = 30 }, { ProductCode = "p_yunjing" } },
+    { tc, "tc_billing", { expires_within_days = 30, ids = { "yj-rec00001" } }, { ProductCode = "p_yunjing" } },
   }
   for _, s in ipairs(selects) do
     h.prefer = s[4]
@@ -897,7 +918,9 @@ local function drive(h, strict)
   -- confirm's readers
   for _, r in ipairs{ { tc, "cvm", "ins-rec00001" }, { tc, "teo", "edgeone-rec00001" },
                       { tc, "hspro", "rec-quuid-00001" }, { volc, "ecs", "i-rec00001" },
-                      { volc, "volc_billing", "rds-rec00001" } } do
+                      { volc, "volc_billing", "rds-rec00001" }, { tc, "cbs", "disk-rec00001" },
+                      { tc, "cdb", "cdb-rec00001" }, { tc, "crs", "crs-rec00001" }, { tc, "lighthouse", "lhins-rec00001" },
+                      { tc, "tc_billing", "yj-rec00001" } } do
     local st, err = confirm.read(r[1], r[2], r[3])
     must(st and st.found, err, "confirm.read " .. r[2])
   end
@@ -938,6 +961,12 @@ local function drive(h, strict)
     { client = volc, product = "volc_billing", select = { expires_within_days = 30 }, prefer = { Product = "RDS_MySQL" } },
     { client = volc, product = "volc_billing", select = { expires_within_days = 30, ids = { "rds-rec00001" } },
       lose = "RenewInstance", prefer = { Product = "RDS_MySQL" } },
+    { client = tc, product = "cbs", select = { expires_within_days = 30 } },
+    { client = tc, product = "cdb", select = { expires_within_days = 30 }, prefer = { InstanceId = "cdb-rec00001" } },
+    { client = tc, product = "crs", select = { expires_within_days = 30 }, prefer = { InstanceId = "crs-rec00001" } },
+    { client = tc, product = "lighthouse", select = { expires_within_days = 30 }, prefer = { InstanceId = "lhins-rec00001" } },
+    { client = tc, product = "tc_billing", select = { expires_within_days = 30, ids = { "yj-rec00001" } },
+      price = function() return "10" end, lose = "RenewInstance", prefer = { ProductCode = "p_yunjing" } },
   }
   for i, r in ipairs(runs) do
     if r.lose then h.lose[r.lose] = 1 end

@@ -61,6 +61,9 @@ describe("products (issue 23 part 3)", function()
         assert.truthy(p.confirmation:find(p.read.action, 1, true), name .. ": the confirmation column names its read")
         assert.is_true(p.read.batch >= 1)
       end
+      -- the spec column names a spec that runs this product through the workflow
+      assert.truthy(p.spec, name .. " names no spec")
+      assert.truthy(read_file(p.spec):find('"' .. name .. '"', 1, true), p.spec .. " never runs " .. name)
       -- the periods column is what the workflow accepts, and nothing else
       local tc = assert(require("cloudrenew").tencent{ secret_id = "AKIDx", secret_key = "k", region = "ap-guangzhou" })
       local volc = assert(require("cloudrenew").volcengine{ access_key = "AKx", secret_key = "k", region = "cn-beijing" })

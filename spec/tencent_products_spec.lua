@@ -263,3 +263,45 @@ describe("Tencent billing RenewInstance: tc_billing (issue 23 part 2)", function
     assert.are.equal(n, #fake:requests())
   end)
 end)
+
+describe("a mixed inventory through bin/cloudrenew (issue 23 part 5)", function()
+  local fake, dir
+  local fx = fixture.new{ tls = false }
+  setup(function() fake = fx.fake end)
+  before_each(function()
+    fake:resources(FLEET)
+    fake:config{ prices = PRICES }
+    dir = fx:dir()
+  end)
+
+  it("renews each product once and confirms it; apply again sends nothing", function()
+    local inv = dir .. "/inventory.json"
+    local function group(resources, extra)
+      local g = { period = 1, budget = "1000", resources = resources }
+      for k, v in pairs(extra or {}) do g[k] = v end
+      return g
+    end
+    fixture.write(inv, json.encode{ tencent = { region = "ap-guangzhou", endpoint = fake.url, timeout = 10,
+      ["cbs"] = group{ "disk-tp000001" }, ["cdb"] = group{ "cdb-tp000001" }, ["crs"] = group{ "crs-tp000001" },
+      ["lighthouse"] = group{ "lhins-tp000001" },
+      ["tc_billing"] = group({ { ProductCode = "p_cfw", SubProductCode = "sp_cfw_vpc", RegionCode = "ap-guangzhou",
+        InstanceId = "cfw-tp000001" } }, { prices = { ["cfw-tp000001"] = "40" } }) } })
+    local log = dir .. "/audit.jsonl"
+    local rc, out, err = fixture.cli(dir, { "apply", inv, "--audit-log", log, "--json" })
+    assert.are.equal(0, rc, out .. err)
+    local want = { ["disk-tp000001"] = 1, ["cdb-tp000001"] = 1, ["crs-tp000001"] = 1, ["lhins-tp000001"] = 1,
+                   ["cfw-tp000001"] = 1 }
+    assert.are.same(want, fake:renewals())
+    local results = {}
+    for _, e in ipairs(fixture.events(log, "result")) do results[e.id] = e.outcome end
+    for id in pairs(want) do assert.are.equal("renewed", results[id], id) end
+    local confirmed = {}
+    for _, e in ipairs(fixture.entries(log)) do
+      if e.event == "confirm" or e.confirmed == true then confirmed[e.id] = true end
+    end
+    for id in pairs(want) do assert.is_true(confirmed[id], id .. " was not confirmed: " .. out) end
+    rc, out, err = fixture.cli(dir, { "apply", inv, "--audit-log", log })
+    assert.are.equal(0, rc, out .. err)
+    assert.are.same(want, fake:renewals())
+  end)
+end)

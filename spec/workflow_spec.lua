@@ -212,7 +212,7 @@ describe("workflow.renew_if_under_budget", function()
         for k, v in pairs(t) do o[k] = v end
         return o
       end
-      rejects(with{ product = "cbs" }, "product")
+      rejects(with{ product = "nosuch" }, "product")
       rejects(with{ client = {} }, "client")
       rejects(with{ client = volc }, "cvm needs a tencent client")
       rejects(with{ period = 13 }, "period")
@@ -230,7 +230,7 @@ describe("workflow.renew_if_under_budget", function()
       assert.is_nil(ok)
       assert.truthy(verr.message:find("period", 1, true))
       assert.is_true(workflow.validate(base))
-      rejects(with{ price = { ["ins-aaaaaaa1"] = 1 } }, "price is for teo only")
+      rejects(with{ price = { ["ins-aaaaaaa1"] = 1 } }, "price is for teo and tc_billing only")
       rejects(with{ product = "teo", resources = { "edgeone-aaaaaaaaaaa1" } }, "teo has no price inquiry")
       rejects(with{ product = "hspro", resources = { { Quuid = "q", MachineType = "VM", MachineRegion = "r" } } },
         "MachineType")

@@ -6,7 +6,7 @@ local base = require("cloudrenew.products.base")
 local str = base.str
 
 local P = {
-  title = "Cloud disk (CBS)", cloud = "tencent",
+  title = "cloud disk", cloud = "tencent",
   id_pattern = "^disk%-[0-9a-z]+$", id_example = "disk-11112222",
   periods = base.SHORT,   -- "取值范围：1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 24, 36"
   batch = 1,
@@ -14,6 +14,7 @@ local P = {
   billing_code = "p_cbs", route = "cbs RenewDisk", regional = true, select_region = true,
   inquiry = "cbs InquiryPriceRenewDisks",
   price_source = "cbs InquiryPriceRenewDisks",
+  spec = "spec/tencent_products_spec.lua",   -- the spec that runs it through the workflow (README's table)
   confirmation = "cbs DescribeDisks: the expiry moved",
 }
 P.row = base.id_row(P, "cbs")

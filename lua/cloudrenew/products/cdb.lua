@@ -6,13 +6,14 @@ local base = require("cloudrenew.products.base")
 local str = base.str
 
 local P = {
-  title = "MySQL (CDB)", cloud = "tencent",
+  title = "MySQL", cloud = "tencent",
   id_pattern = "^cdb%-[0-9a-z]+$", id_example = "cdb-c1nl9rpv",
   periods = base.SHORT,   -- RenewDBInstance TimeSpan "[1,2,3,4,5,6,7,8,9,10,11,12,24,36]"
   batch = 1,
   billing_code = "p_cdb", route = "cdb RenewDBInstance", regional = true, select_region = true,
   inquiry = "cdb DescribeDBPrice",
   price_source = "cdb DescribeDBPrice (with InstanceId: the renewal's price, in cents)",
+  spec = "spec/tencent_products_spec.lua",   -- the spec that runs it through the workflow (README's table)
   confirmation = "cdb DescribeDBInstances: the expiry moved",
 }
 P.row = base.id_row(P, "cdb")

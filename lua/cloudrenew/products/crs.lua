@@ -10,13 +10,14 @@ local str = base.str
 local SCALE = { pent = 1, microPent = 1000000 }
 
 local P = {
-  title = "Redis (TencentDB for Redis)", cloud = "tencent",
+  title = "TencentDB for Redis", cloud = "tencent",
   id_pattern = "^crs%-[0-9a-z]+$", id_example = "crs-xjhsdj12",
   periods = base.SHORT,   -- "取值范围 [1,2,3,4,5,6,7,8,9,10,11,12,24,36]"
   batch = 1,
   billing_code = "p_redis", route = "redis RenewInstance", regional = true, select_region = true,
   inquiry = "redis InquiryPriceRenewInstance",
   price_source = "redis InquiryPriceRenewInstance (Price in AmountUnit: pent or microPent)",
+  spec = "spec/tencent_products_spec.lua",   -- the spec that runs it through the workflow (README's table)
   confirmation = "redis DescribeInstances: the expiry moved",
 }
 P.row = base.id_row(P, "crs")

@@ -25,6 +25,7 @@ local P = {
   billing_code = "p_cvm", route = "cvm RenewInstances", regional = true,
   inquiry = "cvm InquiryPriceRenewInstances",   -- its price inquiry (the CLI's time left)
   price_source = "cvm InquiryPriceRenewInstances",
+  spec = "spec/workflow_spec.lua",   -- the spec that runs it through the workflow (README's table)
   confirmation = "cvm DescribeInstances: LatestOperationState of the renewal's RequestId, or the expiry moved",
   -- a selector's region applies: renewals go to the client's region
   select_region = true,

@@ -17,6 +17,7 @@ local P = {
   billing_code = "ECS", route = "ecs RenewInstance",
   inquiry = "billing QueryPriceForRenew",   -- its price inquiry (the CLI's time left)
   price_source = "billing QueryPriceForRenew",
+  spec = "spec/workflow_spec.lua",   -- the spec that runs it through the workflow (README's table)
   confirmation = "ecs DescribeInstances: the expiry moved; a lost answer: RenewInstance again with its ClientToken",
   select_region = true,   -- renewals go to the client's region
   sources = { "ecs" },    -- select.source = "ecs": list through ecs DescribeInstances, not billing

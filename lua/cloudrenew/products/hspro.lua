@@ -9,6 +9,7 @@ local P = {
   title = "Host Security Pro", cloud = "tencent", periods = base.SHORT,
   example = { Quuid = "2c6d9e4f-0000-0000-0000-000000000001", MachineType = "CVM", MachineRegion = "ap-guangzhou" },
   price_source = "yunjing InquiryPriceOpenProVersionPrepaid (the price of opening Pro)",
+  spec = "spec/workflow_spec.lua",   -- the spec that runs it through the workflow (README's table)
   confirmation = "cwp DescribeMachineInfo: ProVersionDeadline moved",
   -- What the official definitions say of these actions (the catalogue rows'
   -- lifecycle, from tccli): the CLI prints it wherever hspro is renewed.

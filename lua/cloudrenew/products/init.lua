@@ -11,7 +11,7 @@
 --     caller; id_name, noun: what the caller's price list is keyed by)
 --   renew(c, row, period, token) -> res, err, order;  token (a ClientToken is chosen
 --     and logged first, and re-sent with the same parameters to settle a lost answer)
---   route ("<service> <action>" that renews it), price_source, confirmation (text:
+--   route ("<service> <action>" that renews it), price_source, confirmation, spec (text:
 --     README's product table is checked against them), lifecycle (a warning)
 --   read = { batch, action, call(c, ids), field/key/parse(x) or one(answer, id) }:
 --     expiry, flag, latest operation (optional: without one, nothing is confirmed)
@@ -108,12 +108,13 @@ end
 -- checks README holds exactly these lines).
 M.CLOUD_TITLE = { tencent = "Tencent Cloud", volcengine = "Volcengine" }
 function M.table()
-  local lines = { "| product | cloud | route (renewal) | price source | periods (months) | confirmation |",
-                  "|---|---|---|---|---|---|" }
+  local lines = { "| product | cloud | route (renewal) | price source | periods (months) | confirmation | spec |",
+                  "|---|---|---|---|---|---|---|" }
   for _, name in ipairs(NAMES) do
     local p = REG[name]
-    lines[#lines + 1] = string.format("| `%s` (%s) | %s | %s | %s | %s | %s |", name, p.title or name,
-      M.CLOUD_TITLE[p.cloud] or p.cloud, p.route, p.price_source or "-", M.periods_text(p), p.confirmation or "-")
+    lines[#lines + 1] = string.format("| `%s` (%s) | %s | %s | %s | %s | %s | %s |", name, p.title or name,
+      M.CLOUD_TITLE[p.cloud] or p.cloud, p.route, p.price_source or "-", M.periods_text(p), p.confirmation or "-",
+      p.spec and ("[" .. p.spec:match("[^/]+$") .. "](" .. p.spec .. ")") or "-")
   end
   return lines
 end

@@ -18,6 +18,7 @@ local P = {
   billing_code = "p_lighthouse", route = "lighthouse RenewInstances", regional = true, select_region = true,
   inquiry = "lighthouse InquirePriceRenewInstances",
   price_source = "lighthouse InquirePriceRenewInstances (RenewDataDisk false)",
+  spec = "spec/tencent_products_spec.lua",   -- the spec that runs it through the workflow (README's table)
   confirmation = "lighthouse DescribeInstances: LatestOperationState of the renewal's RequestId, or the expiry moved",
   tracks_request = true,
   verdict = cvm.verdict,

@@ -24,12 +24,13 @@ local periods = {}
 for m = 1, 36 do periods[m] = true end   -- "取值上限：36", PeriodUnit m
 
 local P = {
-  title = "WAF, Cloud Firewall, Host Security, KMS, ... (billing)", cloud = "tencent",
+  title = "WAF, Cloud Firewall, Host Security, KMS, ... by billing", cloud = "tencent",
   periods = periods, batch = 1,
   route = "billing RenewInstance",
   billing_code = "p_yunjing",   -- the definition's example; the other products by name (billing_match)
   caller_priced = true, id_name = "InstanceId", noun = "instance",
   price_source = "the caller (billing RenewInstance has no inquiry)",
+  spec = "spec/tencent_products_spec.lua",   -- the spec that runs it through the workflow (README's table)
   confirmation = "billing DescribeRenewInstances: the expiry moved; a lost answer: RenewInstance again with its ClientToken",
   token = true,
   inquire = teo.inquire,   -- the caller's price table or function, as teo's

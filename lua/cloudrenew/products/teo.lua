@@ -18,6 +18,7 @@ local P = {
   caller_priced = true,
   id_name = "PlanId", noun = "plan",   -- what the caller's price list is keyed by
   price_source = "the caller (price = table or function; the inventory's prices)",
+  spec = "spec/workflow_spec.lua",   -- the spec that runs it through the workflow (README's table)
   confirmation = "teo DescribePlans: the expiry moved",
   inquire = function(_, rows, period, price)
     local id = rows[1].id

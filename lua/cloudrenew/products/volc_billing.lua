@@ -23,6 +23,7 @@ local P = {
   batch = 20,   -- QueryPriceForRenew: up to 20 ids of one Product a call
   route = "billing RenewInstance",
   price_source = "billing QueryPriceForRenew (with the instance's Product)",
+  spec = "spec/volc_billing_spec.lua",   -- the spec that runs it through the workflow (README's table)
   confirmation = "billing ListAvailableInstances: the expiry moved; a lost answer: RenewInstance again with its ClientToken",
   -- every Product code no other module renews (cloudrenew expiring; issue 23 part 2)
   any_billing_code = true,
