@@ -91,8 +91,14 @@ fleet = [
     {"id": "ins-later001", "region": "ap-beijing", "expires_in_days": 90.5},
     {"id": "edgeone-2unuvzjmmn2q", "expires_in_days": 20.5},
     {"id": "2c6d9e4f-demo-0001", "product": "hspro", "region": "ap-guangzhou", "expires_in_days": 4.5},
-    {"id": "disk-demo0001", "product": "other", "cloud": "tencent", "product_code": "p_cbs",
-     "sub_product_code": "sp_cbs", "region": "ap-shanghai", "expires_in_days": 9.5},
+    {"id": "disk-demo0001", "region": "ap-guangzhou", "expires_in_days": 9.5},
+    {"id": "cdb-demo0001", "region": "ap-guangzhou", "expires_in_days": 8.5},
+    {"id": "crs-demo0001", "region": "ap-guangzhou", "expires_in_days": 7.5},
+    {"id": "lhins-demo0001", "region": "ap-guangzhou", "expires_in_days": 5.5},
+    {"id": "cfw-demo0001", "product": "other", "cloud": "tencent", "product_code": "p_cfw",
+     "sub_product_code": "sp_cfw_vpc", "product_name": "云防火墙", "region": "ap-guangzhou", "expires_in_days": 10.5},
+    {"id": "cos-demo0001", "product": "other", "cloud": "tencent", "product_code": "p_cos",
+     "sub_product_code": "sp_cos_pkg_std_new", "region": "ap-shanghai", "expires_in_days": 9.5},
     {"id": "i-3tiefmkskq3vj0hx1lt5", "expires_in_days": 11.5},
     {"id": "rds-demo0001", "product": "other", "cloud": "volcengine", "product_code": "RDS_MySQL",
      "expires_in_days": 17.5, "auto_renew": True},
@@ -115,20 +121,37 @@ bin/cloudrenew apply build/demo/billing.json --audit-log "$out/cron/billing.json
 echo "-- again: the audit log holds it, nothing is sent"
 bin/cloudrenew apply build/demo/billing.json --audit-log "$out/cron/billing.jsonl" | tail -n 1
 echo
-echo "== bin/cloudrenew autorenew: the console-only disk and the ECS instance renew themselves from now on"
+echo "== bin/cloudrenew apply: every Tencent product, each by its own route (cbs, cdb, Redis, Lighthouse) or billing"
+echo "   RenewInstance (tc_billing: the Cloud Firewall, priced by the caller), renewed once and confirmed"
 python3 - "$CLOUDRENEW_CONNECT_TO" "$(pwd)/$CLOUDRENEW_CA_FILE" <<'PY'
 import json, sys
 tls = {"connect_to": sys.argv[1], "ca_file": sys.argv[2]}
-inv = {"tencent": dict(tls, region="ap-guangzhou", autorenew=[{"id": "disk-demo0001", "auto_renew": True, "period": 1}]),
+def g(ids, cap="300", **kw):
+    return dict({"period": 1, "max_price": cap, "resources": ids}, **kw)
+inv = {"tencent": dict(tls, region="ap-guangzhou", cbs=g(["disk-demo0001"]), cdb=g(["cdb-demo0001"]),
+       crs=g(["crs-demo0001"]), lighthouse=g(["lhins-demo0001"]),
+       tc_billing=g([{"ProductCode": "p_cfw", "SubProductCode": "sp_cfw_vpc", "RegionCode": "ap-guangzhou",
+                      "InstanceId": "cfw-demo0001"}], prices={"cfw-demo0001": "120"}))}
+json.dump(inv, open("build/demo/products.json", "w"), indent=2)
+PY
+bin/cloudrenew apply build/demo/products.json --audit-log "$out/cron/products.jsonl"
+echo "-- again: the audit log holds them, nothing is sent"
+bin/cloudrenew apply build/demo/products.json --audit-log "$out/cron/products.jsonl" | tail -n 1
+echo
+echo "== bin/cloudrenew autorenew: the console-only COS package and the ECS instance renew themselves from now on"
+python3 - "$CLOUDRENEW_CONNECT_TO" "$(pwd)/$CLOUDRENEW_CA_FILE" <<'PY'
+import json, sys
+tls = {"connect_to": sys.argv[1], "ca_file": sys.argv[2]}
+inv = {"tencent": dict(tls, region="ap-guangzhou", autorenew=[{"id": "cos-demo0001", "auto_renew": True, "period": 1}]),
        "volcengine": dict(tls, autorenew=[{"id": "i-3tiefmkskq3vj0hx1lt5", "auto_renew": True, "period": 1}])}
 json.dump(inv, open("build/demo/autorenew.json", "w"), indent=2)
 PY
 bin/cloudrenew autorenew plan build/demo/autorenew.json
 echo "-- a budget is one cloud's (one currency): over both clouds it is refused, nothing sent (exit 2)"
 bin/cloudrenew autorenew apply build/demo/autorenew.json --budget 50 --audit-log "$out/cron/autorenew.jsonl"
-echo "-- Tencent's changes under a budget of 50 for one cycle: the disk has no price inquiry, so it waits (exit 1)"
+echo "-- Tencent's changes under a budget of 50 for one cycle: COS has no price inquiry here, so it waits (exit 1)"
 bin/cloudrenew autorenew apply build/demo/autorenew.json --cloud tencent --budget 50 --audit-log "$out/cron/autorenew.jsonl"
-echo "-- apply without a budget: the disk and the ECS instance"
+echo "-- apply without a budget: the COS package and the ECS instance"
 bin/cloudrenew autorenew apply build/demo/autorenew.json --audit-log "$out/cron/autorenew.jsonl"
 bin/cloudrenew expiring build/demo/inventory.json --days 30 --no-price
 echo "exit status $? (nothing due needs attention now)"
