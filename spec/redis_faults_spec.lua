@@ -156,6 +156,38 @@ describe("issue 21: the Redis ledger across hosts", function()
     assert.are.equal(1, fake:renewals()[IDS[1]])
     assert.are.equal(1, fake:renewals()[IDS[2]])
   end)
+
+  it("case 7 (issue 23): a billing renewal only the ledger knows is settled by another host with its ClientToken and codes", function()
+    local workflow = require("cloudrenew.workflow")
+    local ledger = require("cloudrenew.workflow.ledger")
+    local confirm = require("cloudrenew.workflow.confirm")
+    fake:resources({ { id = "cfw-rl000001", product = "other", cloud = "tencent", product_code = "p_cfw",
+      sub_product_code = "sp_cfw_vpc", region = "ap-guangzhou", expires_in_days = 5 } })
+    local row = { ProductCode = "p_cfw", SubProductCode = "sp_cfw_vpc", RegionCode = "ap-guangzhou", InstanceId = "cfw-rl000001" }
+    local redis_opt = { url = rs.url, lease_ttl = 1, lease_wait = 5 }
+    local dead = fx:tencent{ redis = redis_opt }
+    -- host A claims it with a ClientToken and dies before its request leaves
+    local o = { client = dead, product = "tc_billing", run_id = "2026-12b", period = 1 }
+    local l = assert(ledger.open(dead, "tc_billing", "2026-12b"))
+    local it = { id = "cfw-rl000001", row = row, price_cents = 4000, currency = "CNY" }
+    it.expires_before = confirm.before(dead, "tc_billing", it.id)
+    assert.truthy(it.expires_before)
+    assert.truthy(l:claim(it, o, "cr-ledger-token-0001"))
+    assert.truthy(ledger_hash()["cfw-rl000001"]:find("product_code=p_cfw", 1, true))
+    core.sleep(1.2)     -- its lease expires
+    -- host B: the expiry has not moved and the intent is young: the same token and codes again
+    local tc = fx:tencent{ redis = redis_opt }
+    local report = assert(workflow.renew_if_under_budget{ client = tc, product = "tc_billing", resources = { row },
+      price = { ["cfw-rl000001"] = "40" }, period = 1, run_id = "2026-12b", confirm = false, settle = true })
+    local r = fixture.by_id(report)["cfw-rl000001"]
+    assert.are.same({ "renewed", "client_token" }, { r.outcome, r.settled_by })
+    local sent = fake:requests_for("RenewInstance")
+    assert.are.equal(1, #sent)
+    local b = require("cloudrenew.client.json").decode(sent[1].body)
+    assert.are.same({ "cr-ledger-token-0001", "p_cfw", "sp_cfw_vpc", "ap-guangzhou" },
+      { b.ClientToken, b.ProductCode, b.SubProductCode, b.RegionCode })
+    assert.are.same({ ["cfw-rl000001"] = 1 }, fake:renewals())
+  end)
 end)
 
 describe("issue 21: a hostile or malformed Redis", function()

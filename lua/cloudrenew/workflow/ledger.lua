@@ -263,10 +263,19 @@ local function field(v)
 end
 
 -- An intent's value: "intent attempt price currency expires_before token
--- time period" (the first four are what every reader parses).
+-- time period k=v..." (the first four are what every reader parses; k=v: what the
+-- product records to re-send with the same parameters, e.g. product_code, so
+-- another host can settle a lost answer by its ClientToken).
 local function intent_value(attempt, price, currency, it, o, token)
-  return table.concat({ "intent", attempt, field(price), field(currency), field(it.expires_before), field(token),
-    os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(core.time())), field(o.period) }, " ")
+  local t = { "intent", attempt, field(price), field(currency), field(it.expires_before), field(token),
+    os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(core.time())), field(o.period) }
+  local p = require("cloudrenew.products").get(o.product)
+  local rec = p and p.record and p.record(it) or {}
+  local keys = {}
+  for k in pairs(rec) do if type(k) == "string" and k:find("^[%a_]+$") then keys[#keys + 1] = k end end
+  table.sort(keys)
+  for _, k in ipairs(keys) do t[#t + 1] = k .. "=" .. field(rec[k]) end
+  return table.concat(t, " ")
 end
 
 -- Before sending it (after the pre-send read): the attempt id, or nil after
@@ -322,6 +331,10 @@ function Ledger:settle_remote(client, product, id, opts)
   end
   local intent = { cloud = client.cloud, product = product, id = id, attempt = attempt, run_id = self.run_id,
     expires_before = f[5], client_token = f[6], time = f[7], period = tonumber(f[8]) }
+  for i = 9, n do   -- the product's own k=v (ledger values written before them have none)
+    local k, val = (f[i] or ""):match("^([%a_]+)=(.+)$")
+    if k and val ~= "-" and intent[k] == nil then intent[k] = val end
+  end
   if s == "unknown" then return nil end    -- a result "unknown": its sender's log has the detail
   local me = self
   local sink = { settle = function(_, _, e)
