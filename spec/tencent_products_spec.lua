@@ -44,7 +44,7 @@ describe("Tencent products with their own renewal APIs (issue 23 part 2)", funct
     fake, tc = fx.fake, fx:tencent{ retry = { max_attempts = 2, base_delay = 0.01, max_delay = 0.05 } }
   end)
   before_each(function()
-    fake:resources(FLEET)
+    fake:resources(FLEET, { operation_seconds = 0 })
     fake:config{ prices = PRICES }
     log = fx:log()
   end)
@@ -143,6 +143,31 @@ describe("Tencent products with their own renewal APIs (issue 23 part 2)", funct
     local r = fixture.by_id(report)["lhins-tp000002"]
     assert.are.same({ "failed", true }, { r.outcome, r.confirmed })
     assert.are.equal(1, #sent(fake, "RenewInstances", "lighthouse"))
+  end)
+
+  it("lighthouse: an OPERATING renewal is confirmed once its LatestOperation of that RequestId says SUCCESS", function()
+    fake:resources({ { id = "lhins-tp000003", region = "ap-guangzhou", expires_in_days = 3 } },
+      { merge = true, operation_seconds = 0.4 })
+    local report = assert(workflow.renew_if_under_budget{ client = tc, product = "lighthouse", period = 1,
+      resources = { "lhins-tp000003" }, budget = "1000", audit_log = log, confirm = { timeout = 10, interval = 0.1 } })
+    local r = fixture.by_id(report)["lhins-tp000003"]
+    assert.are.same({ "renewed", true }, { r.outcome, r.confirmed })
+    assert.truthy(#sent(fake, "DescribeInstances", "lighthouse") >= 2, "confirmed before the operation ended")
+  end)
+
+  it("cbs: a lost answer is unknown and never re-sent; settled by the expiry it moved", function()
+    fake:faults{ { action = "RenewDisk", kind = "drop_after" } }
+    local o = { client = tc, product = "cbs", period = 1, resources = { "disk-tp000001" }, budget = "1000",
+      audit_log = log, confirm = false }
+    local report = assert(workflow.renew_if_under_budget(o))
+    assert.are.equal("unknown", fixture.by_id(report)["disk-tp000001"].outcome)
+    assert(workflow.renew_if_under_budget(o))   -- again: the log holds an unknown; nothing is sent
+    assert.are.equal(1, #sent(fake, "RenewDisk", "cbs"))
+    o.settle = true
+    local again = assert(workflow.renew_if_under_budget(o))
+    assert.are.same({ "renewed", "expiry" }, { fixture.by_id(again)["disk-tp000001"].outcome,
+      fixture.by_id(again)["disk-tp000001"].settled_by })
+    assert.are.same({ ["disk-tp000001"] = 1 }, fake:renewals())
   end)
 
   it("lighthouse prices up to 50 instances a request, one price each", function()
@@ -250,6 +275,16 @@ describe("Tencent billing RenewInstance: tc_billing (issue 23 part 2)", function
     -- settling again sends nothing: it is settled
     settle.resource(require("cloudrenew.workflow.audit").open(log), tc, "tc_billing", "cfw-tp000001")
     assert.are.equal(2, #sent(fake, "RenewInstance", "billing"))
+  end)
+
+  it("codes that are not the instance's are the cloud's refusal, with its RequestId; nothing renewed", function()
+    local wrong = { ProductCode = "p_cfw", SubProductCode = "sp_cfw_vpc", RegionCode = "ap-shanghai", InstanceId = "cfw-tp000001" }
+    local report = assert(workflow.renew_if_under_budget{ client = tc, product = "tc_billing", period = 1,
+      resources = { wrong }, price = { ["cfw-tp000001"] = "10" }, budget = "100", audit_log = log })
+    local r = fixture.by_id(report)["cfw-tp000001"]
+    assert.are.same({ "failed", "ResourceNotFound" }, { r.outcome, r.error.code })
+    assert.truthy(r.error.request_id)
+    assert.are.same({}, fake:renewals())
   end)
 
   it("a resource without its four codes is refused before anything is sent", function()
