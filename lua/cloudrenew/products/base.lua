@@ -95,7 +95,7 @@ end
 
 -- A product's list: by_ids(chunk) for each `batch` of the selector's ids, else every
 -- page all_pages() yields; the raw items of `field`, or nil and err.
-function M.tencent_list(sel, batch, by_ids, all_pages, field)
+function M.list(sel, batch, by_ids, all_pages, field)
   local pages = require("cloudrenew.client.pages")
   local list = {}
   if sel.ids then
@@ -107,6 +107,15 @@ function M.tencent_list(sel, batch, by_ids, all_pages, field)
     return list
   end
   return pages.all(all_pages(), field)
+end
+
+-- A list's raw items -> entry(x) for each table item whose `key` is a non-empty string.
+function M.entries(items, key, entry)
+  local out = {}
+  for _, x in ipairs(items) do
+    if type(x) == "table" and M.str(x[key]) then out[#out + 1] = entry(x) end
+  end
+  return out
 end
 
 -- Tencent's three renewal flags: auto-renew on, off, or unknown (nil).

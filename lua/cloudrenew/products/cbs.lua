@@ -46,20 +46,16 @@ P.read = { batch = 100, field = "DiskSet", action = "DescribeDisks", key = "Disk
   end }
 
 function P.list(c, sel, copts)
-  local items, err = base.tencent_list(sel, 100,
+  local items, err = base.list(sel, 100,
     function(ch) return c.cbs:DescribeDisks({ DiskIds = ch, Limit = 100 }, copts) end,
     function() return c.cbs:pages("DescribeDisks", { Filters = sel.filters, Limit = 100 }, copts) end, "DiskSet")
   if not items then return nil, err end
-  local out = {}
-  for _, x in ipairs(items) do
-    if type(x) == "table" and str(x.DiskId) then
-      out[#out + 1] = { id = x.DiskId, prepaid = x.DiskChargeType == "PREPAID", charge = str(x.DiskChargeType),
-        expires = base.time(x.DeadlineTime, 8), raw_expiry = x.DeadlineTime,
-        auto_renew = x.RenewFlag == "NOTIFY_AND_AUTO_RENEW", status = str(x.DiskState),
-        isolated = x.DiskState == "TORECYCLE" }
-    end
-  end
-  return out
+  return base.entries(items, "DiskId", function(x)
+    return { id = x.DiskId, prepaid = x.DiskChargeType == "PREPAID", charge = str(x.DiskChargeType),
+      expires = base.time(x.DeadlineTime, 8), raw_expiry = x.DeadlineTime,
+      auto_renew = x.RenewFlag == "NOTIFY_AND_AUTO_RENEW", status = str(x.DiskState),
+      isolated = x.DiskState == "TORECYCLE" }
+  end)
 end
 
 return P

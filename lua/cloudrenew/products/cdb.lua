@@ -49,20 +49,16 @@ P.read = { batch = 100, field = "Items", action = "DescribeDBInstances", key = "
   end }
 
 function P.list(c, sel, copts)
-  local items, err = base.tencent_list(sel, 100,
+  local items, err = base.list(sel, 100,
     function(ch) return c.cdb:DescribeDBInstances({ InstanceIds = ch, Limit = 100 }, copts) end,
     function() return c.cdb:pages("DescribeDBInstances", { Limit = 100 }, copts) end, "Items")
   if not items then return nil, err end
-  local out = {}
-  for _, x in ipairs(items) do
-    if type(x) == "table" and str(x.InstanceId) then
-      out[#out + 1] = { id = x.InstanceId, prepaid = x.PayType == 0, charge = x.PayType == 0 and "PRE_PAID" or "HOUR_PAID",
-        expires = base.time(x.DeadlineTime, 8), raw_expiry = x.DeadlineTime, auto_renew = x.AutoRenew == 1,
-        status = type(x.Status) == "number" and tostring(math.floor(x.Status)) or nil,
-        isolated = x.Status == 4 or x.Status == 5 }
-    end
-  end
-  return out
+  return base.entries(items, "InstanceId", function(x)
+    return { id = x.InstanceId, prepaid = x.PayType == 0, charge = x.PayType == 0 and "PRE_PAID" or "HOUR_PAID",
+      expires = base.time(x.DeadlineTime, 8), raw_expiry = x.DeadlineTime, auto_renew = x.AutoRenew == 1,
+      status = type(x.Status) == "number" and tostring(math.floor(x.Status)) or nil,
+      isolated = x.Status == 4 or x.Status == 5 }
+  end)
 end
 
 -- cdb DescribeDBInstances has no Filters: a selector takes ids or nothing.

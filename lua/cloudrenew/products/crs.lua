@@ -54,21 +54,17 @@ P.read = { batch = 100, field = "InstanceSet", action = "DescribeInstances", key
   end }
 
 function P.list(c, sel, copts)
-  local items, err = base.tencent_list(sel, 100,
+  local items, err = base.list(sel, 100,
     function(ch) return c.redis:DescribeInstances({ InstanceIds = ch, Limit = 100 }, copts) end,
     function() return c.redis:pages("DescribeInstances", { BillingMode = "prepaid", Limit = 100 }, copts) end,
     "InstanceSet")
   if not items then return nil, err end
-  local out = {}
-  for _, x in ipairs(items) do
-    if type(x) == "table" and str(x.InstanceId) then
-      out[#out + 1] = { id = x.InstanceId, prepaid = x.BillingMode == 1, charge = x.BillingMode == 1 and "prepaid" or "postpaid",
-        expires = base.time(x.DeadlineTime, 8), raw_expiry = x.DeadlineTime, auto_renew = x.AutoRenewFlag == 1,
-        status = type(x.Status) == "number" and tostring(math.floor(x.Status)) or nil,
-        isolated = x.Status == -2 or x.Status == -3 }
-    end
-  end
-  return out
+  return base.entries(items, "InstanceId", function(x)
+    return { id = x.InstanceId, prepaid = x.BillingMode == 1, charge = x.BillingMode == 1 and "prepaid" or "postpaid",
+      expires = base.time(x.DeadlineTime, 8), raw_expiry = x.DeadlineTime, auto_renew = x.AutoRenewFlag == 1,
+      status = type(x.Status) == "number" and tostring(math.floor(x.Status)) or nil,
+      isolated = x.Status == -2 or x.Status == -3 }
+  end)
 end
 
 function P.check_select(c)

@@ -73,21 +73,17 @@ P.read = { batch = 100, field = "InstanceSet", action = "DescribeInstances", key
   end }
 
 function P.list(c, sel, copts)
-  local items, err = base.tencent_list(sel, 100,
+  local items, err = base.list(sel, 100,
     function(ch) return c.lighthouse:DescribeInstances({ InstanceIds = ch, Limit = 100 }, copts) end,
     function() return c.lighthouse:pages("DescribeInstances", { Filters = sel.filters, Limit = 100 }, copts) end,
     "InstanceSet")
   if not items then return nil, err end
-  local out = {}
-  for _, x in ipairs(items) do
-    if type(x) == "table" and str(x.InstanceId) then
-      out[#out + 1] = { id = x.InstanceId, prepaid = x.InstanceChargeType == "PREPAID", charge = str(x.InstanceChargeType),
-        expires = base.time(x.ExpiredTime), raw_expiry = x.ExpiredTime,
-        auto_renew = x.RenewFlag == "NOTIFY_AND_AUTO_RENEW", status = str(x.InstanceState),
-        isolated = x.InstanceState == "SHUTDOWN" }
-    end
-  end
-  return out
+  return base.entries(items, "InstanceId", function(x)
+    return { id = x.InstanceId, prepaid = x.InstanceChargeType == "PREPAID", charge = str(x.InstanceChargeType),
+      expires = base.time(x.ExpiredTime), raw_expiry = x.ExpiredTime,
+      auto_renew = x.RenewFlag == "NOTIFY_AND_AUTO_RENEW", status = str(x.InstanceState),
+      isolated = x.InstanceState == "SHUTDOWN" }
+  end)
 end
 
 return P
