@@ -63,22 +63,12 @@ function M.run(opts, out, err)
     if opts.cloud == nil or x.cloud == opts.cloud then picked[#picked + 1] = x end
   end
   if #picked == 0 then return fail(opts, out, err, opts.inventory .. ": lists no \"autorenew\" changes for " .. opts.cloud) end
-  local cloudrenew = require("cloudrenew")
-  local clients, need = {}, {}
+  local need = {}
   for _, x in ipairs(picked) do need[x.cloud] = true end
+  local clients, cerr = require("cloudrenew.cli.inventory").clients(inv.clouds,
+    function(cloud) return need[cloud] end, opts.verbose and err or nil)
+  if not clients then return fail(opts, out, err, cerr) end
   local function close() for _, c in ipairs(clients) do c:close() end end
-  for _, cloud in ipairs{ "tencent", "volcengine" } do
-    if need[cloud] then
-      local o = {}
-      for k, v in pairs(inv.clouds[cloud] or {}) do o[k] = v end
-      if opts.verbose then
-        o.on_response = function(info) err:write(require("cloudrenew.client.observe").line(info), "\n") end
-      end
-      local c, cerr = cloudrenew[cloud](o)
-      if not c then close(); return fail(opts, out, err, cloud .. ": " .. tostring(cerr.code) .. ": " .. tostring(cerr.message)) end
-      clients[#clients + 1] = c
-    end
-  end
   local dok, path = pcall(os.date, opts.audit_log)
   if not dok or type(path) ~= "string" or path == "" then
     close()

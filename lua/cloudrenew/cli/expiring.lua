@@ -29,32 +29,17 @@ local fail = require("cloudrenew.cli.text").bad_input
 
 -- extra_hook: another on_response (cloudrenew metrics' collector), beside --verbose.
 local function clients(opts, err, extra_hook)
-  local cloudrenew = require("cloudrenew")
+  local inventory = require("cloudrenew.cli.inventory")
   local base = {}
   if opts.inventory then
-    local inv, ierr = require("cloudrenew.cli.inventory").load(opts.inventory, { clouds_only = true })
+    local inv, ierr = inventory.load(opts.inventory, { clouds_only = true })
     if not inv then return nil, ierr end
     base = inv.clouds
   end
-  local list = {}
-  for _, cloud in ipairs(CLOUDS) do
-    if (opts.cloud == nil or opts.cloud == cloud) and (not opts.inventory or base[cloud] or opts.cloud) then
-      local o = {}
-      for k, v in pairs(base[cloud] or {}) do o[k] = v end
-      if opts.verbose or extra_hook then
-        o.on_response = function(info)
-          if opts.verbose then err:write(require("cloudrenew.client.observe").line(info), "\n") end
-          if extra_hook then extra_hook(info) end
-        end
-      end
-      local c, cerr = cloudrenew[cloud](o)
-      if not c then
-        for _, x in ipairs(list) do x:close() end
-        return nil, string.format("%s: %s: %s", cloud, tostring(cerr.code), tostring(cerr.message))
-      end
-      list[#list + 1] = c
-    end
-  end
+  local list, cerr = inventory.clients(base, function(cloud)
+    return (opts.cloud == nil or opts.cloud == cloud) and (not opts.inventory or base[cloud] or opts.cloud) and true
+  end, opts.verbose and err or nil, extra_hook)
+  if not list then return nil, cerr end
   if #list == 0 then return nil, opts.inventory .. " sets up neither tencent nor volcengine" end
   return list
 end

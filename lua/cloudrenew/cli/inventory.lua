@@ -279,4 +279,33 @@ function M.load(path, opts)
   return inv
 end
 
+
+-- The clients of the clouds want(cloud) picks, each from its options in `clouds`
+-- (an inventory's, or none), tencent first. err: --verbose's stream (nil: quiet);
+-- hook: another on_response (cloudrenew metrics' collector). A list, or nil and
+-- a message (the clients made so far closed).
+function M.clients(clouds, want, err, hook)
+  local cloudrenew = require("cloudrenew")
+  local list = {}
+  for _, cloud in ipairs{ "tencent", "volcengine" } do
+    if want(cloud) then
+      local o = {}
+      for k, v in pairs(clouds and clouds[cloud] or {}) do o[k] = v end
+      if err or hook then
+        o.on_response = function(info)
+          if err then err:write(require("cloudrenew.client.observe").line(info), "\n") end
+          if hook then hook(info) end
+        end
+      end
+      local c, cerr = cloudrenew[cloud](o)
+      if not c then
+        for _, x in ipairs(list) do x:close() end
+        return nil, string.format("%s: %s: %s", cloud, tostring(cerr.code), tostring(cerr.message))
+      end
+      list[#list + 1] = c
+    end
+  end
+  return list
+end
+
 return M
