@@ -46,8 +46,9 @@ function M.run(opts, out, err)
   local prices, period = from_inventory(opts.inventory)
   if not prices then return fail(period) end
   if opts.period then
-    period = num.int(tonumber(opts.period), 1, 60)
-    if not period then return fail("--period must be a whole number of months from 1 to 60, got " .. tostring(opts.period)) end
+    local perr
+    period, perr = require("cloudrenew.cli.text").period(opts.period)
+    if not period then return fail(perr) end
   end
   period = period or 1
   local list, cerr = require("cloudrenew.cli.expiring").clients(opts, err)

@@ -37,8 +37,8 @@ function M.run(opts, out, err)
   if not days or not num.finite(days) or days < 0 or days > expiring.MAX_DAYS then
     return fail("--days must be a number of days from 0 to " .. expiring.MAX_DAYS .. ", got " .. tostring(opts.days))
   end
-  local period = num.int(tonumber(opts.period), 1, 60)
-  if not period then return fail("--period must be a whole number of months from 1 to 60, got " .. tostring(opts.period)) end
+  local period, perr = require("cloudrenew.cli.text").period(opts.period)
+  if not period then return fail(perr) end
   local logs = {}
   for _, p in ipairs(opts.audit_log or {}) do
     local ok, path = pcall(os.date, p)

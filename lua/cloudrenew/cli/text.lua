@@ -29,4 +29,11 @@ function M.bad_input(opts, out, err, msg)
   return M.BAD_INPUT
 end
 
+-- --period: a whole number of months from 1 to 60, or nil and the message.
+function M.period(v)
+  local n = require("cloudrenew.client.num").int(tonumber(v), 1, 60)
+  if not n then return nil, "--period must be a whole number of months from 1 to 60, got " .. tostring(v) end
+  return n
+end
+
 return M
