@@ -155,6 +155,16 @@ describe("metrics (issue 24)", function()
     assert.is_true(used >= 6)
   end)
 
+  it("the rule tests can fail: a rule that ignores the auto-renew flag is caught by promtool test rules", function()
+    local rules = read("examples/prometheus/cloudrenew-alerts.yml")
+    local broken, n = rules:gsub("unless on %(cloud, product, region, id%) cloudrenew_resource_auto_renew == 1\n", "\n")
+    assert.is_true(n >= 1)
+    write(dir .. "/cloudrenew-alerts.yml", broken)
+    write(dir .. "/cloudrenew-alerts.test.yml", read("examples/prometheus/cloudrenew-alerts.test.yml"))
+    assert.is_false(sh("cd " .. q(dir) .. " && " .. PROMTOOL .. " test rules cloudrenew-alerts.test.yml > pt 2>&1"))
+    assert.truthy((read(dir .. "/pt") or ""):find("ins-auto", 1, true), read(dir .. "/pt"))
+  end)
+
   describe("cloudrenew metrics", function()
     local function clouds()
       local path = dir .. "/clouds.json"

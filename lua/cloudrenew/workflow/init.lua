@@ -285,7 +285,10 @@ function M.renew_if_under_budget(o)
   if own then log:close() end
   local report = { cloud = cloud, product = o.product, period = o.period, dry_run = o.dry_run and true or false,
                    run_id = o.run_id, items = {}, totals = totals_of(items),
-                   audit = log and { path = log.path, warnings = log.warnings, writes = log.writes } or nil }
+                   audit = log and { path = log.path, warnings = log.warnings,
+                     -- a copy: the log keeps counting into its own table
+                     writes = { count = log.writes.count, lines = log.writes.lines,
+                                seconds = log.writes.seconds, longest = log.writes.longest } } or nil }
   for i, it in ipairs(items) do
     report.items[i] = report_item(it)
     report.currency = report.currency or it.currency
