@@ -269,6 +269,22 @@ describe("forecast (issue 24 part 3)", function()
     assert.are.equal(0, #fake:requests_for("RenewInstances"))
   end)
 
+  it("a 3-month period: a renewal every third month, each at the 3-month price (from the i24 branch)", function()
+    local report = assert(expiring.list{ clients = { tc }, all = true, price = true, price_all = true, days = 0, period = 3 })
+    local f = assert(forecast.build(report, { months = 12, period = 3, now = NOW }))
+    local cells = {}
+    for _, c in ipairs(f.by_month) do cells[c.month .. " " .. c.cloud .. " " .. c.product] = c.amount end
+    -- ins-fc000001 at 3 x 80.00 on Jan 15, Apr, Jul, Oct; the expired ins-fc000002 at 3 x 24.00 at once, then every 3 months
+    for _, m in ipairs{ "2027-01", "2027-04", "2027-07", "2027-10" } do assert.are.equal("312.00", cells[m .. " tencent cvm"], m) end
+    for _, m in ipairs{ "2027-02", "2027-03", "2027-05", "2027-12" } do assert.is_nil(cells[m .. " tencent cvm"], m) end
+    local per = {}
+    for _, c in ipairs(f.by_product) do per[c.cloud .. " " .. c.product] = { c.renewals, c.amount } end
+    assert.are.same({ 8, "1248.00" }, per["tencent cvm"])   -- a year costs what 12 monthly renewals cost here
+    for _, r in ipairs(fake:requests_for("InquiryPriceRenewInstances")) do
+      assert.are.equal(3, require("cloudrenew.client.json").decode(r.body).InstanceChargePrepaid.Period)
+    end
+  end)
+
   it("refuses bad input", function()
     local _, err = forecast.build({ rows = {} }, { months = 0 })
     assert.are.equal("ClientError.InvalidParameter", err.code)
