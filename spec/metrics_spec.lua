@@ -403,6 +403,20 @@ describe("progress (issue 24 part 4)", function()
     assert.are.equal("2h05m", progress.clock(7500))
   end)
 
+  it("on a terminal (a pty from script(1)) one line is redrawn in place, without being asked (from the i24 branch)", function()
+    local inv = dir .. "/inv.json"
+    write(inv, json.encode{ tencent = { region = "ap-guangzhou", endpoint = fake.url, timeout = 10,
+      cvm = { period = 1, resources = { "ins-pt000001", "ins-pt000002" } } } })
+    local c = fakecloud.credentials().tencent[1]
+    local inner = "env -i PATH=" .. q(os.getenv("PATH")) .. " HOME=" .. q(dir) .. " CLOUDRENEW_METADATA_DISABLED=1"
+      .. " TENCENTCLOUD_SECRET_ID=" .. q(c.secret_id) .. " TENCENTCLOUD_SECRET_KEY=" .. q(c.secret_key)
+      .. " lua5.4 bin/cloudrenew plan " .. q(inv) .. " --audit-log " .. q(dir .. "/a.jsonl")
+    assert(sh("script -qec " .. q(inner) .. " /dev/null > " .. q(dir .. "/tty") .. " 2>&1 < /dev/null"))
+    local tty = read(dir .. "/tty") or ""
+    assert.truthy(tty:find("\r\27[Kcvm", 1, true) or tty:find("\r\27[Ktencent", 1, true), tty)
+    assert.truthy(tty:find("priced 2/2", 1, true), tty)
+  end)
+
   it("off a terminal the CLI prints no progress unless asked (--progress)", function()
     local inv = dir .. "/inv.json"
     write(inv, json.encode{ tencent = { region = "ap-guangzhou", endpoint = fake.url, timeout = 10,
