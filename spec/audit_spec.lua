@@ -368,3 +368,64 @@ describe("audit log", function()
     end)
   end)
 end)
+
+describe("audit log group commit", function()
+  local runtime = require("cloudrenew.net.runtime")
+  local fx = fixture.new{ tls = false }
+  local saved = {}
+  before_each(function()
+    saved = { yield = runtime.yield, can_yield = runtime.can_yield, wait = audit.GROUP_WAIT }
+    -- a scheduler of our own: yield hands control back to this spec
+    runtime.can_yield = function() return true end
+    runtime.yield = function() coroutine.yield() end
+    audit.GROUP_WAIT = 0.2
+  end)
+  after_each(function()
+    runtime.yield, runtime.can_yield, audit.GROUP_WAIT = saved.yield, saved.can_yield, saved.wait
+  end)
+
+  local function entry(attempt, id)
+    return { event = "intent", attempt = attempt, cloud = "tencent", product = "cvm", id = id, period = 1, price = "8.00" }
+  end
+
+  it("lines written at one moment share one write; a leader that never comes back does not hold the others", function()
+    local path = fx:log()
+    local log = assert(audit.open(path))
+    log.group = true
+    -- two at one moment: one write of both lines
+    local a = coroutine.create(function() return log:append(entry("a1", "ins-gc000001")) end)
+    local b = coroutine.create(function() return log:append(entry("b1", "ins-gc000002")) end)
+    assert(coroutine.resume(a))          -- a leads and yields to gather
+    assert(coroutine.resume(b))          -- b joins and waits
+    local _, ok = coroutine.resume(a)    -- a writes both
+    assert.is_true(ok)
+    local _, okb = coroutine.resume(b)
+    assert.is_true(okb)
+    assert.are.same({ 1, 2 }, { log.writes.count, log.writes.lines })
+    -- a leader dropped after gathering (its coroutine never resumed): the follower
+    -- writes the batch itself after GROUP_WAIT, and the leader, if it comes back, writes nothing again
+    local lead = coroutine.create(function() return log:append(entry("a2", "ins-gc000003")) end)
+    local follow = coroutine.create(function() return log:append(entry("b2", "ins-gc000004")) end)
+    assert(coroutine.resume(lead))
+    assert(coroutine.resume(follow))
+    local t0, done, fok = core.monotonic(), false, nil
+    while not done and core.monotonic() - t0 < 5 do
+      local _, r = coroutine.resume(follow)
+      done, fok = coroutine.status(follow) == "dead", r
+      core.sleep(0.01)
+    end
+    assert.is_true(done, "the follower waited for a leader that never came back")
+    assert.is_true(fok)
+    assert.truthy(core.monotonic() - t0 >= 0.15)
+    local _, lok = coroutine.resume(lead)  -- late: finds its batch written
+    assert.is_true(lok)
+    assert.are.equal(coroutine.status(lead), "dead")
+    local text = read_file(path)
+    for _, id in ipairs{ "ins-gc000001", "ins-gc000002", "ins-gc000003", "ins-gc000004" } do
+      local n = select(2, text:gsub(id:gsub("%-", "%%-"), ""))
+      assert.are.equal(1, n, id .. " written " .. n .. " times")
+    end
+    assert.are.same({ 2, 4 }, { log.writes.count, log.writes.lines })
+    log:close()
+  end)
+end)

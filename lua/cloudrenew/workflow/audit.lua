@@ -221,20 +221,34 @@ function Log:append(entry)
     local batch = self.batch
     if batch then   -- a leader is gathering: join it and wait for its write
       batch[#batch + 1] = line
-      while not batch.done do runtime.yield() end
+      local deadline = core.monotonic() + M.GROUP_WAIT
+      while not batch.done and core.monotonic() < deadline do runtime.yield() end
+      -- A leader that never came back (its coroutine or light thread was
+      -- dropped) must not hold the others' lines: the first follower past the
+      -- deadline writes the batch itself; a leader coming back later finds it done.
+      if not batch.done then M._write_batch(self, batch) end
       if not batch.ok then return nil, batch.err end
       return true
     end
     batch = { line }
     self.batch = batch
     runtime.yield()   -- the others ready now add theirs
-    self.batch = nil
-    batch.ok, batch.err = self:_write(batch)
-    batch.done = true
+    if not batch.done then M._write_batch(self, batch) end
     if not batch.ok then return nil, batch.err end
     return true
   end
   return self:_write({ line })
+end
+
+-- How long a follower waits for its leader's write (seconds): far past any
+-- scheduler turn, well short of anything a run would notice.
+M.GROUP_WAIT = 5
+
+-- Write a gathered batch once, whoever gets there first.
+function M._write_batch(log, batch)
+  if log.batch == batch then log.batch = nil end
+  batch.ok, batch.err = log:_write(batch)
+  batch.done = true
 end
 
 -- One write and one fsync of lines (core append_durable); counted in
