@@ -79,8 +79,8 @@ end
 
 -- The module whose billing_match takes an entry no code names (tc_billing: by the
 -- product names its definition lists), or nil.
-local function matched(cloud, code, product_name)
-  for _, name in ipairs(products.names(cloud, "billing_match")) do
+local function matched(matchers, code, product_name)
+  for _, name in ipairs(matchers) do
     if products.get(name).billing_match(code, product_name) then return name end
   end
 end
@@ -141,6 +141,7 @@ local function read(client, codes, now, c, totals)
     for _, x in ipairs(got) do items[#items + 1] = x end
   end
   local rows, seen = {}, {}
+  local matchers = products.names(client.cloud, "billing_match")   -- once, not per row
   for _, x in ipairs(items) do
     local e = type(x) == "table" and l.entry(x) or nil
     local id = e and text(e.id)
@@ -151,7 +152,7 @@ local function read(client, codes, now, c, totals)
     else
       seen[id] = true
       local code = text(e.code)
-      local pname = code and (codes[client.cloud][code] or matched(client.cloud, code, e.product_name)
+      local pname = code and (codes[client.cloud][code] or matched(matchers, code, e.product_name)
         or codes[client.cloud][ANY])
       local p = pname and products.get(pname)
       local region = region_of(e.region)
