@@ -210,6 +210,8 @@ local function renew_one(S, it)
     end
   end
   local res, err, order = p.renew(o.client, it, o.period, token)
+  -- an order number is the server's text: printable and bounded here, for every product
+  if type(order) == "string" then order = errors.text(order, 64) end
   if res then
     it.outcome, it.request_id, it.order = "renewed", res.RequestId, order
   else
